@@ -1,0 +1,188 @@
+//! Datasets: Swiss roll, lemniscate, circle, Diracs, Gaussian mixture, MNIST and CSV files.
+//!
+//! Every dataset is a row-major f32 matrix of N points in R^d, drawn from a seed; point data
+//! live on the scale of the unit disc (Swiss roll divided by 7), MNIST pixels in [0, 1].
+
+mod csv;
+mod mnist;
+mod swissroll;
+mod toy;
+
+use std::path::PathBuf;
+
+use burn::tensor::{Device, Tensor};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+pub use self::csv::load_csv;
+pub use self::mnist::{load_mnist, MnistSplit, MNIST_FILES};
+pub use self::swissroll::{swissroll, swissroll_curve_distance, SWISSROLL_SCALE};
+pub use self::toy::{circle, diracs, lemniscate};
+
+use crate::device::tensor_from_rows;
+use crate::error::{CoreError, Result};
+use crate::gmm::Gmm;
+
+/// The names accepted on the command line.
+pub const DATASET_NAMES: [&str; 7] = [
+    "swissroll",
+    "lemniscate",
+    "circle",
+    "diracs",
+    "gmm",
+    "mnist",
+    "csv",
+];
+
+/// A finite set of points, with image shape and labels where they exist.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    /// A short description (`swissroll`, `mnist/train` ...).
+    pub name: String,
+    /// Row-major points, `n × dim`.
+    pub points: Vec<f32>,
+    pub n: usize,
+    pub dim: usize,
+    /// `[channels, height, width]` for images.
+    pub image_shape: Option<[usize; 3]>,
+    /// Class labels, one per point, where the data have them.
+    pub labels: Option<Vec<u8>>,
+}
+
+impl Dataset {
+    /// A point dataset from row-major values.
+    pub fn from_points(name: impl Into<String>, points: Vec<f32>, dim: usize) -> Self {
+        let n = points.len().checked_div(dim).unwrap_or(0);
+        Dataset {
+            name: name.into(),
+            points,
+            n,
+            dim,
+            image_shape: None,
+            labels: None,
+        }
+    }
+
+    /// Point `i` as a slice of length `dim`.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.points[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// The points as an `n × dim` tensor.
+    pub fn to_tensor(&self, device: &Device) -> Tensor<2> {
+        tensor_from_rows(&self.points, self.n, self.dim, device)
+    }
+
+    /// The points with the given indices, in that order.
+    pub fn select(&self, indices: &[usize]) -> Dataset {
+        let mut points = Vec::with_capacity(indices.len() * self.dim);
+        for &i in indices {
+            points.extend_from_slice(self.row(i));
+        }
+        Dataset {
+            name: self.name.clone(),
+            points,
+            n: indices.len(),
+            dim: self.dim,
+            image_shape: self.image_shape,
+            labels: self
+                .labels
+                .as_ref()
+                .map(|l| indices.iter().map(|&i| l[i]).collect()),
+        }
+    }
+
+    /// A seeded random subset of `n` points (without replacement), or all when `n >= len`.
+    pub fn subset(&self, n: usize, seed: u64) -> Dataset {
+        if n >= self.n {
+            return self.clone();
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let indices = rand::seq::index::sample(&mut rng, self.n, n).into_vec();
+        self.select(&indices)
+    }
+
+    /// The largest pairwise distance (Song & Ermon's σ_max for the VE SDE), computed exactly
+    /// on at most `max_points` points (a seeded subset beyond that).
+    pub fn max_pairwise_distance(&self, max_points: usize) -> f64 {
+        let data = self.subset(max_points, 0x5eed);
+        let mut best = 0.0f64;
+        for i in 0..data.n {
+            let a = data.row(i);
+            for j in (i + 1)..data.n {
+                let d2: f64 = a
+                    .iter()
+                    .zip(data.row(j))
+                    .map(|(x, y)| ((x - y) as f64).powi(2))
+                    .sum();
+                best = best.max(d2);
+            }
+        }
+        best.sqrt()
+    }
+}
+
+/// What to load: a dataset name with its options.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "name", rename_all = "lowercase")]
+pub enum DatasetSpec {
+    /// `n` points of the Swiss roll with Gaussian `noise` (before scaling).
+    Swissroll { n: usize, noise: f64 },
+    /// `n` points of Bernoulli's lemniscate with Gaussian `noise`.
+    Lemniscate { n: usize, noise: f64 },
+    /// `k` evenly spaced points on the unit circle.
+    Circle { k: usize },
+    /// The given points.
+    Diracs { points: Vec<Vec<f64>> },
+    /// `n` draws from a Gaussian mixture.
+    Gmm { n: usize, gmm: Gmm },
+    /// MNIST images from `dir`, optionally a seeded subset of `n`.
+    Mnist {
+        dir: PathBuf,
+        split: MnistSplit,
+        n: Option<usize>,
+    },
+    /// Points from a CSV file.
+    Csv { path: PathBuf },
+}
+
+impl DatasetSpec {
+    /// Loads or draws the dataset; `seed` fixes every random choice.
+    pub fn load(&self, seed: u64) -> Result<Dataset> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        match self {
+            DatasetSpec::Swissroll { n, noise } => swissroll(*n, *noise, &mut rng),
+            DatasetSpec::Lemniscate { n, noise } => lemniscate(*n, *noise, &mut rng),
+            DatasetSpec::Circle { k } => circle(*k),
+            DatasetSpec::Diracs { points } => diracs(points),
+            DatasetSpec::Gmm { n, gmm } => {
+                require_count("n-train", *n)?;
+                let (points, labels) = gmm.sample(*n, &mut rng);
+                let mut data = Dataset::from_points("gmm", points, gmm.dim());
+                data.labels = Some(labels.into_iter().map(|k| k as u8).collect());
+                Ok(data)
+            }
+            DatasetSpec::Mnist { dir, split, n } => {
+                let data = load_mnist(dir, *split)?;
+                Ok(match n {
+                    Some(n) => {
+                        require_count("n-train", *n)?;
+                        data.subset(*n, seed)
+                    }
+                    None => data,
+                })
+            }
+            DatasetSpec::Csv { path } => load_csv(path),
+        }
+    }
+}
+
+/// Rejects a count of zero.
+pub(crate) fn require_count(name: &str, n: usize) -> Result<()> {
+    if n == 0 {
+        Err(CoreError::invalid(name, "must be >= 1"))
+    } else {
+        Ok(())
+    }
+}

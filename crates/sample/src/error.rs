@@ -1,0 +1,25 @@
+//! Typed errors of the samplers.
+
+use scorelab_core::CoreError;
+
+/// Why a sampler run could not start or finish.
+#[derive(Debug, thiserror::Error)]
+pub enum SampleError {
+    #[error("invalid parameter {name}: {reason}")]
+    InvalidParameter { name: String, reason: String },
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+impl SampleError {
+    /// Shorthand for [`SampleError::InvalidParameter`].
+    pub fn invalid(name: impl Into<String>, reason: impl Into<String>) -> Self {
+        SampleError::InvalidParameter {
+            name: name.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Result type of the sampling crate.
+pub type Result<T> = std::result::Result<T, SampleError>;

@@ -1,0 +1,150 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Score-based generative models: train, sample, and measure memorisation against the
+/// empirical score.
+#[derive(Debug, Parser)]
+#[command(name = "scorelab", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run reverse-time dynamics with a score and write samples, a summary and a picture.
+    Sample(SampleArgs),
+}
+
+/// Which data, as shared by every command that needs a training set.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// Dataset: swissroll, lemniscate, circle, diracs, gmm, mnist or csv.
+    #[arg(long, default_value = "swissroll")]
+    pub dataset: String,
+    /// Number of training points (circle: number of points K; mnist: a seeded subset;
+    /// default 100 for drawn 2-D data, 9 for circle, all of MNIST).
+    #[arg(long)]
+    pub n_train: Option<usize>,
+    /// Standard deviation of Gaussian noise added to swissroll (before the /7 scaling) or lemniscate points.
+    #[arg(long, default_value_t = 0.0)]
+    pub noise: f64,
+    /// Points of the diracs dataset: coordinates separated by ',' and points by ';'.
+    #[arg(long, default_value = "-1,0;1,0", allow_hyphen_values = true)]
+    pub points: String,
+    /// CSV file of points (one per line) for --dataset csv.
+    #[arg(long)]
+    pub data_file: Option<PathBuf>,
+    /// Folder with the four MNIST .gz files.
+    #[arg(long, default_value = "datasets/mnist")]
+    pub mnist_dir: PathBuf,
+    /// MNIST split: train or test.
+    #[arg(long, default_value = "train")]
+    pub split: String,
+    /// Seed of the training-set draw or subset (default: --seed).
+    #[arg(long)]
+    pub data_seed: Option<u64>,
+}
+
+/// The forward SDE and its parameters (unset ones take the documented defaults).
+#[derive(Debug, Clone, Args)]
+pub struct SdeArgs {
+    /// Forward SDE: ve, vp, subvp, ou, cou, cvp or heat.
+    #[arg(long, default_value = "vp")]
+    pub sde: String,
+    /// ve: smallest noise level [default: 0.01].
+    #[arg(long)]
+    pub sigma_min: Option<f64>,
+    /// ve: largest noise level [default: largest pairwise distance of the training data].
+    #[arg(long)]
+    pub sigma_max: Option<f64>,
+    /// vp, subvp, cvp: β at t = 0 [default: 0.1].
+    #[arg(long)]
+    pub beta_min: Option<f64>,
+    /// vp, subvp: β at t = T [default: 20]; cvp [default: 2].
+    #[arg(long)]
+    pub beta_max: Option<f64>,
+    /// ou, cou: rate θ [default: 1].
+    #[arg(long)]
+    pub theta: Option<f64>,
+    /// ou, cou: diffusion σ [default: √2 for ou, 1 for cou].
+    #[arg(long)]
+    pub sigma: Option<f64>,
+    /// ou, cou: centre μ [default: 0].
+    #[arg(long, allow_hyphen_values = true)]
+    pub mu: Option<f64>,
+    /// heat: diffusion c [default: √2, the heat equation ∂u/∂t = Δu].
+    #[arg(long)]
+    pub c: Option<f64>,
+    /// Final time T [default: 5 for ou, 1 otherwise].
+    #[arg(long)]
+    pub t_end: Option<f64>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SampleArgs {
+    /// Score: empirical (exact score of the smoothed training set) or exact (analytic; gmm only).
+    #[arg(long, default_value = "empirical")]
+    pub score: String,
+    /// Add a constant vector e to the score (comma-separated, length d): a perturbed score.
+    #[arg(long, allow_hyphen_values = true)]
+    pub perturb: Option<String>,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub sde: SdeArgs,
+    /// Integrator: em, pc, ode-euler, ode-heun, ode-rk4 or exp.
+    #[arg(long, default_value = "em")]
+    pub sampler: String,
+    /// Number of integration steps.
+    #[arg(long, default_value_t = 500)]
+    pub steps: usize,
+    /// Early-stopping time: integrate from T down to t-min > 0.
+    #[arg(long, default_value_t = 1e-3)]
+    pub t_min: f64,
+    /// τ grid: uniform, quadratic or log.
+    #[arg(long, default_value = "uniform")]
+    pub grid: String,
+    /// Viscosity ε (0: probability-flow ODE, 1: reverse SDE) [default: 0 for ode-*, 1 otherwise].
+    #[arg(long)]
+    pub eps: Option<f64>,
+    /// Predictor–corrector: target signal-to-noise ratio of the Langevin steps.
+    #[arg(long, default_value_t = 0.16)]
+    pub snr: f64,
+    /// Predictor–corrector: Langevin steps per predictor step.
+    #[arg(long, default_value_t = 1)]
+    pub corrector_steps: usize,
+    /// Finish with one Tweedie denoising step at t-min.
+    #[arg(long)]
+    pub denoise: bool,
+    /// Record the whole batch at these times τ (comma-separated) into path.npy.
+    #[arg(long)]
+    pub record: Option<String>,
+    /// Number of samples.
+    #[arg(long, default_value_t = 1000)]
+    pub n: usize,
+    /// Seed of the prior draw and the sampler noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Backend: cpu (flex), ndarray or wgpu.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Output folder.
+    #[arg(long, default_value = "out/sample")]
+    pub out: PathBuf,
+    /// Replace the output folder if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Keep only the finite samples if some diverge (otherwise that is an error).
+    #[arg(long)]
+    pub keep_finite: bool,
+    /// Empirical score: training points per chunk of the streaming softmax.
+    #[arg(long, default_value_t = scorelab_core::empirical::DEFAULT_DATA_CHUNK)]
+    pub data_chunk: usize,
+    /// Empirical score: query rows per block.
+    #[arg(long, default_value_t = scorelab_core::empirical::DEFAULT_QUERY_CHUNK)]
+    pub query_chunk: usize,
+}

@@ -1,0 +1,63 @@
+//! Turning library errors into one-line messages and exit codes (2: usage, 1: runtime).
+
+use std::fmt;
+
+use scorelab_core::CoreError;
+use scorelab_sample::SampleError;
+
+/// An error as the user sees it.
+#[derive(Debug)]
+pub enum Failure {
+    /// A wrong flag value or name: exit code 2.
+    Usage(String),
+    /// Anything that went wrong while running: exit code 1.
+    Runtime(String),
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Failure::Usage(_) => 2,
+            Failure::Runtime(_) => 1,
+        }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure::Usage(message.into())
+    }
+
+    pub fn runtime(message: impl Into<String>) -> Self {
+        Failure::Runtime(message.into())
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Usage(m) | Failure::Runtime(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<CoreError> for Failure {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::InvalidParameter { .. } | CoreError::UnknownName { .. } => {
+                Failure::Usage(e.to_string())
+            }
+            _ => Failure::Runtime(e.to_string()),
+        }
+    }
+}
+
+impl From<SampleError> for Failure {
+    fn from(e: SampleError) -> Self {
+        match e {
+            SampleError::InvalidParameter { .. } => Failure::Usage(e.to_string()),
+            SampleError::Core(core) => core.into(),
+        }
+    }
+}
+
+/// Result type of the CLI.
+pub type CliResult<T> = Result<T, Failure>;

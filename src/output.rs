@@ -1,0 +1,95 @@
+//! The output folder: refused if it exists unless --force, and every file written to a
+//! temporary name first and renamed, so no half-written file ever has the final name.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::failure::{CliResult, Failure};
+
+/// A folder that receives a command's outputs.
+pub struct OutputDir {
+    path: PathBuf,
+}
+
+impl OutputDir {
+    /// Creates `path`; an existing non-empty folder is refused unless `force`.
+    pub fn create(path: &Path, force: bool) -> CliResult<Self> {
+        if path.exists() {
+            if !path.is_dir() {
+                return Err(Failure::usage(format!(
+                    "output path {} exists and is not a folder",
+                    path.display()
+                )));
+            }
+            let non_empty = std::fs::read_dir(path)
+                .map_err(|e| Failure::runtime(format!("{}: {e}", path.display())))?
+                .next()
+                .is_some();
+            if non_empty && !force {
+                return Err(Failure::usage(format!(
+                    "output folder {} exists; pass --force to overwrite its files",
+                    path.display()
+                )));
+            }
+        }
+        std::fs::create_dir_all(path).map_err(|e| {
+            Failure::runtime(format!("cannot create output folder {}: {e}", path.display()))
+        })?;
+        Ok(OutputDir {
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The full path of a file in this folder.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// Writes `bytes` to `name` atomically (temporary file + rename).
+    pub fn write(&self, name: &str, bytes: &[u8]) -> CliResult<PathBuf> {
+        let target = self.file(name);
+        let temp = self.file(&format!(".{name}.partial"));
+        let fail = |e: std::io::Error| Failure::runtime(format!("cannot write {}: {e}", target.display()));
+        std::fs::write(&temp, bytes).map_err(fail)?;
+        std::fs::rename(&temp, &target).map_err(fail)?;
+        Ok(target)
+    }
+
+    /// Writes a value as pretty JSON.
+    pub fn write_json(&self, name: &str, value: &impl Serialize) -> CliResult<PathBuf> {
+        let text = serde_json::to_string_pretty(value)
+            .map_err(|e| Failure::runtime(format!("cannot serialise {name}: {e}")))?;
+        self.write(name, format!("{text}\n").as_bytes())
+    }
+
+    /// Writes an f32 array of the given shape as a NumPy .npy file.
+    pub fn write_npy(&self, name: &str, shape: &[u64], values: &[f32]) -> CliResult<PathBuf> {
+        let mut bytes = Vec::new();
+        {
+            use npyz::WriterBuilder;
+            let fail = |e: std::io::Error| Failure::runtime(format!("cannot encode {name}: {e}"));
+            let mut writer = npyz::WriteOptions::new()
+                .default_dtype()
+                .shape(shape)
+                .writer(&mut bytes)
+                .begin_nd()
+                .map_err(fail)?;
+            writer.extend(values.iter().copied()).map_err(fail)?;
+            writer.finish().map_err(fail)?;
+        }
+        self.write(name, &bytes)
+    }
+
+    /// Writes points as CSV with a header x0,x1,...
+    pub fn write_csv(&self, name: &str, values: &[f32], dim: usize) -> CliResult<PathBuf> {
+        let mut text: String = (0..dim).map(|j| format!("x{j}")).collect::<Vec<_>>().join(",");
+        text.push('\n');
+        for row in values.chunks(dim) {
+            let line: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+            text.push_str(&line.join(","));
+            text.push('\n');
+        }
+        self.write(name, text.as_bytes())
+    }
+}
