@@ -17,6 +17,29 @@ pub struct Cli {
 pub enum Command {
     /// Run reverse-time dynamics with a score and write samples, a summary and a picture.
     Sample(SampleArgs),
+    /// Time a performance workload of the design (W3: empirical score on MNIST) and print JSON.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Workload: w3.
+    pub workload: String,
+    /// Backend: cpu (flex), ndarray or wgpu.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Timed repetitions after one warm-up run.
+    #[arg(long, default_value_t = 3)]
+    pub reps: usize,
+    /// Folder with the four MNIST .gz files.
+    #[arg(long, default_value = "datasets/mnist")]
+    pub mnist_dir: PathBuf,
+    /// Training points per chunk of the streaming softmax.
+    #[arg(long, default_value_t = scorelab_core::empirical::DEFAULT_DATA_CHUNK)]
+    pub data_chunk: usize,
+    /// Query rows per block.
+    #[arg(long, default_value_t = scorelab_core::empirical::DEFAULT_QUERY_CHUNK)]
+    pub query_chunk: usize,
 }
 
 /// Which data, as shared by every command that needs a training set.

@@ -1,5 +1,6 @@
 //! The `scorelab` command line: parses arguments and calls the library crates.
 
+mod bench_cmd;
 mod cli;
 mod failure;
 mod output;
@@ -14,6 +15,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Sample(args) => sample_cmd::run(&args),
+        Command::Bench(args) => bench_cmd::run(&args),
     };
     if let Err(failure) = result {
         eprintln!("error: {failure}");

@@ -42,7 +42,7 @@ fn parse_list(text: &str, flag: &str) -> CliResult<Vec<f64>> {
 }
 
 /// Where the MNIST files are: the given folder, or the copy shipped with the sources.
-fn mnist_dir(dir: &Path) -> PathBuf {
+pub fn mnist_dir(dir: &Path) -> PathBuf {
     if dir.exists() || dir.is_absolute() {
         dir.to_path_buf()
     } else {

@@ -62,7 +62,7 @@ fn open_wgpu() -> Result<Device> {
         let value: Vec<f32> = Tensor::<1>::from_floats([1.0f32, 2.0], &device)
             .sum()
             .into_data()
-            .to_vec()
+            .try_to_vec()
             .unwrap_or_default();
         (device, value)
     });
@@ -101,6 +101,6 @@ pub fn to_vec<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
     tensor
         .into_data()
         .convert::<f32>()
-        .to_vec()
+        .try_to_vec()
         .expect("a float tensor converts to f32")
 }

@@ -38,7 +38,7 @@ pub fn nearest_neighbours(queries: &Tensor<2>, references: &Tensor<2>) -> (Vec<f
             let indices: Vec<i64> = indices
                 .into_data()
                 .convert::<i64>()
-                .to_vec()
+                .try_to_vec()
                 .expect("integer indices");
             for (k, (v, i)) in values.iter().zip(indices).enumerate() {
                 if *v < best[q0 + k] {

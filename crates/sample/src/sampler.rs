@@ -277,7 +277,7 @@ fn run_from(
         .collect();
     let mut path = Vec::new();
     let mut y = start;
-    let mut record = |index: usize, y: &Tensor<2>, path: &mut Vec<PathSnapshot>| {
+    let record = |index: usize, y: &Tensor<2>, path: &mut Vec<PathSnapshot>| {
         if record_indices.contains(&index) {
             path.push(PathSnapshot {
                 tau: times[index],

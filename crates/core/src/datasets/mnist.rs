@@ -64,25 +64,30 @@ impl MnistSplit {
     }
 }
 
-/// Reads, decompresses and checks one file against its expected SHA-256.
-fn read_verified(dir: &Path, (name, sha): (&str, &str)) -> Result<Vec<u8>> {
-    let path = dir.join(name);
-    let file = std::fs::File::open(&path).map_err(|e| CoreError::io(&path, e))?;
+/// Reads and decompresses one file.
+fn read_gz(path: &Path) -> Result<Vec<u8>> {
+    let file = std::fs::File::open(path).map_err(|e| CoreError::io(path, e))?;
     let mut bytes = Vec::new();
     GzDecoder::new(file)
         .read_to_end(&mut bytes)
-        .map_err(|e| CoreError::bad_file(&path, format!("not a valid gzip file ({e})")))?;
-    let digest: String = Sha256::digest(&bytes)
+        .map_err(|e| CoreError::bad_file(path, format!("not a valid gzip file ({e})")))?;
+    Ok(bytes)
+}
+
+/// Checks decompressed content against its expected SHA-256.
+fn verify_sha256(bytes: &[u8], expected: &str, path: &Path) -> Result<()> {
+    let digest: String = Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    if digest != sha {
-        return Err(CoreError::bad_file(
-            &path,
-            format!("SHA-256 of the decompressed content is {digest}, expected {sha} (corrupt or wrong file)"),
-        ));
+    if digest == expected {
+        Ok(())
+    } else {
+        Err(CoreError::bad_file(
+            path,
+            format!("SHA-256 of the decompressed content is {digest}, expected {expected} (corrupt or modified file)"),
+        ))
     }
-    Ok(bytes)
 }
 
 fn be_u32(bytes: &[u8], at: usize) -> u32 {
@@ -119,19 +124,28 @@ pub fn parse_idx_header(bytes: &[u8], magic: u32, ndims: usize, path: &Path) -> 
 /// Loads one MNIST split from `dir`: images [N, 1, 28, 28] in [0, 1] (row-major, flattened to
 /// 784 per point) with their labels.
 pub fn load_mnist(dir: &Path, split: MnistSplit) -> Result<Dataset> {
-    let (images_file, labels_file, count) = split.files();
-    let images = read_verified(dir, images_file)?;
-    let labels = read_verified(dir, labels_file)?;
-    let images_path = dir.join(images_file.0);
-    let labels_path = dir.join(labels_file.0);
+    let ((images_name, images_sha), (labels_name, labels_sha), count) = split.files();
+    let images_path = dir.join(images_name);
+    let labels_path = dir.join(labels_name);
+    let images = read_gz(&images_path)?;
+    let labels = read_gz(&labels_path)?;
+    // Structure first (the more specific message), then the checksum of the content.
     let dims = parse_idx_header(&images, IMAGES_MAGIC, 3, &images_path)?;
     let label_dims = parse_idx_header(&labels, LABELS_MAGIC, 1, &labels_path)?;
-    if dims != [count, 28, 28] || label_dims != [count] {
+    if dims != [count, 28, 28] {
         return Err(CoreError::bad_file(
             &images_path,
-            format!("expected {count} images of 28x28 with {count} labels, found {dims:?} and {label_dims:?}"),
+            format!("expected {count} images of 28x28, found dimensions {dims:?}"),
         ));
     }
+    if label_dims != [count] {
+        return Err(CoreError::bad_file(
+            &labels_path,
+            format!("expected {count} labels, found {}", label_dims[0]),
+        ));
+    }
+    verify_sha256(&images, images_sha, &images_path)?;
+    verify_sha256(&labels, labels_sha, &labels_path)?;
     let points = images[16..].iter().map(|&p| p as f32 / 255.0).collect();
     let mut data = Dataset::from_points(
         match split {

@@ -1,0 +1,121 @@
+//! End-to-end tests of `scorelab sample`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn scorelab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_scorelab"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The shape stored in a .npy header.
+fn npy_shape(path: &Path) -> Vec<u64> {
+    let bytes = std::fs::read(path).unwrap();
+    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+    npy.shape().to_vec()
+}
+
+fn summary(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn swissroll_sampling_writes_samples_summary_and_plot() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let output = scorelab(&[
+        "sample", "--dataset", "swissroll", "--n-train", "50", "--n", "300", "--steps", "300",
+        "--t-min", "1e-4", "--seed", "1", "--out", out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(npy_shape(&out.join("samples.npy")), vec![300, 2]);
+    let csv = std::fs::read_to_string(out.join("samples.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 301);
+    let png = image::open(out.join("samples.png")).unwrap();
+    assert_eq!((png.width(), png.height()), (800, 800));
+    let s = summary(&out);
+    assert_eq!(s["sampler"]["steps"], 300);
+    assert_eq!(s["sde"]["name"], "vp");
+    assert_eq!(s["dataset"]["n_train"], 50);
+    let on_point = s["results"]["fraction_within_1e-2_of_a_training_point"].as_f64().unwrap();
+    assert!(on_point > 0.95, "{on_point}");
+
+    // Same seed, same samples.
+    let again = dir.path().join("again");
+    let output = scorelab(&[
+        "sample", "--dataset", "swissroll", "--n-train", "50", "--n", "300", "--steps", "300",
+        "--t-min", "1e-4", "--seed", "1", "--out", again.to_str().unwrap(),
+    ]);
+    assert!(output.status.success());
+    assert_eq!(std::fs::read(out.join("samples.npy")).unwrap(), std::fs::read(again.join("samples.npy")).unwrap());
+
+    // The folder now exists: refused without --force, accepted with it.
+    let args = ["sample", "--n", "10", "--steps", "10", "--out", out.to_str().unwrap()];
+    let refused = scorelab(&args);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("--force"), "{}", stderr(&refused));
+    let mut forced = args.to_vec();
+    forced.push("--force");
+    assert!(scorelab(&forced).status.success());
+}
+
+#[test]
+fn mnist_subset_sampling_writes_an_image_grid() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("mnist");
+    let output = scorelab(&[
+        "sample", "--dataset", "mnist", "--n-train", "100", "--n", "16", "--steps", "30",
+        "--sampler", "exp", "--t-min", "1e-3", "--record", "0.5,0.01", "--out", out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(npy_shape(&out.join("samples.npy")), vec![16, 1, 28, 28]);
+    assert_eq!(npy_shape(&out.join("path.npy")), vec![2, 16, 784]);
+    let png = image::open(out.join("samples.png")).unwrap();
+    assert_eq!((png.width(), png.height()), (8 * 58 + 2, 2 * 58 + 2));
+    let s = summary(&out);
+    assert_eq!(s["dataset"]["n_train"], 100);
+    assert!(s["results"]["mean_distance_to_nearest_training_point"].as_f64().unwrap() < 1.0);
+}
+
+#[test]
+fn bad_flag_values_fail_with_a_message_and_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x");
+    let out = out.to_str().unwrap();
+    let cases: [(&[&str], &str); 9] = [
+        (&["sample", "--sampler", "leapfrog", "--out", out], "unknown sampler 'leapfrog'"),
+        (&["sample", "--dataset", "cifar", "--out", out], "unknown dataset 'cifar'"),
+        (&["sample", "--sde", "vq", "--out", out], "unknown SDE 'vq'"),
+        (&["sample", "--steps", "0", "--out", out], "steps"),
+        (&["sample", "--t-min", "0", "--out", out], "t-min"),
+        (&["sample", "--t-min", "2", "--out", out], "t-min"),
+        (&["sample", "--steps", "ten", "--out", out], "invalid value 'ten'"),
+        (&["sample", "--sde", "ve", "--sigma-min", "5", "--sigma-max", "1", "--out", out], "sigma-min"),
+        (&["sample", "--device", "tpu", "--out", out], "unknown device 'tpu'"),
+    ];
+    for (args, expected) in cases {
+        let output = scorelab(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+        let message = stderr(&output);
+        assert!(message.contains(expected), "{args:?}: {message}");
+        assert!(!message.contains("panicked"), "{message}");
+    }
+    assert!(!Path::new(out).exists(), "nothing is written when the arguments are wrong");
+}
+
+#[test]
+fn missing_data_file_is_a_runtime_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = scorelab(&[
+        "sample", "--dataset", "csv", "--data-file", "/nonexistent/points.csv",
+        "--out", dir.path().join("o").to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("/nonexistent/points.csv"), "{}", stderr(&output));
+}
