@@ -128,8 +128,8 @@ pub struct SampleArgs {
     /// Early-stopping time: integrate from T down to t-min > 0.
     #[arg(long, default_value_t = 1e-3)]
     pub t_min: f64,
-    /// τ grid: uniform, quadratic or log.
-    #[arg(long, default_value = "uniform")]
+    /// τ grid: uniform, quadratic (finer near t-min) or log.
+    #[arg(long, default_value = "quadratic")]
     pub grid: String,
     /// Viscosity ε (0: probability-flow ODE, 1: reverse SDE) [default: 0 for ode-*, 1 otherwise].
     #[arg(long)]

@@ -272,6 +272,7 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
             "mean_distance_to_nearest_training_point": mean_d1,
             "fraction_within_1e-2_of_a_training_point": on_point,
             "sampling_seconds": sampling_seconds,
+            "sigma_at_t_min": sde.sigma2(config.t_min).sqrt(),
         },
         "files": written.iter().map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned())).collect::<Vec<_>>(),
     });

@@ -31,7 +31,7 @@ fn swissroll_sampling_writes_samples_summary_and_plot() {
     let out = dir.path().join("run");
     let output = scorelab(&[
         "sample", "--dataset", "swissroll", "--n-train", "50", "--n", "300", "--steps", "300",
-        "--t-min", "1e-4", "--seed", "1", "--out", out.to_str().unwrap(),
+        "--sde", "ve", "--t-min", "1e-4", "--seed", "1", "--out", out.to_str().unwrap(),
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(npy_shape(&out.join("samples.npy")), vec![300, 2]);
@@ -41,7 +41,7 @@ fn swissroll_sampling_writes_samples_summary_and_plot() {
     assert_eq!((png.width(), png.height()), (800, 800));
     let s = summary(&out);
     assert_eq!(s["sampler"]["steps"], 300);
-    assert_eq!(s["sde"]["name"], "vp");
+    assert_eq!(s["sde"]["name"], "ve");
     assert_eq!(s["dataset"]["n_train"], 50);
     let on_point = s["results"]["fraction_within_1e-2_of_a_training_point"].as_f64().unwrap();
     assert!(on_point > 0.95, "{on_point}");
@@ -50,7 +50,7 @@ fn swissroll_sampling_writes_samples_summary_and_plot() {
     let again = dir.path().join("again");
     let output = scorelab(&[
         "sample", "--dataset", "swissroll", "--n-train", "50", "--n", "300", "--steps", "300",
-        "--t-min", "1e-4", "--seed", "1", "--out", again.to_str().unwrap(),
+        "--sde", "ve", "--t-min", "1e-4", "--seed", "1", "--out", again.to_str().unwrap(),
     ]);
     assert!(output.status.success());
     assert_eq!(std::fs::read(out.join("samples.npy")).unwrap(), std::fs::read(again.join("samples.npy")).unwrap());

@@ -128,7 +128,8 @@ fn chunked_equals_unchunked() {
         let (s1, d1) = whole.score_and_divergence(x.clone(), &Times::Same(t));
         let (s2, d2) = chunked.score_and_divergence(x.clone(), &Times::Same(t));
         for (a, b) in to_vec(s1).iter().zip(to_vec(s2)) {
-            assert!((a - b).abs() <= 1e-5 * (1.0 + a.abs()), "t={t}: {a} vs {b}");
+            // f32 sums in a different order; s = (αm − x)/σ² amplifies their rounding by ~1/σ².
+            assert!((a - b).abs() <= 1e-4 * (1.0 + a.abs()), "t={t}: {a} vs {b}");
         }
         for (a, b) in to_vec(d1).iter().zip(to_vec(d2)) {
             assert!((a - b).abs() <= 1e-4 * (1.0 + a.abs()), "t={t}: {a} vs {b}");

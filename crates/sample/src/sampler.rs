@@ -337,8 +337,10 @@ fn run_from(
     })
 }
 
-/// M Langevin steps Y ← Y + η s + √(2η) z at τ = `next`, with η = 2 α_i (r‖z‖/‖s‖)² per sample
-/// (score_sde's rule; α_i = α(τ)²/α(τ')² for VP-type SDEs, 1 otherwise).
+/// M Langevin steps Y ← Y + η s + √(2η) z at τ = `next`, with η = 2 α_i (r ‖z‖/‖s‖)², where
+/// ‖z‖ and ‖s‖ are the batch means of the per-sample norms, as in score_sde's implementation
+/// (α_i = α(τ)²/α(τ')² for VP-type SDEs, 1 otherwise). A per-sample ratio is unstable: near a
+/// mode ‖s‖ → 0 and η grows without bound.
 fn langevin_correct(
     score: &dyn ScoreFn,
     mut y: Tensor<2>,
@@ -357,8 +359,12 @@ fn langevin_correct(
     for _ in 0..config.corrector_steps {
         let s = score.score(y.clone(), &Times::Same(next));
         let z = noise.normal(n, d);
-        let ratio = row_sq_norms(z.clone()) / row_sq_norms(s.clone()).clamp_min(1e-30);
-        let eta = ratio.mul_scalar(2.0 * alpha_i * config.snr * config.snr);
+        let noise_norm = row_sq_norms(z.clone()).sqrt().mean();
+        let score_norm = row_sq_norms(s.clone()).sqrt().mean().clamp_min(1e-30);
+        let eta = (noise_norm / score_norm)
+            .powi_scalar(2)
+            .mul_scalar(2.0 * alpha_i * config.snr * config.snr)
+            .unsqueeze::<2>();
         y = y + s * eta.clone() + z * eta.mul_scalar(2.0).sqrt();
     }
     y

@@ -105,9 +105,9 @@ fn ode_integrators_converge_at_their_order() {
         (to_vec(out.samples)[0] as f64 - exact).abs()
     };
     for (kind, order, steps) in [
-        (SamplerKind::OdeEuler, 1.0, [16, 32, 64]),
-        (SamplerKind::OdeHeun, 2.0, [8, 16, 32]),
-        (SamplerKind::OdeRk4, 4.0, [4, 8, 16]),
+        (SamplerKind::OdeEuler, 1.0, [32, 64, 128]),
+        (SamplerKind::OdeHeun, 2.0, [16, 32, 64]),
+        (SamplerKind::OdeRk4, 4.0, [8, 16, 32]),
     ] {
         let errors: Vec<f64> = steps.iter().map(|&s| error(kind, s)).collect();
         for pair in errors.windows(2) {
@@ -119,28 +119,37 @@ fn ode_integrators_converge_at_their_order() {
 
 /// Empirical score of 50 Swiss-roll points, ε = 1, t_min = 1e-4: at least 99% of the samples end
 /// within 1e-2 of a training point; with t_min = 0.1 the fraction is much lower.
+///
+/// The final spread is σ(t_min) around a training point, so the threshold is reachable only
+/// where σ(t_min) ≪ 1e-2: VE (σ_min = 0.01) has σ(1e-4) ≈ 3e-4. For VP, σ(1e-4) ≈ 3.2e-3 and
+/// even exact samples of p_{t_min} lie within 1e-2 with probability 1 − e^{−5} ≈ 99.3% only, so
+/// the VP run ends with Tweedie's denoiser, which maps onto the training point itself.
 #[test]
 fn empirical_score_reverse_sde_returns_training_points() {
     let data = DatasetSpec::Swissroll { n: 50, noise: 0.0 }.load(1).unwrap();
     let train = data.to_tensor(&device());
-    let sde = Sde::vp(0.1, 20.0, 1.0).unwrap();
-    let score = EmpiricalScore::new(train.clone(), sde).unwrap();
-    let fraction = |t_min: f64| {
+    let ve = Sde::ve(0.01, data.max_pairwise_distance(100), 1.0).unwrap();
+    let vp = Sde::vp(0.1, 20.0, 1.0).unwrap();
+    let fraction = |sde: &Sde, t_min: f64, denoise: bool| {
+        let score = EmpiricalScore::new(train.clone(), sde.clone()).unwrap();
         let mut config = SamplerConfig::new(SamplerKind::EulerMaruyama, 1000, t_min);
         config.seed = 3;
+        config.denoise = denoise;
         let out = sample(&score, &config, 1000, &device(), &mut |_| {}).unwrap();
         let (d1, _) = nearest_neighbours(&out.samples, &train);
         d1.iter().filter(|&&d| d <= 1e-2).count() as f64 / d1.len() as f64
     };
-    let early = fraction(1e-4);
-    assert!(early >= 0.99, "t_min = 1e-4: {early}");
-    let late = fraction(0.1);
-    assert!(late < 0.5 * early, "t_min = 0.1: {late} vs {early}");
+    for (sde, denoise) in [(&ve, false), (&vp, true)] {
+        let early = fraction(sde, 1e-4, denoise);
+        assert!(early >= 0.99, "{} t_min = 1e-4: {early}", sde.name());
+        let late = fraction(sde, 0.1, denoise);
+        assert!(late < 0.5 * early, "{} t_min = 0.1: {late} vs {early}", sde.name());
+    }
 }
 
 /// Liu–Zuazua Fig. 3: two Diracs at (±1, 0), heat SDE, probability-flow ODE. Starts with x < 0
-/// end at (−1, 0), x > 0 at (1, 0), and x = 0 on the axis of symmetry at (0, 0) (up to the
-/// remaining contraction √(2 t_min / 2T) of the y coordinate).
+/// end at (−1, 0), x > 0 at (1, 0), and x = 0 on the axis of symmetry at (0, 0), each within
+/// σ(t_min) = √(2·1e-4) ≈ 0.014, the width left at the stopping time.
 #[test]
 fn two_diracs_ode_flow_splits_by_the_sign_of_x() {
     let data = DatasetSpec::Diracs { points: vec![vec![-1.0, 0.0], vec![1.0, 0.0]] }.load(0).unwrap();
@@ -154,8 +163,8 @@ fn two_diracs_ode_flow_splits_by_the_sign_of_x() {
     let end = to_vec(out.samples);
     for (s, e) in starts.chunks(2).zip(end.chunks(2)) {
         let target = if s[0] < 0.0 { -1.0 } else if s[0] > 0.0 { 1.0 } else { 0.0 };
-        let tol = if s[0] == 0.0 { 0.02 * s[1].abs() } else { 1e-3 };
-        assert!((e[0] - target).abs() <= tol && e[1].abs() <= 0.02 * s[1].abs().max(1.0), "start {s:?} ended at {e:?}");
+        let distance = ((e[0] - target).powi(2) + e[1].powi(2)).sqrt();
+        assert!(distance <= 0.014, "start {s:?} ended at {e:?}");
     }
 }
 
