@@ -17,11 +17,23 @@ use crate::failure::{CliResult, Failure};
 fn w3(args: &BenchArgs) -> CliResult<()> {
     let backend = BackendKind::parse(&args.device)?;
     let device = open_device(backend)?;
-    let data = load_mnist(&crate::sample_cmd::mnist_dir(&args.mnist_dir), MnistSplit::Train)?;
-    let queries = load_mnist(&crate::sample_cmd::mnist_dir(&args.mnist_dir), MnistSplit::Test)?.subset(1000, 0);
+    let data = load_mnist(
+        &crate::sample_cmd::mnist_dir(&args.mnist_dir),
+        MnistSplit::Train,
+    )?;
+    let queries = load_mnist(
+        &crate::sample_cmd::mnist_dir(&args.mnist_dir),
+        MnistSplit::Test,
+    )?
+    .subset(1000, 0);
     let (m, n, d) = (queries.n, data.n, data.dim);
     let sde = Sde::vp(0.1, 20.0, 1.0)?;
-    let score = EmpiricalScore::with_chunks(data.to_tensor(&device), sde, args.query_chunk, args.data_chunk)?;
+    let score = EmpiricalScore::with_chunks(
+        data.to_tensor(&device),
+        sde,
+        args.query_chunk,
+        args.data_chunk,
+    )?;
     let x = tensor_from_rows(&queries.points, m, d, &device);
     let mut times = Vec::new();
     for rep in 0..=args.reps {

@@ -34,7 +34,10 @@ impl OutputDir {
             }
         }
         std::fs::create_dir_all(path).map_err(|e| {
-            Failure::runtime(format!("cannot create output folder {}: {e}", path.display()))
+            Failure::runtime(format!(
+                "cannot create output folder {}: {e}",
+                path.display()
+            ))
         })?;
         Ok(OutputDir {
             path: path.to_path_buf(),
@@ -50,7 +53,8 @@ impl OutputDir {
     pub fn write(&self, name: &str, bytes: &[u8]) -> CliResult<PathBuf> {
         let target = self.file(name);
         let temp = self.file(&format!(".{name}.partial"));
-        let fail = |e: std::io::Error| Failure::runtime(format!("cannot write {}: {e}", target.display()));
+        let fail =
+            |e: std::io::Error| Failure::runtime(format!("cannot write {}: {e}", target.display()));
         std::fs::write(&temp, bytes).map_err(fail)?;
         std::fs::rename(&temp, &target).map_err(fail)?;
         Ok(target)
@@ -83,7 +87,10 @@ impl OutputDir {
 
     /// Writes points as CSV with a header x0,x1,...
     pub fn write_csv(&self, name: &str, values: &[f32], dim: usize) -> CliResult<PathBuf> {
-        let mut text: String = (0..dim).map(|j| format!("x{j}")).collect::<Vec<_>>().join(",");
+        let mut text: String = (0..dim)
+            .map(|j| format!("x{j}"))
+            .collect::<Vec<_>>()
+            .join(",");
         text.push('\n');
         for row in values.chunks(dim) {
             let line: Vec<String> = row.iter().map(|v| v.to_string()).collect();

@@ -23,7 +23,10 @@ fn encode_png(rgb: Vec<u8>, width: u32, height: u32) -> CliResult<Vec<u8>> {
         .ok_or_else(|| Failure::runtime("image buffer has the wrong size"))?;
     let mut bytes = Vec::new();
     image
-        .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
         .map_err(|e| Failure::runtime(format!("cannot encode PNG: {e}")))?;
     Ok(bytes)
 }
@@ -34,8 +37,14 @@ fn plot_error(e: impl std::fmt::Display) -> Failure {
 
 /// The range [lo, hi] of one coordinate over two point sets, padded by 5%.
 fn padded_range(a: &[f32], b: &[f32], coord: usize) -> (f64, f64) {
-    let values = a.chunks(2).chain(b.chunks(2)).map(|p| p[coord] as f64).filter(|v| v.is_finite());
-    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let values = a
+        .chunks(2)
+        .chain(b.chunks(2))
+        .map(|p| p[coord] as f64)
+        .filter(|v| v.is_finite());
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
     if !lo.is_finite() {
         return (-1.0, 1.0);
     }
@@ -125,7 +134,11 @@ pub fn image_grid_png(
         for y in 0..height * scale {
             for x in 0..width * scale {
                 let v = image[(y / scale) * width + x / scale];
-                let v = if v.is_finite() { (v.clamp(0.0, 1.0) * 255.0).round() as u8 } else { 255 };
+                let v = if v.is_finite() {
+                    (v.clamp(0.0, 1.0) * 255.0).round() as u8
+                } else {
+                    255
+                };
                 let (py, px) = (gap + r * cell_h + y, gap + c * cell_w + x);
                 let at = (py * total_w + px) * 3;
                 rgb[at..at + 3].copy_from_slice(&[v, v, v]);

@@ -10,8 +10,8 @@ use scorelab_core::datasets::{MnistSplit, DATASET_NAMES};
 use scorelab_core::device::to_vec;
 use scorelab_core::nearest::nearest_neighbours;
 use scorelab_core::{
-    open_device, BackendKind, Dataset, DatasetSpec, EmpiricalScore, Gmm, GmmScore,
-    PerturbedScore, ScoreFn, Sde, SdeParams,
+    open_device, BackendKind, Dataset, DatasetSpec, EmpiricalScore, Gmm, GmmScore, PerturbedScore,
+    ScoreFn, Sde, SdeParams,
 };
 use scorelab_sample::{sample, SamplerConfig, SamplerKind, TauGrid, GRID_NAMES, SAMPLER_NAMES};
 
@@ -108,8 +108,8 @@ pub fn build_sde(args: &SdeArgs, data: &Dataset) -> CliResult<Sde> {
         c: args.c,
         t_end: args.t_end,
     };
-    let data_sigma_max = (args.sde == "ve" && args.sigma_max.is_none())
-        .then(|| data.max_pairwise_distance(2000));
+    let data_sigma_max =
+        (args.sde == "ve" && args.sigma_max.is_none()).then(|| data.max_pairwise_distance(2000));
     Ok(params.build(&args.sde, data_sigma_max)?)
 }
 
@@ -174,7 +174,9 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
             args.data_chunk,
         )?),
         "exact" => match &spec {
-            DatasetSpec::Gmm { gmm, .. } => Box::new(GmmScore::new(gmm.clone(), sde.clone(), &device)),
+            DatasetSpec::Gmm { gmm, .. } => {
+                Box::new(GmmScore::new(gmm.clone(), sde.clone(), &device))
+            }
             _ => {
                 return Err(Failure::usage(
                     "--score exact needs --dataset gmm (the only dataset with a known density)",
@@ -188,13 +190,19 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
         }
     };
     let score: Box<dyn ScoreFn> = match &args.perturb {
-        Some(text) => Box::new(PerturbedScore::new(base, &parse_list(text, "--perturb")?, &device)?),
+        Some(text) => Box::new(PerturbedScore::new(
+            base,
+            &parse_list(text, "--perturb")?,
+            &device,
+        )?),
         None => base,
     };
 
     let bar = progress_bar(config.steps);
     let started = Instant::now();
-    let result = sample(score.as_ref(), &config, args.n, &device, &mut |step| bar.set_position(step as u64))?;
+    let result = sample(score.as_ref(), &config, args.n, &device, &mut |step| {
+        bar.set_position(step as u64)
+    })?;
     bar.finish_and_clear();
     let sampling_seconds = started.elapsed().as_secs_f64();
 
@@ -221,7 +229,8 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
 
     let sample_tensor = scorelab_core::device::tensor_from_rows(&samples, kept, dim, &device);
     let (d1, _) = nearest_neighbours(&sample_tensor, &train_tensor);
-    let on_point = d1.iter().filter(|&&d| d <= ON_TRAINING_POINT).count() as f64 / kept.max(1) as f64;
+    let on_point =
+        d1.iter().filter(|&&d| d <= ON_TRAINING_POINT).count() as f64 / kept.max(1) as f64;
     let mean_d1 = d1.iter().map(|&d| d as f64).sum::<f64>() / kept.max(1) as f64;
 
     let shape: Vec<u64> = match data.image_shape {
@@ -233,7 +242,11 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
         written.push(out.write_csv("samples.csv", &samples, dim)?);
         let title = format!(
             "{} samples, {} score, {} {}, t_min = {}",
-            kept, args.score, sde.name(), args.sampler, config.t_min
+            kept,
+            args.score,
+            sde.name(),
+            args.sampler,
+            config.t_min
         );
         written.push(out.write("samples.png", &scatter_png(&title, &samples, &data.points)?)?);
     } else if let Some([1, h, w]) = data.image_shape {
@@ -242,7 +255,11 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
     }
     if !result.path.is_empty() {
         let taus: Vec<f64> = result.path.iter().map(|p| p.tau).collect();
-        let values: Vec<f32> = result.path.iter().flat_map(|p| to_vec(p.points.clone())).collect();
+        let values: Vec<f32> = result
+            .path
+            .iter()
+            .flat_map(|p| to_vec(p.points.clone()))
+            .collect();
         written.push(out.write_npy(
             "path.npy",
             &[taus.len() as u64, args.n as u64, dim as u64],

@@ -30,8 +30,23 @@ fn swissroll_sampling_writes_samples_summary_and_plot() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let output = scorelab(&[
-        "sample", "--dataset", "swissroll", "--n-train", "50", "--n", "300", "--steps", "300",
-        "--sde", "ve", "--t-min", "1e-4", "--seed", "1", "--out", out.to_str().unwrap(),
+        "sample",
+        "--dataset",
+        "swissroll",
+        "--n-train",
+        "50",
+        "--n",
+        "300",
+        "--steps",
+        "300",
+        "--sde",
+        "ve",
+        "--t-min",
+        "1e-4",
+        "--seed",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(npy_shape(&out.join("samples.npy")), vec![300, 2]);
@@ -43,20 +58,48 @@ fn swissroll_sampling_writes_samples_summary_and_plot() {
     assert_eq!(s["sampler"]["steps"], 300);
     assert_eq!(s["sde"]["name"], "ve");
     assert_eq!(s["dataset"]["n_train"], 50);
-    let on_point = s["results"]["fraction_within_1e-2_of_a_training_point"].as_f64().unwrap();
+    let on_point = s["results"]["fraction_within_1e-2_of_a_training_point"]
+        .as_f64()
+        .unwrap();
     assert!(on_point > 0.95, "{on_point}");
 
     // Same seed, same samples.
     let again = dir.path().join("again");
     let output = scorelab(&[
-        "sample", "--dataset", "swissroll", "--n-train", "50", "--n", "300", "--steps", "300",
-        "--sde", "ve", "--t-min", "1e-4", "--seed", "1", "--out", again.to_str().unwrap(),
+        "sample",
+        "--dataset",
+        "swissroll",
+        "--n-train",
+        "50",
+        "--n",
+        "300",
+        "--steps",
+        "300",
+        "--sde",
+        "ve",
+        "--t-min",
+        "1e-4",
+        "--seed",
+        "1",
+        "--out",
+        again.to_str().unwrap(),
     ]);
     assert!(output.status.success());
-    assert_eq!(std::fs::read(out.join("samples.npy")).unwrap(), std::fs::read(again.join("samples.npy")).unwrap());
+    assert_eq!(
+        std::fs::read(out.join("samples.npy")).unwrap(),
+        std::fs::read(again.join("samples.npy")).unwrap()
+    );
 
     // The folder now exists: refused without --force, accepted with it.
-    let args = ["sample", "--n", "10", "--steps", "10", "--out", out.to_str().unwrap()];
+    let args = [
+        "sample",
+        "--n",
+        "10",
+        "--steps",
+        "10",
+        "--out",
+        out.to_str().unwrap(),
+    ];
     let refused = scorelab(&args);
     assert_eq!(refused.status.code(), Some(2));
     assert!(stderr(&refused).contains("--force"), "{}", stderr(&refused));
@@ -70,8 +113,23 @@ fn mnist_subset_sampling_writes_an_image_grid() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("mnist");
     let output = scorelab(&[
-        "sample", "--dataset", "mnist", "--n-train", "100", "--n", "16", "--steps", "30",
-        "--sampler", "exp", "--t-min", "1e-3", "--record", "0.5,0.01", "--out", out.to_str().unwrap(),
+        "sample",
+        "--dataset",
+        "mnist",
+        "--n-train",
+        "100",
+        "--n",
+        "16",
+        "--steps",
+        "30",
+        "--sampler",
+        "exp",
+        "--t-min",
+        "1e-3",
+        "--record",
+        "0.5,0.01",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(npy_shape(&out.join("samples.npy")), vec![16, 1, 28, 28]);
@@ -80,7 +138,12 @@ fn mnist_subset_sampling_writes_an_image_grid() {
     assert_eq!((png.width(), png.height()), (8 * 58 + 2, 2 * 58 + 2));
     let s = summary(&out);
     assert_eq!(s["dataset"]["n_train"], 100);
-    assert!(s["results"]["mean_distance_to_nearest_training_point"].as_f64().unwrap() < 1.0);
+    assert!(
+        s["results"]["mean_distance_to_nearest_training_point"]
+            .as_f64()
+            .unwrap()
+            < 1.0
+    );
 }
 
 #[test]
@@ -89,33 +152,75 @@ fn bad_flag_values_fail_with_a_message_and_exit_code_2() {
     let out = dir.path().join("x");
     let out = out.to_str().unwrap();
     let cases: [(&[&str], &str); 9] = [
-        (&["sample", "--sampler", "leapfrog", "--out", out], "unknown sampler 'leapfrog'"),
-        (&["sample", "--dataset", "cifar", "--out", out], "unknown dataset 'cifar'"),
+        (
+            &["sample", "--sampler", "leapfrog", "--out", out],
+            "unknown sampler 'leapfrog'",
+        ),
+        (
+            &["sample", "--dataset", "cifar", "--out", out],
+            "unknown dataset 'cifar'",
+        ),
         (&["sample", "--sde", "vq", "--out", out], "unknown SDE 'vq'"),
         (&["sample", "--steps", "0", "--out", out], "steps"),
         (&["sample", "--t-min", "0", "--out", out], "t-min"),
         (&["sample", "--t-min", "2", "--out", out], "t-min"),
-        (&["sample", "--steps", "ten", "--out", out], "invalid value 'ten'"),
-        (&["sample", "--sde", "ve", "--sigma-min", "5", "--sigma-max", "1", "--out", out], "sigma-min"),
-        (&["sample", "--device", "tpu", "--out", out], "unknown device 'tpu'"),
+        (
+            &["sample", "--steps", "ten", "--out", out],
+            "invalid value 'ten'",
+        ),
+        (
+            &[
+                "sample",
+                "--sde",
+                "ve",
+                "--sigma-min",
+                "5",
+                "--sigma-max",
+                "1",
+                "--out",
+                out,
+            ],
+            "sigma-min",
+        ),
+        (
+            &["sample", "--device", "tpu", "--out", out],
+            "unknown device 'tpu'",
+        ),
     ];
     for (args, expected) in cases {
         let output = scorelab(args);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
         let message = stderr(&output);
         assert!(message.contains(expected), "{args:?}: {message}");
         assert!(!message.contains("panicked"), "{message}");
     }
-    assert!(!Path::new(out).exists(), "nothing is written when the arguments are wrong");
+    assert!(
+        !Path::new(out).exists(),
+        "nothing is written when the arguments are wrong"
+    );
 }
 
 #[test]
 fn missing_data_file_is_a_runtime_error() {
     let dir = tempfile::tempdir().unwrap();
     let output = scorelab(&[
-        "sample", "--dataset", "csv", "--data-file", "/nonexistent/points.csv",
-        "--out", dir.path().join("o").to_str().unwrap(),
+        "sample",
+        "--dataset",
+        "csv",
+        "--data-file",
+        "/nonexistent/points.csv",
+        "--out",
+        dir.path().join("o").to_str().unwrap(),
     ]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("/nonexistent/points.csv"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("/nonexistent/points.csv"),
+        "{}",
+        stderr(&output)
+    );
 }

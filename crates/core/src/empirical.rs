@@ -103,7 +103,12 @@ impl EmpiricalScore {
     /// (α, c, σ²) per row, as [B,1] columns.
     fn coefficients(&self, t: &Times, rows: usize) -> (Tensor<2>, Tensor<2>, Tensor<2>) {
         let times = t.per_row(rows);
-        let map = |f: &dyn Fn(f64) -> f64| column(&times.iter().map(|&s| f(s)).collect::<Vec<_>>(), &self.device);
+        let map = |f: &dyn Fn(f64) -> f64| {
+            column(
+                &times.iter().map(|&s| f(s)).collect::<Vec<_>>(),
+                &self.device,
+            )
+        };
         (
             map(&|s| self.sde.alpha(s)),
             map(&|s| self.sde.shift(s)),
@@ -160,7 +165,12 @@ impl EmpiricalScore {
     }
 
     /// Score (and optionally divergence) for one block of at most `query_chunk` rows.
-    fn block(&self, x: Tensor<2>, t: &Times, with_divergence: bool) -> (Tensor<2>, Option<Tensor<2>>) {
+    fn block(
+        &self,
+        x: Tensor<2>,
+        t: &Times,
+        with_divergence: bool,
+    ) -> (Tensor<2>, Option<Tensor<2>>) {
         let [rows, _] = x.dims();
         let (alpha, shift, sigma2) = self.coefficients(t, rows);
         let acc = self.accumulate(&x, &alpha, &shift, &sigma2, with_divergence);
@@ -174,19 +184,32 @@ impl EmpiricalScore {
         (score, div)
     }
 
-    fn run(&self, x: Tensor<2>, t: &Times, with_divergence: bool) -> (Tensor<2>, Option<Tensor<1>>) {
+    fn run(
+        &self,
+        x: Tensor<2>,
+        t: &Times,
+        with_divergence: bool,
+    ) -> (Tensor<2>, Option<Tensor<1>>) {
         let [rows, _] = x.dims();
         let mut scores = Vec::new();
         let mut divs = Vec::new();
         for start in (0..rows).step_by(self.query_chunk) {
             let len = self.query_chunk.min(rows - start);
-            let (s, d) = self.block(x.clone().narrow(0, start, len), &t.slice(start, len), with_divergence);
+            let (s, d) = self.block(
+                x.clone().narrow(0, start, len),
+                &t.slice(start, len),
+                with_divergence,
+            );
             scores.push(s);
             if let Some(d) = d {
                 divs.push(d);
             }
         }
-        let score = if scores.len() == 1 { scores.pop().expect("one block") } else { Tensor::cat(scores, 0) };
+        let score = if scores.len() == 1 {
+            scores.pop().expect("one block")
+        } else {
+            Tensor::cat(scores, 0)
+        };
         let div = with_divergence.then(|| Tensor::cat(divs, 0).squeeze_dim(1));
         (score, div)
     }

@@ -96,6 +96,9 @@ pub fn require_finite(name: &str, value: f64) -> Result<()> {
     if value.is_finite() {
         Ok(())
     } else {
-        Err(CoreError::invalid(name, format!("must be finite, got {value}")))
+        Err(CoreError::invalid(
+            name,
+            format!("must be finite, got {value}"),
+        ))
     }
 }

@@ -39,7 +39,10 @@ impl Gmm {
             ));
         }
         if weights.iter().any(|w| !(w.is_finite() && *w > 0.0))
-            || variances.iter().flatten().any(|v| !(v.is_finite() && *v > 0.0))
+            || variances
+                .iter()
+                .flatten()
+                .any(|v| !(v.is_finite() && *v > 0.0))
             || means.iter().flatten().any(|m| !m.is_finite())
         {
             return Err(CoreError::invalid(
@@ -180,9 +183,21 @@ impl GmmScore {
     fn components(&self, x: &Tensor<2>, t: &Times) -> Vec<(Tensor<2>, Tensor<2>, Tensor<2>)> {
         let [b, d] = x.dims();
         let times = t.per_row(b);
-        let alpha = column(&times.iter().map(|&s| self.sde.alpha(s)).collect::<Vec<_>>(), &self.device);
-        let shift = column(&times.iter().map(|&s| self.sde.shift(s)).collect::<Vec<_>>(), &self.device);
-        let sigma2 = column(&times.iter().map(|&s| self.sde.sigma2(s)).collect::<Vec<_>>(), &self.device);
+        let alpha = column(
+            &times.iter().map(|&s| self.sde.alpha(s)).collect::<Vec<_>>(),
+            &self.device,
+        );
+        let shift = column(
+            &times.iter().map(|&s| self.sde.shift(s)).collect::<Vec<_>>(),
+            &self.device,
+        );
+        let sigma2 = column(
+            &times
+                .iter()
+                .map(|&s| self.sde.sigma2(s))
+                .collect::<Vec<_>>(),
+            &self.device,
+        );
         let ln_2pi = (2.0 * std::f64::consts::PI).ln();
         (0..self.gmm.components())
             .map(|k| {

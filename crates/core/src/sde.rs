@@ -333,7 +333,9 @@ impl Sde {
                 beta_min,
                 beta_max,
                 t_end,
-            } => Self::beta_and_integral(beta_min, beta_max, t_end, t).0.sqrt(),
+            } => Self::beta_and_integral(beta_min, beta_max, t_end, t)
+                .0
+                .sqrt(),
             Sde::Subvp {
                 beta_min,
                 beta_max,
@@ -405,9 +407,15 @@ impl Sde {
                 beta_min,
                 beta_max,
                 t_end,
-            } => Self::beta_and_integral(beta_min, beta_max, t_end, t).1.exp_m1(),
-            Sde::Ou { theta, sigma, .. } => sigma * sigma * -(-2.0 * theta * t).exp_m1() / (2.0 * theta),
-            Sde::Cou { theta, sigma, .. } => sigma * sigma * (2.0 * theta * t).exp_m1() / (2.0 * theta),
+            } => Self::beta_and_integral(beta_min, beta_max, t_end, t)
+                .1
+                .exp_m1(),
+            Sde::Ou { theta, sigma, .. } => {
+                sigma * sigma * -(-2.0 * theta * t).exp_m1() / (2.0 * theta)
+            }
+            Sde::Cou { theta, sigma, .. } => {
+                sigma * sigma * (2.0 * theta * t).exp_m1() / (2.0 * theta)
+            }
             Sde::Heat { c, .. } => c * c * t,
         }
     }

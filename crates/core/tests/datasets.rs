@@ -23,19 +23,35 @@ fn label_counts(data: &Dataset) -> Vec<usize> {
 #[test]
 fn mnist_counts_and_labels_match_the_published_facts() {
     let train = load_mnist(&mnist_dir(), MnistSplit::Train).unwrap();
-    assert_eq!((train.n, train.dim, train.image_shape), (60_000, 784, Some([1, 28, 28])));
-    assert_eq!(&train.labels.as_ref().unwrap()[..10], &[5, 0, 4, 1, 9, 2, 1, 3, 1, 4]);
-    assert_eq!(label_counts(&train), vec![5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]);
+    assert_eq!(
+        (train.n, train.dim, train.image_shape),
+        (60_000, 784, Some([1, 28, 28]))
+    );
+    assert_eq!(
+        &train.labels.as_ref().unwrap()[..10],
+        &[5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
+    );
+    assert_eq!(
+        label_counts(&train),
+        vec![5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    );
     assert!(train.points.iter().all(|&p| (0.0..=1.0).contains(&p)));
     assert_eq!(train.points.iter().cloned().fold(0.0f32, f32::max), 1.0);
     let test = load_mnist(&mnist_dir(), MnistSplit::Test).unwrap();
     assert_eq!(test.n, 10_000);
-    assert_eq!(label_counts(&test), vec![980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]);
+    assert_eq!(
+        label_counts(&test),
+        vec![980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    );
 }
 
 #[test]
 fn mnist_subset_is_seeded() {
-    let spec = |_seed: u64| DatasetSpec::Mnist { dir: mnist_dir(), split: MnistSplit::Test, n: Some(50) };
+    let spec = |_seed: u64| DatasetSpec::Mnist {
+        dir: mnist_dir(),
+        split: MnistSplit::Test,
+        n: Some(50),
+    };
     let a = spec(1).load(1).unwrap();
     let b = spec(1).load(1).unwrap();
     let c = spec(2).load(2).unwrap();
@@ -54,7 +70,9 @@ fn corrupted_copy(edit: impl Fn(&mut Vec<u8>)) -> tempfile::TempDir {
     }
     let path = dir.path().join(MNIST_FILES[2].0);
     let mut bytes = Vec::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(&path).unwrap()).read_to_end(&mut bytes).unwrap();
+    flate2::read::GzDecoder::new(std::fs::File::open(&path).unwrap())
+        .read_to_end(&mut bytes)
+        .unwrap();
     edit(&mut bytes);
     let mut encoder = GzEncoder::new(std::fs::File::create(&path).unwrap(), Compression::fast());
     encoder.write_all(&bytes).unwrap();
@@ -70,11 +88,17 @@ fn error_of(dir: &Path) -> String {
 fn corrupted_mnist_files_give_clear_errors() {
     let flipped = corrupted_copy(|b| b[1000] ^= 0xff);
     let message = error_of(flipped.path());
-    assert!(message.contains("t10k-images-idx3-ubyte.gz") && message.contains("SHA-256"), "{message}");
+    assert!(
+        message.contains("t10k-images-idx3-ubyte.gz") && message.contains("SHA-256"),
+        "{message}"
+    );
 
     let magic = corrupted_copy(|b| b[3] = 0x01);
     let message = error_of(magic.path());
-    assert!(message.contains("wrong magic number 0x00000801, expected 0x00000803"), "{message}");
+    assert!(
+        message.contains("wrong magic number 0x00000801, expected 0x00000803"),
+        "{message}"
+    );
 
     let short = corrupted_copy(|b| b.truncate(5000));
     let message = error_of(short.path());
@@ -102,7 +126,10 @@ fn point_datasets_are_seeded_and_sized() {
     let specs = [
         DatasetSpec::Swissroll { n: 37, noise: 0.1 },
         DatasetSpec::Lemniscate { n: 37, noise: 0.0 },
-        DatasetSpec::Gmm { n: 37, gmm: Gmm::default_ring() },
+        DatasetSpec::Gmm {
+            n: 37,
+            gmm: Gmm::default_ring(),
+        },
     ];
     for spec in specs {
         let a = spec.load(3).unwrap();
@@ -110,19 +137,34 @@ fn point_datasets_are_seeded_and_sized() {
         assert_eq!(a, spec.load(3).unwrap());
         assert_ne!(a.points, spec.load(4).unwrap().points);
     }
-    let lemniscate = DatasetSpec::Lemniscate { n: 100, noise: 0.0 }.load(0).unwrap();
+    let lemniscate = DatasetSpec::Lemniscate { n: 100, noise: 0.0 }
+        .load(0)
+        .unwrap();
     for p in lemniscate.points.chunks(2) {
         let (x, y) = (p[0] as f64, p[1] as f64);
         assert!(((x * x + y * y).powi(2) - (x * x - y * y)).abs() < 1e-6);
     }
     let circle = DatasetSpec::Circle { k: 9 }.load(0).unwrap();
     assert_eq!(circle.n, 9);
-    assert!(circle.points.chunks(2).all(|p| ((p[0] * p[0] + p[1] * p[1]) - 1.0).abs() < 1e-6));
-    let diracs = DatasetSpec::Diracs { points: vec![vec![-1.0, 0.0], vec![1.0, 0.0]] }.load(0).unwrap();
+    assert!(circle
+        .points
+        .chunks(2)
+        .all(|p| ((p[0] * p[0] + p[1] * p[1]) - 1.0).abs() < 1e-6));
+    let diracs = DatasetSpec::Diracs {
+        points: vec![vec![-1.0, 0.0], vec![1.0, 0.0]],
+    }
+    .load(0)
+    .unwrap();
     assert_eq!(diracs.points, vec![-1.0, 0.0, 1.0, 0.0]);
-    assert!(DatasetSpec::Diracs { points: vec![vec![1.0], vec![1.0, 2.0]] }.load(0).is_err());
+    assert!(DatasetSpec::Diracs {
+        points: vec![vec![1.0], vec![1.0, 2.0]]
+    }
+    .load(0)
+    .is_err());
     assert!(DatasetSpec::Swissroll { n: 0, noise: 0.0 }.load(0).is_err());
-    assert!(DatasetSpec::Swissroll { n: 5, noise: -1.0 }.load(0).is_err());
+    assert!(DatasetSpec::Swissroll { n: 5, noise: -1.0 }
+        .load(0)
+        .is_err());
 }
 
 #[test]

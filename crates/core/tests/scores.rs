@@ -13,7 +13,9 @@ fn device() -> Device {
 
 fn random_points(n: usize, d: usize, scale: f64, seed: u64) -> Vec<f64> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..n * d).map(|_| scale * (2.0 * rng.random::<f64>() - 1.0)).collect()
+    (0..n * d)
+        .map(|_| scale * (2.0 * rng.random::<f64>() - 1.0))
+        .collect()
 }
 
 fn to_f32(v: &[f64]) -> Vec<f32> {
@@ -27,7 +29,11 @@ fn empirical_log_density(x: &[f64], data: &[f64], sde: &Sde, t: f64) -> f64 {
     let logs: Vec<f64> = data
         .chunks(d)
         .map(|y| {
-            let dist2: f64 = x.iter().zip(y).map(|(xi, yi)| (xi - a * yi - c).powi(2)).sum();
+            let dist2: f64 = x
+                .iter()
+                .zip(y)
+                .map(|(xi, yi)| (xi - a * yi - c).powi(2))
+                .sum();
             -dist2 / (2.0 * s2) - 0.5 * d as f64 * (2.0 * std::f64::consts::PI * s2).ln()
         })
         .collect();
@@ -100,10 +106,17 @@ fn empirical_score_and_divergence_match_finite_differences_of_the_log_density() 
         for d in [2usize, 5] {
             let n = 23;
             let data = random_points(n, d, 1.0, 10 + k as u64);
-            let score = EmpiricalScore::new(tensor_from_rows(&to_f32(&data), n, d, &device()), sde.clone()).unwrap();
+            let score = EmpiricalScore::new(
+                tensor_from_rows(&to_f32(&data), n, d, &device()),
+                sde.clone(),
+            )
+            .unwrap();
             let queries = random_points(6, d, 1.2, 20 + k as u64);
             let t_end = sde.t_end();
-            let times: Vec<f64> = [0.02, 0.05, 0.1, 0.3, 0.6, 0.9].iter().map(|f| f * t_end).collect();
+            let times: Vec<f64> = [0.02, 0.05, 0.1, 0.3, 0.6, 0.9]
+                .iter()
+                .map(|f| f * t_end)
+                .collect();
             check_against_log_density(
                 &score,
                 &queries,
@@ -153,18 +166,36 @@ fn same_time_equals_per_row_times() {
 #[test]
 fn li_yau_bound_holds_at_random_points() {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
-    for sde in [Sde::vp(0.1, 20.0, 1.0).unwrap(), Sde::heat(2f64.sqrt(), 1.0).unwrap(), Sde::cvp(0.1, 2.0, 1.0).unwrap()] {
+    for sde in [
+        Sde::vp(0.1, 20.0, 1.0).unwrap(),
+        Sde::heat(2f64.sqrt(), 1.0).unwrap(),
+        Sde::cvp(0.1, 2.0, 1.0).unwrap(),
+    ] {
         for d in [2usize, 10] {
             let n = 40;
-            let data = tensor_from_rows(&to_f32(&random_points(n, d, 1.0, rng.random())), n, d, &device());
+            let data = tensor_from_rows(
+                &to_f32(&random_points(n, d, 1.0, rng.random())),
+                n,
+                d,
+                &device(),
+            );
             let score = EmpiricalScore::new(data, sde.clone()).unwrap();
             let m = 200;
-            let x = tensor_from_rows(&to_f32(&random_points(m, d, 2.0, rng.random())), m, d, &device());
+            let x = tensor_from_rows(
+                &to_f32(&random_points(m, d, 2.0, rng.random())),
+                m,
+                d,
+                &device(),
+            );
             for t in [1e-3, 1e-2, 0.1, 0.5, 1.0] {
                 let (_, div) = score.score_and_divergence(x.clone(), &Times::Same(t));
                 let bound = -(d as f64) / sde.sigma2(t);
                 for v in to_vec(div) {
-                    assert!(v as f64 >= bound - 1e-4 * bound.abs(), "{} d={d} t={t}: {v} < {bound}", sde.name());
+                    assert!(
+                        v as f64 >= bound - 1e-4 * bound.abs(),
+                        "{} d={d} t={t}: {v} < {bound}",
+                        sde.name()
+                    );
                 }
             }
         }
@@ -179,10 +210,17 @@ fn gmm_exact_score_matches_finite_differences() {
         vec![vec![0.04, 0.09], vec![0.25, 0.01]],
     )
     .unwrap();
-    for sde in [Sde::vp(0.1, 20.0, 1.0).unwrap(), Sde::ve(0.01, 3.0, 1.0).unwrap(), Sde::ou(1.0, 1.0, 0.3, 2.0).unwrap()] {
+    for sde in [
+        Sde::vp(0.1, 20.0, 1.0).unwrap(),
+        Sde::ve(0.01, 3.0, 1.0).unwrap(),
+        Sde::ou(1.0, 1.0, 0.3, 2.0).unwrap(),
+    ] {
         let score = GmmScore::new(gmm.clone(), sde.clone(), &device());
         let queries = random_points(5, 2, 1.5, 8);
-        let times: Vec<f64> = [0.0, 0.01, 0.1, 0.5, 1.0].iter().map(|f| f * sde.t_end()).collect();
+        let times: Vec<f64> = [0.0, 0.01, 0.1, 0.5, 1.0]
+            .iter()
+            .map(|f| f * sde.t_end())
+            .collect();
         let log_density = |x: &[f64], t: f64| {
             let pt = gmm.at_time(&sde, t);
             let logs: Vec<f64> = (0..2)
@@ -191,7 +229,8 @@ fn gmm_exact_score_matches_finite_differences() {
                         + (0..2)
                             .map(|j| {
                                 let v = pt.variances[k][j];
-                                -0.5 * ((x[j] - pt.means[k][j]).powi(2) / v + (2.0 * std::f64::consts::PI * v).ln())
+                                -0.5 * ((x[j] - pt.means[k][j]).powi(2) / v
+                                    + (2.0 * std::f64::consts::PI * v).ln())
                             })
                             .sum::<f64>()
                 })
@@ -209,7 +248,12 @@ fn perturbed_score_adds_the_offset_and_keeps_the_divergence() {
     let data = tensor_from_rows(&to_f32(&random_points(n, d, 1.0, 9)), n, d, &device());
     let sde = Sde::heat(2f64.sqrt(), 1.0).unwrap();
     let base = EmpiricalScore::new(data.clone(), sde.clone()).unwrap();
-    let perturbed = PerturbedScore::new(EmpiricalScore::new(data, sde).unwrap(), &[0.5, -1.0], &device()).unwrap();
+    let perturbed = PerturbedScore::new(
+        EmpiricalScore::new(data, sde).unwrap(),
+        &[0.5, -1.0],
+        &device(),
+    )
+    .unwrap();
     let x: Tensor<2> = tensor_from_rows(&to_f32(&random_points(4, d, 1.0, 10)), 4, d, &device());
     let (s0, d0) = base.score_and_divergence(x.clone(), &Times::Same(0.1));
     let (s1, d1) = perturbed.score_and_divergence(x, &Times::Same(0.1));

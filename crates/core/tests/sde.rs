@@ -49,7 +49,8 @@ fn alpha_shift_and_variance_match_a_monte_carlo_simulation() {
                 let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (paths - 1) as f64;
                 let exp_mean = sde.alpha(t_now) * x0 + sde.shift(t_now);
                 let exp_var = sde.sigma2(t_now);
-                let mean_tol = 4.5 * (exp_var / paths as f64).sqrt() + 5e-3 * (exp_mean.abs() + exp_var.sqrt());
+                let mean_tol = 4.5 * (exp_var / paths as f64).sqrt()
+                    + 5e-3 * (exp_mean.abs() + exp_var.sqrt());
                 let var_tol = 4.5 * exp_var * (2.0 / paths as f64).sqrt() + 5e-3 * exp_var;
                 assert!(
                     (mean - exp_mean).abs() < mean_tol,
@@ -82,9 +83,21 @@ fn variance_ode_holds_by_finite_differences() {
             let g2 = sde.diffusion(t).powi(2);
             let rhs = 2.0 * dalpha / sde.alpha(t) * sde.sigma2(t) + g2;
             let rel = |x: f64, y: f64| (x - y).abs() / (1.0 + y.abs());
-            assert!(rel(dsigma2, rhs) < 1e-6, "{} t={t}: {dsigma2} vs {rhs}", sde.name());
-            assert!(rel(dalpha / sde.alpha(t), a) < 1e-6, "{} t={t}: α'/α", sde.name());
-            assert!(rel(dshift, a * sde.shift(t) + b) < 1e-6, "{} t={t}: c'", sde.name());
+            assert!(
+                rel(dsigma2, rhs) < 1e-6,
+                "{} t={t}: {dsigma2} vs {rhs}",
+                sde.name()
+            );
+            assert!(
+                rel(dalpha / sde.alpha(t), a) < 1e-6,
+                "{} t={t}: α'/α",
+                sde.name()
+            );
+            assert!(
+                rel(dshift, a * sde.shift(t) + b) < 1e-6,
+                "{} t={t}: c'",
+                sde.name()
+            );
         }
         assert_eq!(sde.alpha(0.0), 1.0, "{}", sde.name());
         assert!(sde.sigma2(0.0).abs() < 1e-15, "{}", sde.name());
@@ -104,10 +117,18 @@ fn markov_kernel_composes() {
         let direct = sde.kernel(s, t);
         for x in [-1.3, 0.0, 2.2] {
             let composed_mean = k2.mean(k1.mean(x));
-            assert!((composed_mean - direct.mean(x)).abs() < 1e-9 * (1.0 + direct.mean(x).abs()), "{}", sde.name());
+            assert!(
+                (composed_mean - direct.mean(x)).abs() < 1e-9 * (1.0 + direct.mean(x).abs()),
+                "{}",
+                sde.name()
+            );
         }
         let composed_var = k2.ratio * k2.ratio * k1.var + k2.var;
-        assert!((composed_var - direct.var).abs() < 1e-9 * (1.0 + direct.var), "{}", sde.name());
+        assert!(
+            (composed_var - direct.var).abs() < 1e-9 * (1.0 + direct.var),
+            "{}",
+            sde.name()
+        );
         let from_zero = sde.kernel(0.0, t);
         assert!((from_zero.ratio - sde.alpha(t)).abs() < 1e-12);
         assert!((from_zero.mean(0.0) - sde.shift(t)).abs() < 1e-12);
@@ -130,10 +151,22 @@ fn priors_match_the_marginal_at_t_end_for_forgetting_sdes() {
 #[test]
 fn defaults_follow_the_design() {
     let p = SdeParams::default();
-    assert_eq!(p.build("vp", None).unwrap(), Sde::vp(0.1, 20.0, 1.0).unwrap());
-    assert_eq!(p.build("ou", None).unwrap(), Sde::ou(1.0, 2f64.sqrt(), 0.0, 5.0).unwrap());
-    assert_eq!(p.build("heat", None).unwrap(), Sde::heat(2f64.sqrt(), 1.0).unwrap());
-    assert_eq!(p.build("ve", Some(4.0)).unwrap(), Sde::ve(0.01, 4.0, 1.0).unwrap());
+    assert_eq!(
+        p.build("vp", None).unwrap(),
+        Sde::vp(0.1, 20.0, 1.0).unwrap()
+    );
+    assert_eq!(
+        p.build("ou", None).unwrap(),
+        Sde::ou(1.0, 2f64.sqrt(), 0.0, 5.0).unwrap()
+    );
+    assert_eq!(
+        p.build("heat", None).unwrap(),
+        Sde::heat(2f64.sqrt(), 1.0).unwrap()
+    );
+    assert_eq!(
+        p.build("ve", Some(4.0)).unwrap(),
+        Sde::ve(0.01, 4.0, 1.0).unwrap()
+    );
 }
 
 #[test]
@@ -154,8 +187,17 @@ fn invalid_parameters_are_rejected_with_a_message() {
         let message = result.unwrap_err().to_string();
         assert!(message.contains(name), "{message}");
     }
-    let unknown = SdeParams::default().build("vq", None).unwrap_err().to_string();
-    assert!(unknown.contains("unknown SDE 'vq'") && unknown.contains("heat"), "{unknown}");
-    let ve = SdeParams::default().build("ve", None).unwrap_err().to_string();
+    let unknown = SdeParams::default()
+        .build("vq", None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        unknown.contains("unknown SDE 'vq'") && unknown.contains("heat"),
+        "{unknown}"
+    );
+    let ve = SdeParams::default()
+        .build("ve", None)
+        .unwrap_err()
+        .to_string();
     assert!(ve.contains("sigma-max"), "{ve}");
 }

@@ -134,7 +134,10 @@ impl SamplerConfig {
         if !(self.eps.is_finite() && self.eps >= 0.0) {
             return Err(SampleError::invalid(
                 "eps",
-                format!("the viscosity must be a finite number >= 0, got {}", self.eps),
+                format!(
+                    "the viscosity must be a finite number >= 0, got {}",
+                    self.eps
+                ),
             ));
         }
         if self.kind.is_ode() && self.eps != 0.0 {
@@ -149,14 +152,18 @@ impl SamplerConfig {
                 "the exponential integrator takes 0 <= eps <= 1",
             ));
         }
-        if self.kind == SamplerKind::PredictorCorrector && !(self.snr.is_finite() && self.snr > 0.0) {
+        if self.kind == SamplerKind::PredictorCorrector && !(self.snr.is_finite() && self.snr > 0.0)
+        {
             return Err(SampleError::invalid(
                 "snr",
                 format!("must be a finite number > 0, got {}", self.snr),
             ));
         }
         if let Some(t) = self.record_at.iter().find(|t| !t.is_finite()) {
-            return Err(SampleError::invalid("record", format!("times must be finite, got {t}")));
+            return Err(SampleError::invalid(
+                "record",
+                format!("times must be finite, got {t}"),
+            ));
         }
         Ok(())
     }
@@ -236,7 +243,13 @@ pub fn sample(
     config.validate(score.sde())?;
     let start = prior_sample(score.sde(), n, score.dim(), config.seed, device);
     // The step noise uses a stream independent of the prior draw.
-    run_from(score, config, start, config.seed.wrapping_add(0x9e37_79b9_7f4a_7c15), progress)
+    run_from(
+        score,
+        config,
+        start,
+        config.seed.wrapping_add(0x9e37_79b9_7f4a_7c15),
+        progress,
+    )
 }
 
 /// Runs the reverse dynamics from given starting points at τ = T.
@@ -316,8 +329,18 @@ fn run_from(
             SamplerKind::OdeRk4 => {
                 let mid = tau - 0.5 * h;
                 let k1 = reverse_drift(score, &y, tau, 0.0);
-                let k2 = reverse_drift(score, &(y.clone() + k1.clone().mul_scalar(0.5 * h)), mid, 0.0);
-                let k3 = reverse_drift(score, &(y.clone() + k2.clone().mul_scalar(0.5 * h)), mid, 0.0);
+                let k2 = reverse_drift(
+                    score,
+                    &(y.clone() + k1.clone().mul_scalar(0.5 * h)),
+                    mid,
+                    0.0,
+                );
+                let k3 = reverse_drift(
+                    score,
+                    &(y.clone() + k2.clone().mul_scalar(0.5 * h)),
+                    mid,
+                    0.0,
+                );
                 let k4 = reverse_drift(score, &(y.clone() + k3.clone().mul_scalar(h)), next, 0.0);
                 y + (k1 + k2.mul_scalar(2.0) + k3.mul_scalar(2.0) + k4).mul_scalar(h / 6.0)
             }

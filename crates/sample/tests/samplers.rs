@@ -2,6 +2,8 @@
 //! empirical-score behaviour of the papers (memorisation, two Diracs).
 
 use burn::tensor::Device;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use scorelab_core::device::{tensor_from_rows, to_vec};
 use scorelab_core::nearest::nearest_neighbours;
 use scorelab_core::{DatasetSpec, EmpiricalScore, Gmm, GmmScore, Sde};
@@ -23,7 +25,8 @@ fn mean_and_covariance(x: &[f32], d: usize) -> (Vec<f64>, Vec<f64>) {
     for row in x.chunks(d) {
         for i in 0..d {
             for j in 0..d {
-                cov[i * d + j] += (row[i] as f64 - mean[i]) * (row[j] as f64 - mean[j]) / (n - 1) as f64;
+                cov[i * d + j] +=
+                    (row[i] as f64 - mean[i]) * (row[j] as f64 - mean[j]) / (n - 1) as f64;
             }
         }
     }
@@ -39,22 +42,32 @@ const ALL_SAMPLERS: [SamplerKind; 6] = [
     SamplerKind::Exponential,
 ];
 
-/// With the exact score of a Gaussian N(m, diag(v)), every sampler reproduces the mean and the
-/// covariance of p_{t_min}. n = 4000 samples; tolerance 5 standard errors (false-failure rate
-/// below 1e-6 per check) plus a discretisation allowance of 0.02 for means and 4% for
-/// variances (500 steps).
+/// With the exact score of a Gaussian N(m, diag(v)), every sampler started from the exact p_T
+/// reproduces the mean and the covariance of p_{t_min}. (Starting from the SDE's prior instead
+/// would add the prior's own bias, e.g. VE's N(0, σ_max²) against p_T = N(m, v + σ_max²).)
+/// n = 4000 samples; tolerance 5 standard errors (false-failure rate below 1e-6 per check)
+/// plus a discretisation allowance of 0.02 for means and 4% for variances (500 steps).
 #[test]
 fn every_sampler_reproduces_a_gaussian() {
     let gmm = Gmm::gaussian(vec![0.5, -1.0], vec![0.3, 0.05]).unwrap();
     let n = 4000;
-    for sde in [Sde::vp(0.1, 20.0, 1.0).unwrap(), Sde::ve(0.01, 5.0, 1.0).unwrap(), Sde::cou(1.0, 1.0, 0.0, 1.0).unwrap()] {
+    for sde in [
+        Sde::vp(0.1, 20.0, 1.0).unwrap(),
+        Sde::ve(0.01, 5.0, 1.0).unwrap(),
+        Sde::cou(1.0, 1.0, 0.0, 1.0).unwrap(),
+    ] {
         let score = GmmScore::new(gmm.clone(), sde.clone(), &device());
         let t_min = 1e-3;
         let target = gmm.at_time(&sde, t_min);
         for kind in ALL_SAMPLERS {
             let mut config = SamplerConfig::new(kind, 500, t_min);
+            config.grid = TauGrid::Quadratic;
             config.seed = 11;
-            let out = sample(&score, &config, n, &device(), &mut |_| {}).unwrap();
+            let (start, _) = gmm
+                .at_time(&sde, sde.t_end())
+                .sample(n, &mut ChaCha8Rng::seed_from_u64(12));
+            let start = tensor_from_rows(&start, n, 2, &device());
+            let out = sample_from(&score, &config, start, &mut |_| {}).unwrap();
             assert!(out.nonfinite_rows.is_empty());
             let (mean, cov) = mean_and_covariance(&to_vec(out.samples), 2);
             for j in 0..2 {
@@ -62,11 +75,24 @@ fn every_sampler_reproduces_a_gaussian() {
                 let mean_tol = 5.0 * (v / n as f64).sqrt() + 0.02;
                 let var_tol = 5.0 * v * (2.0 / n as f64).sqrt() + 0.04 * v;
                 let label = format!("{} {kind:?} coord {j}", sde.name());
-                assert!((mean[j] - target.means[0][j]).abs() < mean_tol, "{label}: mean {} vs {}", mean[j], target.means[0][j]);
-                assert!((cov[j * 3] - v).abs() < var_tol, "{label}: var {} vs {v}", cov[j * 3]);
+                assert!(
+                    (mean[j] - target.means[0][j]).abs() < mean_tol,
+                    "{label}: mean {} vs {}",
+                    mean[j],
+                    target.means[0][j]
+                );
+                assert!(
+                    (cov[j * 3] - v).abs() < var_tol,
+                    "{label}: var {} vs {v}",
+                    cov[j * 3]
+                );
             }
             let off = cov[1] / (cov[0] * cov[3]).sqrt();
-            assert!(off.abs() < 5.0 / (n as f64).sqrt(), "{} {kind:?}: correlation {off}", sde.name());
+            assert!(
+                off.abs() < 5.0 / (n as f64).sqrt(),
+                "{} {kind:?}: correlation {off}",
+                sde.name()
+            );
         }
     }
 }
@@ -75,17 +101,30 @@ fn every_sampler_reproduces_a_gaussian() {
 /// matches the weight within 5 standard errors (sqrt(0.21/n) = 0.0072 for n = 4000).
 #[test]
 fn samplers_reproduce_mixture_weights() {
-    let gmm = Gmm::new(vec![0.3, 0.7], vec![vec![-1.5, 0.0], vec![1.5, 0.5]], vec![vec![0.05, 0.05]; 2]).unwrap();
+    let gmm = Gmm::new(
+        vec![0.3, 0.7],
+        vec![vec![-1.5, 0.0], vec![1.5, 0.5]],
+        vec![vec![0.05, 0.05]; 2],
+    )
+    .unwrap();
     let n = 4000;
     let sde = Sde::vp(0.1, 20.0, 1.0).unwrap();
     let score = GmmScore::new(gmm, sde, &device());
-    for kind in [SamplerKind::EulerMaruyama, SamplerKind::PredictorCorrector, SamplerKind::OdeHeun, SamplerKind::Exponential] {
+    for kind in [
+        SamplerKind::EulerMaruyama,
+        SamplerKind::PredictorCorrector,
+        SamplerKind::OdeHeun,
+        SamplerKind::Exponential,
+    ] {
         let mut config = SamplerConfig::new(kind, 400, 1e-3);
         config.seed = 5;
         let out = sample(&score, &config, n, &device(), &mut |_| {}).unwrap();
         let samples = to_vec(out.samples);
         let left = samples.chunks(2).filter(|p| p[0] < 0.0).count() as f64 / n as f64;
-        assert!((left - 0.3).abs() < 5.0 * (0.21f64 / n as f64).sqrt(), "{kind:?}: {left}");
+        assert!(
+            (left - 0.3).abs() < 5.0 * (0.21f64 / n as f64).sqrt(),
+            "{kind:?}: {left}"
+        );
     }
 }
 
@@ -93,7 +132,7 @@ fn samplers_reproduce_mixture_weights() {
 /// so Y(t_min) = Y(T) √((v0 + 2 t_min)/(v0 + 2T)). Halving the step divides the error by 2^p.
 #[test]
 fn ode_integrators_converge_at_their_order() {
-    let v0 = 0.05;
+    let v0 = 0.5;
     let sde = Sde::heat(2f64.sqrt(), 1.0).unwrap();
     let score = GmmScore::new(Gmm::gaussian(vec![0.0], vec![v0]).unwrap(), sde, &device());
     let (t_end, t_min) = (1.0, 0.05);
@@ -105,14 +144,18 @@ fn ode_integrators_converge_at_their_order() {
         (to_vec(out.samples)[0] as f64 - exact).abs()
     };
     for (kind, order, steps) in [
-        (SamplerKind::OdeEuler, 1.0, [32, 64, 128]),
-        (SamplerKind::OdeHeun, 2.0, [16, 32, 64]),
-        (SamplerKind::OdeRk4, 4.0, [8, 16, 32]),
+        (SamplerKind::OdeEuler, 1.0, [16, 32, 64]),
+        (SamplerKind::OdeHeun, 2.0, [8, 16, 32]),
+        (SamplerKind::OdeRk4, 4.0, [4, 8, 16]),
     ] {
         let errors: Vec<f64> = steps.iter().map(|&s| error(kind, s)).collect();
         for pair in errors.windows(2) {
             let observed = (pair[0] / pair[1]).log2();
-            assert!((observed - order).abs() < 0.35, "{kind:?}: errors {errors:?}, observed order {observed}");
+            // In f64 these step counts give observed orders within 0.2 of the nominal ones.
+            assert!(
+                (observed - order).abs() < 0.3,
+                "{kind:?}: errors {errors:?}, observed order {observed}"
+            );
         }
     }
 }
@@ -126,7 +169,9 @@ fn ode_integrators_converge_at_their_order() {
 /// the VP run ends with Tweedie's denoiser, which maps onto the training point itself.
 #[test]
 fn empirical_score_reverse_sde_returns_training_points() {
-    let data = DatasetSpec::Swissroll { n: 50, noise: 0.0 }.load(1).unwrap();
+    let data = DatasetSpec::Swissroll { n: 50, noise: 0.0 }
+        .load(1)
+        .unwrap();
     let train = data.to_tensor(&device());
     let ve = Sde::ve(0.01, data.max_pairwise_distance(100), 1.0).unwrap();
     let vp = Sde::vp(0.1, 20.0, 1.0).unwrap();
@@ -143,28 +188,44 @@ fn empirical_score_reverse_sde_returns_training_points() {
         let early = fraction(sde, 1e-4, denoise);
         assert!(early >= 0.99, "{} t_min = 1e-4: {early}", sde.name());
         let late = fraction(sde, 0.1, denoise);
-        assert!(late < 0.5 * early, "{} t_min = 0.1: {late} vs {early}", sde.name());
+        assert!(
+            late < 0.5 * early,
+            "{} t_min = 0.1: {late} vs {early}",
+            sde.name()
+        );
     }
 }
 
 /// Liu–Zuazua Fig. 3: two Diracs at (±1, 0), heat SDE, probability-flow ODE. Starts with x < 0
-/// end at (−1, 0), x > 0 at (1, 0), and x = 0 on the axis of symmetry at (0, 0), each within
-/// σ(t_min) = √(2·1e-4) ≈ 0.014, the width left at the stopping time.
+/// end at (−1, 0), x > 0 at (1, 0), and x = 0 on the axis of symmetry at (0, 0). Stopped at
+/// t_min = 1e-5 (σ(t_min) ≈ 0.0045), every end point lies within 0.02 of its target.
 #[test]
 fn two_diracs_ode_flow_splits_by_the_sign_of_x() {
-    let data = DatasetSpec::Diracs { points: vec![vec![-1.0, 0.0], vec![1.0, 0.0]] }.load(0).unwrap();
+    let data = DatasetSpec::Diracs {
+        points: vec![vec![-1.0, 0.0], vec![1.0, 0.0]],
+    }
+    .load(0)
+    .unwrap();
     let sde = Sde::heat(2f64.sqrt(), 1.0).unwrap();
     let score = EmpiricalScore::new(data.to_tensor(&device()), sde).unwrap();
-    let starts = [-0.8f32, 0.4, -0.05, -1.3, 0.3, 2.0, 0.02, 0.7, 0.0, 0.9, 0.0, -1.1];
+    let starts = [
+        -0.8f32, 0.4, -0.05, -1.3, 0.3, 2.0, 0.02, 0.7, 0.0, 0.9, 0.0, -1.1,
+    ];
     let start = tensor_from_rows(&starts, 6, 2, &device());
-    let mut config = SamplerConfig::new(SamplerKind::OdeRk4, 400, 1e-4);
+    let mut config = SamplerConfig::new(SamplerKind::OdeRk4, 400, 1e-5);
     config.grid = TauGrid::Log;
     let out = sample_from(&score, &config, start, &mut |_| {}).unwrap();
     let end = to_vec(out.samples);
     for (s, e) in starts.chunks(2).zip(end.chunks(2)) {
-        let target = if s[0] < 0.0 { -1.0 } else if s[0] > 0.0 { 1.0 } else { 0.0 };
+        let target = if s[0] < 0.0 {
+            -1.0
+        } else if s[0] > 0.0 {
+            1.0
+        } else {
+            0.0
+        };
         let distance = ((e[0] - target).powi(2) + e[1].powi(2)).sqrt();
-        assert!(distance <= 0.014, "start {s:?} ended at {e:?}");
+        assert!(distance <= 0.02, "start {s:?} ended at {e:?}");
     }
 }
 
@@ -192,10 +253,22 @@ fn invalid_configurations_are_rejected() {
         let message = config.validate(&sde).unwrap_err().to_string();
         assert!(message.contains(name), "{message}");
     };
-    check(SamplerConfig::new(SamplerKind::EulerMaruyama, 0, 1e-3), "steps");
-    check(SamplerConfig::new(SamplerKind::EulerMaruyama, 10, 0.0), "t-min");
-    check(SamplerConfig::new(SamplerKind::EulerMaruyama, 10, 1.0), "t-min");
-    check(SamplerConfig::new(SamplerKind::EulerMaruyama, 10, f64::NAN), "t-min");
+    check(
+        SamplerConfig::new(SamplerKind::EulerMaruyama, 0, 1e-3),
+        "steps",
+    );
+    check(
+        SamplerConfig::new(SamplerKind::EulerMaruyama, 10, 0.0),
+        "t-min",
+    );
+    check(
+        SamplerConfig::new(SamplerKind::EulerMaruyama, 10, 1.0),
+        "t-min",
+    );
+    check(
+        SamplerConfig::new(SamplerKind::EulerMaruyama, 10, f64::NAN),
+        "t-min",
+    );
     let mut ode = SamplerConfig::new(SamplerKind::OdeHeun, 10, 1e-3);
     ode.eps = 1.0;
     check(ode, "eps");

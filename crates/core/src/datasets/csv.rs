@@ -19,7 +19,8 @@ pub fn load_csv(path: &Path) -> Result<Dataset> {
             continue;
         }
         let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        let parsed: std::result::Result<Vec<f64>, _> = fields.iter().map(|f| f.parse::<f64>()).collect();
+        let parsed: std::result::Result<Vec<f64>, _> =
+            fields.iter().map(|f| f.parse::<f64>()).collect();
         let row = match parsed {
             Ok(row) => row,
             Err(_) if first_content && fields.iter().all(|f| f.parse::<f64>().is_err()) => {
@@ -27,7 +28,10 @@ pub fn load_csv(path: &Path) -> Result<Dataset> {
                 continue; // header
             }
             Err(_) => {
-                let bad = fields.iter().find(|f| f.parse::<f64>().is_err()).unwrap_or(&"");
+                let bad = fields
+                    .iter()
+                    .find(|f| f.parse::<f64>().is_err())
+                    .unwrap_or(&"");
                 return Err(CoreError::bad_file(
                     path,
                     format!("line {line_no}: '{bad}' is not a number"),
@@ -46,7 +50,10 @@ pub fn load_csv(path: &Path) -> Result<Dataset> {
             Some(d) if d != row.len() => {
                 return Err(CoreError::bad_file(
                     path,
-                    format!("line {line_no}: {} columns, earlier lines have {d}", row.len()),
+                    format!(
+                        "line {line_no}: {} columns, earlier lines have {d}",
+                        row.len()
+                    ),
                 ))
             }
             Some(_) => {}

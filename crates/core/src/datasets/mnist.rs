@@ -56,7 +56,13 @@ impl MnistSplit {
         }
     }
 
-    fn files(self) -> ((&'static str, &'static str), (&'static str, &'static str), usize) {
+    fn files(
+        self,
+    ) -> (
+        (&'static str, &'static str),
+        (&'static str, &'static str),
+        usize,
+    ) {
         match self {
             MnistSplit::Train => (MNIST_FILES[0], MNIST_FILES[1], 60_000),
             MnistSplit::Test => (MNIST_FILES[2], MNIST_FILES[3], 10_000),
@@ -100,7 +106,10 @@ pub fn parse_idx_header(bytes: &[u8], magic: u32, ndims: usize, path: &Path) -> 
     if bytes.len() < header {
         return Err(CoreError::bad_file(
             path,
-            format!("truncated: {} bytes, shorter than the {header}-byte IDX header", bytes.len()),
+            format!(
+                "truncated: {} bytes, shorter than the {header}-byte IDX header",
+                bytes.len()
+            ),
         ));
     }
     let found = be_u32(bytes, 0);
@@ -110,12 +119,17 @@ pub fn parse_idx_header(bytes: &[u8], magic: u32, ndims: usize, path: &Path) -> 
             format!("wrong magic number {found:#010x}, expected {magic:#010x}"),
         ));
     }
-    let dims: Vec<usize> = (0..ndims).map(|i| be_u32(bytes, 4 + 4 * i) as usize).collect();
+    let dims: Vec<usize> = (0..ndims)
+        .map(|i| be_u32(bytes, 4 + 4 * i) as usize)
+        .collect();
     let expected = header + dims.iter().product::<usize>();
     if bytes.len() != expected {
         return Err(CoreError::bad_file(
             path,
-            format!("size {} bytes does not match the header's {dims:?} ({expected} bytes)", bytes.len()),
+            format!(
+                "size {} bytes does not match the header's {dims:?} ({expected} bytes)",
+                bytes.len()
+            ),
         ));
     }
     Ok(dims)
