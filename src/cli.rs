@@ -16,7 +16,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run reverse-time dynamics with a score and write samples, a summary and a picture.
-    Sample(SampleArgs),
+    Sample(Box<SampleArgs>),
     /// Time a performance workload of the design (W3: empirical score on MNIST) and print JSON.
     Bench(BenchArgs),
 }

@@ -29,25 +29,13 @@ fn summary(dir: &Path) -> serde_json::Value {
 fn swissroll_sampling_writes_samples_summary_and_plot() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let output = scorelab(&[
-        "sample",
-        "--dataset",
-        "swissroll",
-        "--n-train",
-        "50",
-        "--n",
-        "300",
-        "--steps",
-        "300",
-        "--sde",
-        "ve",
-        "--t-min",
-        "1e-4",
-        "--seed",
-        "1",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let run = |out: &Path| {
+        let flags = "sample --dataset swissroll --n-train 50 --n 300 --steps 300 --sde ve --t-min 1e-4 --seed 1";
+        let mut args: Vec<&str> = flags.split_whitespace().collect();
+        args.extend(["--out", out.to_str().unwrap()]);
+        scorelab(&args)
+    };
+    let output = run(&out);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(npy_shape(&out.join("samples.npy")), vec![300, 2]);
     let csv = std::fs::read_to_string(out.join("samples.csv")).unwrap();
@@ -65,26 +53,7 @@ fn swissroll_sampling_writes_samples_summary_and_plot() {
 
     // Same seed, same samples.
     let again = dir.path().join("again");
-    let output = scorelab(&[
-        "sample",
-        "--dataset",
-        "swissroll",
-        "--n-train",
-        "50",
-        "--n",
-        "300",
-        "--steps",
-        "300",
-        "--sde",
-        "ve",
-        "--t-min",
-        "1e-4",
-        "--seed",
-        "1",
-        "--out",
-        again.to_str().unwrap(),
-    ]);
-    assert!(output.status.success());
+    assert!(run(&again).status.success());
     assert_eq!(
         std::fs::read(out.join("samples.npy")).unwrap(),
         std::fs::read(again.join("samples.npy")).unwrap()

@@ -17,7 +17,7 @@ use crate::sde::Sde;
 /// Default number of query rows processed at once.
 pub const DEFAULT_QUERY_CHUNK: usize = 1024;
 /// Default number of training points per chunk of the streaming softmax.
-pub const DEFAULT_DATA_CHUNK: usize = 8192;
+pub const DEFAULT_DATA_CHUNK: usize = 4096;
 
 /// One chunk of the training set with its squared norms.
 struct DataChunk {

@@ -147,7 +147,9 @@ impl SdeParams {
     }
 }
 
-fn check_beta(beta_min: f64, beta_max: f64) -> Result<()> {
+/// Constraints of the β-schedule SDEs: 0 ≤ β_min ≤ β_max, β_max > 0, T > 0.
+fn check_beta(beta_min: f64, beta_max: f64, t_end: f64) -> Result<()> {
+    require_positive("t-end", t_end)?;
     require_non_negative("beta-min", beta_min)?;
     require_positive("beta-max", beta_max)?;
     if beta_max < beta_min {
@@ -157,6 +159,14 @@ fn check_beta(beta_min: f64, beta_max: f64) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Constraints of the OU-type SDEs: θ > 0, σ > 0, finite μ, T > 0.
+fn check_ou(theta: f64, sigma: f64, mu: f64, t_end: f64) -> Result<()> {
+    require_positive("theta", theta)?;
+    require_positive("sigma", sigma)?;
+    require_finite("mu", mu)?;
+    require_positive("t-end", t_end)
 }
 
 impl Sde {
@@ -180,8 +190,7 @@ impl Sde {
 
     /// VP SDE; requires 0 ≤ β_min ≤ β_max, β_max > 0, T > 0.
     pub fn vp(beta_min: f64, beta_max: f64, t_end: f64) -> Result<Self> {
-        check_beta(beta_min, beta_max)?;
-        require_positive("t-end", t_end)?;
+        check_beta(beta_min, beta_max, t_end)?;
         Ok(Sde::Vp {
             beta_min,
             beta_max,
@@ -191,8 +200,7 @@ impl Sde {
 
     /// Sub-VP SDE; same constraints as [`Sde::vp`].
     pub fn subvp(beta_min: f64, beta_max: f64, t_end: f64) -> Result<Self> {
-        check_beta(beta_min, beta_max)?;
-        require_positive("t-end", t_end)?;
+        check_beta(beta_min, beta_max, t_end)?;
         Ok(Sde::Subvp {
             beta_min,
             beta_max,
@@ -202,8 +210,7 @@ impl Sde {
 
     /// Contractive VP SDE; same constraints as [`Sde::vp`].
     pub fn cvp(beta_min: f64, beta_max: f64, t_end: f64) -> Result<Self> {
-        check_beta(beta_min, beta_max)?;
-        require_positive("t-end", t_end)?;
+        check_beta(beta_min, beta_max, t_end)?;
         Ok(Sde::Cvp {
             beta_min,
             beta_max,
@@ -213,10 +220,7 @@ impl Sde {
 
     /// OU SDE; requires θ > 0, σ > 0, finite μ, T > 0.
     pub fn ou(theta: f64, sigma: f64, mu: f64, t_end: f64) -> Result<Self> {
-        require_positive("theta", theta)?;
-        require_positive("sigma", sigma)?;
-        require_finite("mu", mu)?;
-        require_positive("t-end", t_end)?;
+        check_ou(theta, sigma, mu, t_end)?;
         Ok(Sde::Ou {
             theta,
             sigma,
@@ -227,10 +231,7 @@ impl Sde {
 
     /// Contractive OU SDE; same constraints as [`Sde::ou`].
     pub fn cou(theta: f64, sigma: f64, mu: f64, t_end: f64) -> Result<Self> {
-        require_positive("theta", theta)?;
-        require_positive("sigma", sigma)?;
-        require_finite("mu", mu)?;
-        require_positive("t-end", t_end)?;
+        check_ou(theta, sigma, mu, t_end)?;
         Ok(Sde::Cou {
             theta,
             sigma,
