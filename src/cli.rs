@@ -158,7 +158,7 @@ pub struct SampleArgs {
     /// Output folder.
     #[arg(long, default_value = "out/sample")]
     pub out: PathBuf,
-    /// Replace the output folder if it exists.
+    /// Write into the output folder even if it exists (overwriting files of the same name).
     #[arg(long)]
     pub force: bool,
     /// Keep only the finite samples if some diverge (otherwise that is an error).
