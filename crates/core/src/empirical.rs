@@ -9,9 +9,8 @@
 
 use burn::tensor::{Device, Tensor};
 
-use crate::device::column;
 use crate::error::{CoreError, Result};
-use crate::score::{ScoreFn, Times};
+use crate::score::{marginal_columns, ScoreFn, Times};
 use crate::sde::Sde;
 
 /// Default number of query rows processed at once.
@@ -100,22 +99,6 @@ impl EmpiricalScore {
         self.n == 0
     }
 
-    /// (α, c, σ²) per row, as [B,1] columns.
-    fn coefficients(&self, t: &Times, rows: usize) -> (Tensor<2>, Tensor<2>, Tensor<2>) {
-        let times = t.per_row(rows);
-        let map = |f: &dyn Fn(f64) -> f64| {
-            column(
-                &times.iter().map(|&s| f(s)).collect::<Vec<_>>(),
-                &self.device,
-            )
-        };
-        (
-            map(&|s| self.sde.alpha(s)),
-            map(&|s| self.sde.shift(s)),
-            map(&|s| self.sde.sigma2(s)),
-        )
-    }
-
     /// Streams the softmax over all data chunks for one block of queries.
     fn accumulate(
         &self,
@@ -172,7 +155,7 @@ impl EmpiricalScore {
         with_divergence: bool,
     ) -> (Tensor<2>, Option<Tensor<2>>) {
         let [rows, _] = x.dims();
-        let (alpha, shift, sigma2) = self.coefficients(t, rows);
+        let (alpha, shift, sigma2) = marginal_columns(&self.sde, t, rows, &self.device);
         let acc = self.accumulate(&x, &alpha, &shift, &sigma2, with_divergence);
         let mean = acc.weighted / acc.total.clone();
         let score = (mean.clone() * alpha.clone() + shift - x) / sigma2.clone();

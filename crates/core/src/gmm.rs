@@ -8,9 +8,9 @@ use rand::Rng;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
-use crate::device::{column, tensor_from_rows};
+use crate::device::tensor_from_rows;
 use crate::error::{CoreError, Result};
-use crate::score::{ScoreFn, Times};
+use crate::score::{marginal_columns, ScoreFn, Times};
 use crate::sde::Sde;
 
 /// A Gaussian mixture Σ_k π_k N(m_k, diag(v_k)).
@@ -179,25 +179,10 @@ impl GmmScore {
         }
     }
 
-    /// Per component: (mean [B,d], variance [B,d], log-weight + log N(x) [B,1], score [B,d]).
+    /// Per component: (variance [B,d], log π_k + log N(x; μ_k, var_k) [B,1], score s_k [B,d]).
     fn components(&self, x: &Tensor<2>, t: &Times) -> Vec<(Tensor<2>, Tensor<2>, Tensor<2>)> {
         let [b, d] = x.dims();
-        let times = t.per_row(b);
-        let alpha = column(
-            &times.iter().map(|&s| self.sde.alpha(s)).collect::<Vec<_>>(),
-            &self.device,
-        );
-        let shift = column(
-            &times.iter().map(|&s| self.sde.shift(s)).collect::<Vec<_>>(),
-            &self.device,
-        );
-        let sigma2 = column(
-            &times
-                .iter()
-                .map(|&s| self.sde.sigma2(s))
-                .collect::<Vec<_>>(),
-            &self.device,
-        );
+        let (alpha, shift, sigma2) = marginal_columns(&self.sde, t, b, &self.device);
         let ln_2pi = (2.0 * std::f64::consts::PI).ln();
         (0..self.gmm.components())
             .map(|k| {

@@ -2,7 +2,7 @@
 
 use burn::tensor::{Device, Tensor};
 
-use crate::device::tensor_from_rows;
+use crate::device::{column, tensor_from_rows};
 use crate::error::{CoreError, Result};
 use crate::sde::Sde;
 
@@ -32,6 +32,23 @@ impl Times {
             Times::Each(ts) => Times::Each(ts[start..start + len].to_vec()),
         }
     }
+}
+
+/// The marginal coefficients (α, c, σ²) of `sde` at each row's time, as [rows, 1] columns.
+pub fn marginal_columns(
+    sde: &Sde,
+    t: &Times,
+    rows: usize,
+    device: &Device,
+) -> (Tensor<2>, Tensor<2>, Tensor<2>) {
+    let times = t.per_row(rows);
+    let map =
+        |f: &dyn Fn(f64) -> f64| column(&times.iter().map(|&s| f(s)).collect::<Vec<_>>(), device);
+    (
+        map(&|s| sde.alpha(s)),
+        map(&|s| sde.shift(s)),
+        map(&|s| sde.sigma2(s)),
+    )
 }
 
 /// A score function s(x, τ) ≈ ∇ log p_τ(x) for the marginals of a forward SDE.
