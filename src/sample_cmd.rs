@@ -159,10 +159,10 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
         return Err(Failure::usage("invalid parameter n: must be >= 1"));
     }
     let backend = BackendKind::parse(&args.device)?;
-    let data = spec.load(args.data.data_seed.unwrap_or(args.seed))?;
+    let data_seed = args.data.data_seed.unwrap_or(args.seed);
+    let data = spec.load(data_seed)?;
     let sde = build_sde(&args.sde, &data)?;
     config.validate(&sde)?;
-    let out = OutputDir::create(&args.out, args.force)?;
     let device = open_device(backend)?;
 
     let train_tensor = data.to_tensor(&device);
@@ -197,6 +197,8 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
         )?),
         None => base,
     };
+    // Every argument is checked by now: only a valid run creates the output folder.
+    let out = OutputDir::create(&args.out, args.force)?;
 
     let bar = progress_bar(config.steps);
     let started = Instant::now();
@@ -277,7 +279,7 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
             "name": data.name,
             "n_train": data.n,
             "dim": dim,
-            "seed": args.data.data_seed.unwrap_or(args.seed),
+            "seed": data_seed,
         },
         "sde": sde,
         "sampler": config,

@@ -120,7 +120,7 @@ fn bad_flag_values_fail_with_a_message_and_exit_code_2() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("x");
     let out = out.to_str().unwrap();
-    let cases: [(&[&str], &str); 9] = [
+    let cases: [(&[&str], &str); 11] = [
         (
             &["sample", "--sampler", "leapfrog", "--out", out],
             "unknown sampler 'leapfrog'",
@@ -155,6 +155,14 @@ fn bad_flag_values_fail_with_a_message_and_exit_code_2() {
             &["sample", "--device", "tpu", "--out", out],
             "unknown device 'tpu'",
         ),
+        (
+            &["sample", "--score", "learned", "--out", out],
+            "unknown score 'learned'",
+        ),
+        (
+            &["sample", "--perturb", "0.3,x", "--out", out],
+            "--perturb: 'x' is not a number",
+        ),
     ];
     for (args, expected) in cases {
         let output = scorelab(args);
@@ -168,6 +176,14 @@ fn bad_flag_values_fail_with_a_message_and_exit_code_2() {
         assert!(message.contains(expected), "{args:?}: {message}");
         assert!(!message.contains("panicked"), "{message}");
     }
+    // A perturbation of the wrong length is caught before anything is written too.
+    let output = scorelab(&["sample", "--perturb", "0.3", "--out", out]);
+    assert!(
+        stderr(&output).contains("perturbation has 1 entries"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!output.status.success());
     assert!(
         !Path::new(out).exists(),
         "nothing is written when the arguments are wrong"
