@@ -1,0 +1,157 @@
+//! The complete description of a training run, as stored in every checkpoint.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use scorelab_core::error::{require_non_negative, require_positive};
+use scorelab_core::{CoreError, Dataset, DatasetSpec, Sde};
+
+use crate::adam::AdamConfig;
+use crate::loss::LossConfig;
+use crate::mlp::MlpConfig;
+use crate::network::Parameterisation;
+
+/// The network architecture.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ModelConfig {
+    Mlp(MlpConfig),
+}
+
+impl ModelConfig {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ModelConfig::Mlp(_) => "mlp",
+        }
+    }
+
+    pub fn dim(&self) -> usize {
+        match self {
+            ModelConfig::Mlp(c) => c.dim,
+        }
+    }
+}
+
+/// Everything that determines a training run besides the data and the SDE.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub model: ModelConfig,
+    pub parameterisation: Parameterisation,
+    pub loss: LossConfig,
+    pub adam: AdamConfig,
+    /// Decay of the exponential moving average of the weights (sampling uses the average).
+    pub ema_decay: f64,
+    pub batch_size: usize,
+    /// Total optimisation steps.
+    pub steps: u64,
+    /// Seed of the initialisation and of every batch draw.
+    pub seed: u64,
+    /// Write a checkpoint every this many steps (0: only at the end).
+    pub checkpoint_every: u64,
+    /// Keep this many most recent checkpoints.
+    pub keep: usize,
+    /// Append a line to log.csv every this many steps.
+    pub log_every: u64,
+}
+
+impl TrainConfig {
+    pub fn validate(&self, sde: &Sde) -> Result<(), CoreError> {
+        match &self.model {
+            ModelConfig::Mlp(c) => c.validate()?,
+        }
+        self.loss.validate(sde)?;
+        self.adam.validate()?;
+        require_non_negative("ema-decay", self.ema_decay)?;
+        if self.ema_decay >= 1.0 {
+            return Err(CoreError::invalid(
+                "ema-decay",
+                format!("must be < 1, got {}", self.ema_decay),
+            ));
+        }
+        require_positive("batch-size", self.batch_size as f64)?;
+        require_positive("steps", self.steps as f64)?;
+        require_positive("keep", self.keep as f64)?;
+        require_positive("log-every", self.log_every as f64)?;
+        Ok(())
+    }
+}
+
+/// Data space ↔ model space: the network sees y = (x − shift) / scale.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Normalisation {
+    pub shift: f64,
+    pub scale: f64,
+}
+
+impl Normalisation {
+    pub const IDENTITY: Normalisation = Normalisation {
+        shift: 0.0,
+        scale: 1.0,
+    };
+
+    /// The documented default of a dataset: images in [0, 1] are mapped to [−1, 1], point
+    /// data is left as it is.
+    pub fn default_for(data: &Dataset) -> Self {
+        if data.image_shape.is_some() {
+            Normalisation {
+                shift: 0.5,
+                scale: 0.5,
+            }
+        } else {
+            Self::IDENTITY
+        }
+    }
+
+    pub fn to_model(&self, x: &[f32]) -> Vec<f32> {
+        let (shift, scale) = (self.shift as f32, self.scale as f32);
+        x.iter().map(|v| (v - shift) / scale).collect()
+    }
+
+    pub fn to_data(&self, y: &[f32]) -> Vec<f32> {
+        let (shift, scale) = (self.shift as f32, self.scale as f32);
+        y.iter().map(|v| v * scale + shift).collect()
+    }
+}
+
+/// Which training set a model saw: enough to rebuild it and to check it is the same.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DataInfo {
+    pub spec: DatasetSpec,
+    /// Seed of the draw or subset.
+    pub seed: u64,
+    pub name: String,
+    pub n: usize,
+    pub dim: usize,
+    pub image_shape: Option<[usize; 3]>,
+    /// SHA-256 of the points as little-endian f32, in data space.
+    pub sha256: String,
+    pub normalisation: Normalisation,
+}
+
+impl DataInfo {
+    pub fn describe(spec: DatasetSpec, seed: u64, data: &Dataset) -> Self {
+        Self {
+            spec,
+            seed,
+            name: data.name.clone(),
+            n: data.n,
+            dim: data.dim,
+            image_shape: data.image_shape,
+            sha256: points_hash(&data.points),
+            normalisation: Normalisation::default_for(data),
+        }
+    }
+}
+
+/// SHA-256 (hex) of f32 values in little-endian order.
+pub fn points_hash(points: &[f32]) -> String {
+    let mut hasher = Sha256::new();
+    for v in points {
+        hasher.update(v.to_le_bytes());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

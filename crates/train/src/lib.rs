@@ -1,0 +1,21 @@
+//! scorelab-train: score networks with forward-mode Jacobian–vector products, the
+//! score-matching losses of DESIGN §5, Adam with an EMA of the weights, the training loop and
+//! checkpoints (DESIGN §7).
+
+pub mod adam;
+pub mod checkpoint;
+pub mod config;
+pub mod error;
+pub mod loss;
+pub mod mlp;
+pub mod network;
+pub mod params;
+pub mod trainer;
+
+pub use checkpoint::{load_score, Meta, NetworkScore};
+pub use config::{DataInfo, ModelConfig, Normalisation, TrainConfig};
+pub use error::{Result, TrainError};
+pub use loss::{LossConfig, LossKind, Penalty, Projection, Weighting};
+pub use mlp::{Mlp, MlpConfig};
+pub use network::{Parameterisation, ScoreNetwork};
+pub use trainer::{run, Observer, RunOutcome, StepReport, Trainer};

@@ -1,0 +1,373 @@
+//! The score-matching losses of DESIGN §5 on one batch: dsm, sliced (ssm), Hyvärinen with the
+//! exact divergence, and a divergence penalty that can be added to any of them.
+//!
+//! Per sample, with x_t = α x₀ + c + σ ε and weight λ(t):
+//! - dsm:       λ ‖s + ε/σ‖², computed as (λ/σ²) ‖σ s + ε‖²;
+//! - ssm:       λ (½‖s‖² + (1/m) Σ_k v_kᵀ (∂s/∂x) v_k), v_k Gaussian or Rademacher;
+//! - hyvarinen: λ (½‖s‖² + ∇·s), the trace from d JVPs;
+//! - penalty:   λ γ P(∇·s), P = (∇·s)² | min(∇·s, 0)² | max(0, −∇·s − d/σ²)².
+//!
+//! With these normalisations E[dsm] = 2 E[hyvarinen] + C = 2 E[ssm] + C, C independent of θ
+//! (Claustre, Theorems 4.1, 4.3, 4.6, whose losses are ‖s‖² + 2 ∇·s).
+
+use burn::tensor::{Device, Tensor};
+use rand::Rng;
+use rand_distr::StandardNormal;
+use serde::{Deserialize, Serialize};
+
+use scorelab_core::device::column;
+use scorelab_core::error::{require_non_negative, require_positive};
+use scorelab_core::{CoreError, Sde};
+
+use crate::network::{
+    basis_tangents, host_tensor, network_score, network_score_jvp, quadratic_forms,
+    trace_from_basis_jvp, Marginals, Parameterisation, ScoreNetwork,
+};
+
+/// The score-matching objective.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LossKind {
+    Dsm,
+    Ssm,
+    Hyvarinen,
+}
+
+/// Names accepted by [`LossKind::parse`].
+pub const LOSS_NAMES: [&str; 3] = ["dsm", "ssm", "hyvarinen"];
+
+impl LossKind {
+    pub fn parse(name: &str) -> Result<Self, CoreError> {
+        match name {
+            "dsm" => Ok(Self::Dsm),
+            "ssm" => Ok(Self::Ssm),
+            "hyvarinen" => Ok(Self::Hyvarinen),
+            other => Err(unknown("loss", other, &LOSS_NAMES)),
+        }
+    }
+}
+
+/// The time weighting λ(t).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Weighting {
+    /// λ = σ²(t) (the default).
+    Sigma2,
+    /// λ = g²(t) (Song et al.'s likelihood weighting).
+    Likelihood,
+    /// λ = 1.
+    None,
+}
+
+pub const WEIGHTING_NAMES: [&str; 3] = ["sigma2", "likelihood", "none"];
+
+impl Weighting {
+    pub fn parse(name: &str) -> Result<Self, CoreError> {
+        match name {
+            "sigma2" => Ok(Self::Sigma2),
+            "likelihood" => Ok(Self::Likelihood),
+            "none" => Ok(Self::None),
+            other => Err(unknown("weighting", other, &WEIGHTING_NAMES)),
+        }
+    }
+
+    /// λ(t).
+    pub fn at(self, sde: &Sde, t: f64) -> f64 {
+        match self {
+            Self::Sigma2 => sde.sigma2(t),
+            Self::Likelihood => sde.diffusion(t).powi(2),
+            Self::None => 1.0,
+        }
+    }
+}
+
+/// The distribution of the ssm projection vectors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Projection {
+    Gaussian,
+    Rademacher,
+}
+
+pub const PROJECTION_NAMES: [&str; 2] = ["gaussian", "rademacher"];
+
+impl Projection {
+    pub fn parse(name: &str) -> Result<Self, CoreError> {
+        match name {
+            "gaussian" => Ok(Self::Gaussian),
+            "rademacher" => Ok(Self::Rademacher),
+            other => Err(unknown("projection", other, &PROJECTION_NAMES)),
+        }
+    }
+
+    fn draw(self, rng: &mut impl Rng) -> f32 {
+        match self {
+            Self::Gaussian => rng.sample(StandardNormal),
+            Self::Rademacher => {
+                if rng.random::<bool>() {
+                    1.0
+                } else {
+                    -1.0
+                }
+            }
+        }
+    }
+}
+
+/// The divergence penalty P(∇·s).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Penalty {
+    None,
+    /// (∇·s)², Liu–Zuazua (4.6).
+    Full,
+    /// min(∇·s, 0)².
+    Negative,
+    /// max(0, −∇·s − d/σ²)²: only violations of the Li–Yau bound ∇·s ≥ −d/σ².
+    LiYau,
+}
+
+pub const PENALTY_NAMES: [&str; 4] = ["none", "full", "negative", "li-yau"];
+
+impl Penalty {
+    pub fn parse(name: &str) -> Result<Self, CoreError> {
+        match name {
+            "none" => Ok(Self::None),
+            "full" => Ok(Self::Full),
+            "negative" => Ok(Self::Negative),
+            "li-yau" => Ok(Self::LiYau),
+            other => Err(unknown("penalty", other, &PENALTY_NAMES)),
+        }
+    }
+}
+
+fn unknown(kind: &'static str, name: &str, expected: &[&str]) -> CoreError {
+    CoreError::UnknownName {
+        kind,
+        name: name.to_string(),
+        expected: expected.join(", "),
+    }
+}
+
+/// Everything that defines the training objective.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LossConfig {
+    pub kind: LossKind,
+    pub weighting: Weighting,
+    /// Times are drawn from U(t_eps, T).
+    pub t_eps: f64,
+    /// ssm: number of projections m per point.
+    pub projections: usize,
+    pub projection: Projection,
+    pub penalty: Penalty,
+    /// Penalty weight γ.
+    pub gamma: f64,
+}
+
+impl LossConfig {
+    /// `kind` with the defaults: λ = σ², the SDE's t_eps, one Gaussian projection, no penalty.
+    pub fn new(kind: LossKind, sde: &Sde) -> Self {
+        Self {
+            kind,
+            weighting: Weighting::Sigma2,
+            t_eps: sde.default_t_eps(),
+            projections: 1,
+            projection: Projection::Gaussian,
+            penalty: Penalty::None,
+            gamma: 0.0,
+        }
+    }
+
+    pub fn validate(&self, sde: &Sde) -> Result<(), CoreError> {
+        require_positive("t-eps", self.t_eps)?;
+        if self.t_eps >= sde.t_end() {
+            return Err(CoreError::invalid(
+                "t-eps",
+                format!("must be below T = {}, got {}", sde.t_end(), self.t_eps),
+            ));
+        }
+        if self.kind == LossKind::Ssm {
+            require_positive("projections", self.projections as f64)?;
+        }
+        require_non_negative("gamma", self.gamma)?;
+        if self.penalty != Penalty::None && self.gamma == 0.0 {
+            return Err(CoreError::invalid(
+                "gamma",
+                "a divergence penalty needs --gamma > 0",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the loss needs the exact divergence (d JVPs per point).
+    pub fn needs_divergence(&self) -> bool {
+        self.kind == LossKind::Hyvarinen || self.penalty != Penalty::None
+    }
+
+    fn random_projections(&self) -> usize {
+        if self.kind == LossKind::Ssm {
+            self.projections
+        } else {
+            0
+        }
+    }
+}
+
+/// The random draws of one batch, made on the host so that they do not depend on the backend.
+#[derive(Clone, Debug)]
+pub struct Batch {
+    pub rows: usize,
+    pub dim: usize,
+    /// Clean points x₀ [rows·dim].
+    pub x0: Vec<f32>,
+    pub times: Vec<f64>,
+    /// ε ~ N(0, I) [rows·dim].
+    pub noise: Vec<f32>,
+    /// ssm projections [m·rows·dim], block k for projection k.
+    pub projections: Vec<f32>,
+}
+
+impl Batch {
+    /// Draws `rows` training points (with replacement), times U(t_eps, T), noise and projections.
+    pub fn draw(
+        points: &[f32],
+        dim: usize,
+        rows: usize,
+        config: &LossConfig,
+        sde: &Sde,
+        rng: &mut impl Rng,
+    ) -> Self {
+        let n = points.len() / dim;
+        let mut x0 = Vec::with_capacity(rows * dim);
+        for _ in 0..rows {
+            let i = rng.random_range(0..n);
+            x0.extend_from_slice(&points[i * dim..(i + 1) * dim]);
+        }
+        let times = (0..rows)
+            .map(|_| rng.random_range(config.t_eps..sde.t_end()))
+            .collect();
+        let noise = (0..rows * dim).map(|_| rng.sample(StandardNormal)).collect();
+        let projections = (0..config.random_projections() * rows * dim)
+            .map(|_| config.projection.draw(rng))
+            .collect();
+        Self {
+            rows,
+            dim,
+            x0,
+            times,
+            noise,
+            projections,
+        }
+    }
+}
+
+/// The batch-mean loss, split into the score-matching part and the penalty ([1] tensors).
+#[derive(Clone, Debug)]
+pub struct LossParts {
+    pub total: Tensor<1>,
+    pub matching: Tensor<1>,
+    pub penalty: Option<Tensor<1>>,
+}
+
+/// Evaluates the loss of `net` on `batch` (differentiable on an autodiff device).
+pub fn evaluate<N: ScoreNetwork>(
+    net: &N,
+    param: Parameterisation,
+    sde: &Sde,
+    config: &LossConfig,
+    batch: &Batch,
+    device: &Device,
+) -> LossParts {
+    let (b, d) = (batch.rows, batch.dim);
+    let m = Marginals::new(sde, &batch.times, device);
+    let x0 = host_tensor(batch.x0.clone(), b, d, device);
+    let eps = host_tensor(batch.noise.clone(), b, d, device);
+    let xt = x0 * m.alpha.clone() + m.shift.clone() + eps.clone() * m.sigma.clone();
+    let lambdas: Vec<f64> = batch
+        .times
+        .iter()
+        .map(|&t| config.weighting.at(sde, t))
+        .collect();
+    let lambda = column(&lambdas, device).squeeze_dim::<1>(1);
+
+    let k = config.random_projections();
+    let mut tangents = Vec::new();
+    if k > 0 {
+        tangents.push(host_tensor(batch.projections.clone(), k * b, d, device));
+    }
+    if config.needs_divergence() {
+        tangents.push(basis_tangents(d, b, device));
+    }
+    let (s, jvp) = if tangents.is_empty() {
+        (network_score(net, param, xt, &m), None)
+    } else {
+        let v = Tensor::cat(tangents, 0);
+        let (s, js) = network_score_jvp(net, param, xt, &m, v.clone());
+        (s, Some((v, js)))
+    };
+    let divergence = jvp.as_ref().filter(|_| config.needs_divergence()).map(|(_, js)| {
+        let rows = d * b;
+        let start = k * b;
+        trace_from_basis_jvp(js.clone().narrow(0, start, rows), b)
+    });
+    let half_norm = || s.clone().square().sum_dim(1).squeeze_dim::<1>(1) * 0.5;
+
+    let per_point = match config.kind {
+        LossKind::Dsm => {
+            let w = column(
+                &lambdas
+                    .iter()
+                    .zip(&batch.times)
+                    .map(|(l, &t)| l / sde.sigma2(t))
+                    .collect::<Vec<_>>(),
+                device,
+            )
+            .squeeze_dim::<1>(1);
+            (s.clone() * m.sigma.clone() + eps)
+                .square()
+                .sum_dim(1)
+                .squeeze_dim::<1>(1)
+                * w
+        }
+        LossKind::Ssm => {
+            let (v, js) = jvp.as_ref().expect("ssm computes JVPs");
+            let quad = quadratic_forms(v.clone().narrow(0, 0, k * b), js.clone().narrow(0, 0, k * b), b);
+            (half_norm() + quad / k as f64) * lambda.clone()
+        }
+        LossKind::Hyvarinen => {
+            let div = divergence.clone().expect("hyvarinen computes the divergence");
+            (half_norm() + div) * lambda.clone()
+        }
+    };
+    let matching = per_point.mean();
+    let penalty = divergence.map(|div| {
+        let p = match config.penalty {
+            Penalty::None => return None,
+            Penalty::Full => div.square(),
+            Penalty::Negative => div.clamp_max(0.0).square(),
+            Penalty::LiYau => {
+                let bound = column(
+                    &batch
+                        .times
+                        .iter()
+                        .map(|&t| d as f64 / sde.sigma2(t))
+                        .collect::<Vec<_>>(),
+                    device,
+                )
+                .squeeze_dim::<1>(1);
+                (-div - bound).clamp_min(0.0).square()
+            }
+        };
+        Some((p * lambda.clone()).mean() * config.gamma)
+    });
+    let penalty = penalty.flatten();
+    let total = match &penalty {
+        Some(p) => matching.clone() + p.clone(),
+        None => matching.clone(),
+    };
+    LossParts {
+        total,
+        matching,
+        penalty,
+    }
+}

@@ -1,0 +1,191 @@
+//! The MLP score network for point data (DESIGN §5): input x ⊕ sinusoidal embedding of t,
+//! SiLU hidden layers of equal width (optionally residual), linear output of dimension d.
+//! Each layer also maps tangents, (y, ẏ) → (layer(y), J_layer ẏ), for forward-mode JVPs.
+
+use burn::module::{Module, Param};
+use burn::tensor::activation::sigmoid;
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use scorelab_core::error::require_positive;
+use scorelab_core::CoreError;
+
+use crate::network::{scale_blocks, ScoreNetwork};
+
+/// Shape of the MLP.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MlpConfig {
+    /// Data dimension d.
+    pub dim: usize,
+    /// Width of every hidden layer.
+    pub width: usize,
+    /// Number of hidden layers (SiLU activations).
+    pub depth: usize,
+    /// Size of the sinusoidal time embedding (even).
+    pub embedding: usize,
+    /// Residual connections h ← h + SiLU(W h + b) between hidden layers.
+    pub residual: bool,
+}
+
+impl MlpConfig {
+    /// The network of the performance workloads (DESIGN §8): 2 ⊕ 32 → 256 → 256 → 256 → 2.
+    pub fn new(dim: usize) -> Self {
+        Self {
+            dim,
+            width: 256,
+            depth: 3,
+            embedding: 32,
+            residual: false,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), CoreError> {
+        require_positive("dim", self.dim as f64)?;
+        require_positive("width", self.width as f64)?;
+        require_positive("depth", self.depth as f64)?;
+        if self.embedding == 0 || self.embedding % 2 != 0 {
+            return Err(CoreError::invalid(
+                "embedding",
+                format!("must be a positive even number, got {}", self.embedding),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A freshly initialised network; weights are drawn on the host from `seed`, so the
+    /// initialisation is identical on every backend.
+    pub fn init(&self, seed: u64, device: &Device) -> Result<Mlp, CoreError> {
+        self.validate()?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let input = Dense::init(self.dim + self.embedding, self.width, &mut rng, device);
+        let hidden = (1..self.depth)
+            .map(|_| Dense::init(self.width, self.width, &mut rng, device))
+            .collect();
+        let output = Dense::init(self.width, self.dim, &mut rng, device);
+        Ok(Mlp {
+            input,
+            hidden,
+            output,
+            config: self.clone(),
+        })
+    }
+}
+
+/// An affine layer y = x W + b, W ∈ R^{in×out}.
+#[derive(Module, Debug)]
+pub struct Dense {
+    pub weight: Param<Tensor<2>>,
+    pub bias: Param<Tensor<1>>,
+}
+
+impl Dense {
+    /// PyTorch's default initialisation: W, b ~ U(−k, k) with k = 1/√in.
+    pub fn init(inputs: usize, outputs: usize, rng: &mut impl Rng, device: &Device) -> Self {
+        let k = 1.0 / (inputs as f32).sqrt();
+        let mut uniform = |n: usize| (0..n).map(|_| rng.random_range(-k..k)).collect::<Vec<f32>>();
+        let weight = uniform(inputs * outputs);
+        let bias = uniform(outputs);
+        Self {
+            weight: Param::from_tensor(Tensor::from_data(
+                TensorData::new(weight, [inputs, outputs]),
+                device,
+            )),
+            bias: Param::from_tensor(Tensor::from_data(TensorData::new(bias, [outputs]), device)),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        x.matmul(self.weight.val()) + self.bias.val().unsqueeze_dim(0)
+    }
+
+    /// The tangent map ẏ = ẋ W.
+    pub fn tangent(&self, v: Tensor<2>) -> Tensor<2> {
+        v.matmul(self.weight.val())
+    }
+}
+
+/// SiLU(h) = h·sigmoid(h) and its derivative sigmoid(h)(1 + h(1 − sigmoid(h))).
+fn silu_with_derivative(h: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+    let sig = sigmoid(h.clone());
+    let value = h.clone() * sig.clone();
+    let slope = sig.clone() * ((-sig + 1.0) * h + 1.0);
+    (value, slope)
+}
+
+/// Sinusoidal embedding [sin(t f_k), cos(t f_k)], k < size/2, f_k log-spaced in [1, 1000].
+pub fn time_embedding(t: Tensor<2>, size: usize) -> Tensor<2> {
+    let half = size / 2;
+    let freqs: Vec<f32> = (0..half)
+        .map(|k| {
+            let frac = if half > 1 {
+                k as f64 / (half - 1) as f64
+            } else {
+                0.0
+            };
+            (1000f64.ln() * frac).exp() as f32
+        })
+        .collect();
+    let device = t.device();
+    let freqs = Tensor::<2>::from_data(TensorData::new(freqs, [1, half]), &device);
+    let arg = t.matmul(freqs);
+    Tensor::cat(vec![arg.clone().sin(), arg.cos()], 1)
+}
+
+/// The MLP score network.
+#[derive(Module, Debug)]
+pub struct Mlp {
+    pub input: Dense,
+    pub hidden: Vec<Dense>,
+    pub output: Dense,
+    #[module(skip)]
+    pub config: MlpConfig,
+}
+
+impl Mlp {
+    fn embed(&self, t: Tensor<2>) -> Tensor<2> {
+        time_embedding(t, self.config.embedding)
+    }
+
+    fn hidden_forward(&self, mut h: Tensor<2>) -> Tensor<2> {
+        for layer in &self.hidden {
+            let (a, _) = silu_with_derivative(layer.forward(h.clone()));
+            h = if self.config.residual { h + a } else { a };
+        }
+        h
+    }
+}
+
+impl ScoreNetwork for Mlp {
+    fn dim(&self) -> usize {
+        self.config.dim
+    }
+
+    fn forward(&self, x: Tensor<2>, t: Tensor<2>) -> Tensor<2> {
+        let input = Tensor::cat(vec![x, self.embed(t)], 1);
+        let (h, _) = silu_with_derivative(self.input.forward(input));
+        self.output.forward(self.hidden_forward(h))
+    }
+
+    fn forward_jvp(&self, x: Tensor<2>, t: Tensor<2>, v: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        let d = self.config.dim;
+        let input = Tensor::cat(vec![x, self.embed(t)], 1);
+        // Only the x rows of the first weight see the tangent (t is not differentiated).
+        let w_x = self.input.weight.val().narrow(0, 0, d);
+        let (mut h, slope) = silu_with_derivative(self.input.forward(input));
+        let mut dh = scale_blocks(v.matmul(w_x), slope);
+        for layer in &self.hidden {
+            let (a, slope) = silu_with_derivative(layer.forward(h.clone()));
+            let da = scale_blocks(layer.tangent(dh.clone()), slope);
+            if self.config.residual {
+                h = h + a;
+                dh = dh + da;
+            } else {
+                h = a;
+                dh = da;
+            }
+        }
+        (self.output.forward(h), self.output.tangent(dh))
+    }
+}

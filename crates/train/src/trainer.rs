@@ -1,0 +1,381 @@
+//! The training loop: one optimisation step at a time ([`Trainer`]) and a whole run with loss
+//! log, periodic checkpoints, interruption and resumption ([`run`]).
+//!
+//! Every random draw of step k comes from ChaCha8 seeded with the run's seed on stream k, so a
+//! run resumed from a checkpoint takes exactly the steps it would have taken uninterrupted.
+
+use std::fs;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use burn::tensor::{Device, Tensor};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use scorelab_core::device::to_vec;
+use scorelab_core::{CoreError, Dataset, Sde};
+
+use crate::adam::{ema_update, AdamState};
+use crate::checkpoint::{load_state, write_checkpoint, CheckpointState, Meta, FORMAT, VERSION};
+use crate::config::{points_hash, DataInfo, TrainConfig};
+use crate::error::{Result, TrainError};
+use crate::loss::{evaluate, Batch};
+use crate::network::ScoreNetwork;
+use crate::params::{flatten, flatten_grads, replace};
+
+/// The RNG of optimisation step `k` (1-based) of a run seeded with `seed`.
+pub fn step_rng(seed: u64, k: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(k);
+    rng
+}
+
+/// The seed of the weight initialisation of a run seeded with `seed` (a stream no step uses).
+pub fn init_seed(seed: u64) -> u64 {
+    seed ^ 0x9e37_79b9_7f4a_7c15
+}
+
+/// What one step measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepReport {
+    pub step: u64,
+    pub loss: f64,
+    /// The score-matching part of the loss.
+    pub matching: f64,
+    /// The divergence penalty γ·P, when there is one.
+    pub penalty: Option<f64>,
+    /// Global L2 norm of the gradient before clipping.
+    pub grad_norm: f64,
+    pub lr: f64,
+}
+
+/// A network being trained, with its optimiser state and the EMA of its weights.
+pub struct Trainer<N: ScoreNetwork> {
+    pub config: TrainConfig,
+    pub sde: Sde,
+    pub data: DataInfo,
+    points: Vec<f32>,
+    net: N,
+    adam: AdamState,
+    ema: Vec<Tensor<1>>,
+    step: u64,
+    device: Device,
+}
+
+fn check_data(net_dim: usize, data: &Dataset, info: &DataInfo) -> Result<()> {
+    if data.dim != net_dim {
+        return Err(CoreError::Shape(format!(
+            "the data has dimension {} but the network expects {net_dim}",
+            data.dim
+        ))
+        .into());
+    }
+    if data.n == 0 {
+        return Err(TrainError::invalid("n-train", "the training set is empty"));
+    }
+    if points_hash(&data.points) != info.sha256 {
+        return Err(TrainError::invalid(
+            "dataset",
+            "the training data differs from the data the run was started with (SHA-256 mismatch)",
+        ));
+    }
+    Ok(())
+}
+
+impl<N: ScoreNetwork> Trainer<N> {
+    /// Starts a run. `net` must live on `device` with autodiff enabled (`device.autodiff()`).
+    pub fn new(
+        config: TrainConfig,
+        sde: Sde,
+        data: &Dataset,
+        info: DataInfo,
+        net: N,
+        device: &Device,
+    ) -> Result<Self> {
+        config.validate(&sde)?;
+        check_data(net.dim(), data, &info)?;
+        let params = flatten(&net);
+        Ok(Self {
+            points: info.normalisation.to_model(&data.points),
+            adam: AdamState::zeros(&params),
+            ema: params,
+            config,
+            sde,
+            data: info,
+            net,
+            step: 0,
+            device: device.clone(),
+        })
+    }
+
+    /// Continues the run saved in checkpoint folder `dir` described by `meta`. `template` is a
+    /// network of the checkpoint's architecture on the autodiff `device`; `config` may differ
+    /// from `meta.train` only in the number of steps and the checkpoint/log cadence.
+    pub fn resume(
+        dir: &Path,
+        meta: &Meta,
+        config: TrainConfig,
+        data: &Dataset,
+        template: N,
+        device: &Device,
+    ) -> Result<Self> {
+        config.validate(&meta.sde)?;
+        check_data(template.dim(), data, &meta.data)?;
+        if config.steps < meta.step {
+            return Err(TrainError::invalid(
+                "steps",
+                format!(
+                    "the checkpoint is already at step {}, beyond --steps {}",
+                    meta.step, config.steps
+                ),
+            ));
+        }
+        let state = load_state(dir, &template)?;
+        let net = replace(template, state.weights);
+        Ok(Self {
+            points: meta.data.normalisation.to_model(&data.points),
+            adam: AdamState {
+                step: meta.step,
+                m: state.adam_m,
+                v: state.adam_v,
+            },
+            ema: state.ema,
+            config,
+            sde: meta.sde.clone(),
+            data: meta.data.clone(),
+            net,
+            step: meta.step,
+            device: device.clone(),
+        })
+    }
+
+    /// Steps taken so far.
+    pub fn step_count(&self) -> u64 {
+        self.step
+    }
+
+    /// The current (raw) network, without autodiff.
+    pub fn network(&self) -> N {
+        self.net.valid()
+    }
+
+    /// The network with the EMA weights, without autodiff (what sampling uses).
+    pub fn ema_network(&self) -> N {
+        replace(self.net.valid(), self.ema.clone())
+    }
+
+    /// The metadata of a checkpoint of the current state.
+    pub fn meta(&self) -> Meta {
+        Meta {
+            format: FORMAT.to_string(),
+            version: VERSION,
+            step: self.step,
+            sde: self.sde.clone(),
+            data: self.data.clone(),
+            train: self.config.clone(),
+        }
+    }
+
+    /// Writes a checkpoint of the current state into `run_dir`.
+    pub fn save(&self, run_dir: &Path) -> Result<PathBuf> {
+        let state = CheckpointState {
+            ema: self.ema.clone(),
+            weights: flatten(&self.net),
+            adam_m: self.adam.m.clone(),
+            adam_v: self.adam.v.clone(),
+        };
+        write_checkpoint(run_dir, &self.meta(), &self.net, state)
+    }
+
+    /// One optimisation step. A non-finite loss or gradient leaves the state untouched and
+    /// returns [`TrainError::NonFinite`].
+    pub fn step(&mut self) -> Result<StepReport> {
+        let k = self.step + 1;
+        let config = &self.config;
+        let dim = self.net.dim();
+        let mut rng = step_rng(config.seed, k);
+        let batch = Batch::draw(
+            &self.points,
+            dim,
+            config.batch_size,
+            &config.loss,
+            &self.sde,
+            &mut rng,
+        );
+        let parts = evaluate(
+            &self.net,
+            config.parameterisation,
+            &self.sde,
+            &config.loss,
+            &batch,
+            &self.device,
+        );
+        let mut grads = parts.total.backward();
+        let g = flatten_grads(&self.net, &mut grads);
+        let sq_norm = g
+            .iter()
+            .map(|g| g.clone().square().sum())
+            .reduce(|a, b| a + b)
+            .expect("the network has parameters");
+        let penalty = parts.penalty.clone().map(|p| p.inner());
+        let mut stats = vec![parts.total.inner(), parts.matching.inner(), sq_norm];
+        stats.extend(penalty);
+        let values = to_vec(Tensor::cat(stats, 0));
+        let (loss, matching, grad_norm) = (
+            values[0] as f64,
+            values[1] as f64,
+            (values[2] as f64).sqrt(),
+        );
+        let penalty = values.get(3).map(|&p| p as f64);
+        let fault = |what: &str, value: f64| TrainError::NonFinite {
+            step: k,
+            what: what.to_string(),
+            value,
+        };
+        if !matching.is_finite() {
+            return Err(fault(
+                &format!("the {:?} loss term", config.loss.kind).to_lowercase(),
+                matching,
+            ));
+        }
+        if let Some(p) = penalty.filter(|p| !p.is_finite()) {
+            return Err(fault("the divergence penalty", p));
+        }
+        if !grad_norm.is_finite() {
+            return Err(fault("the gradient norm", grad_norm));
+        }
+        let scale = config.adam.clip_factor(grad_norm);
+        let lr = config.adam.lr_at(k);
+        let new = self.adam.update(&config.adam, flatten(&self.net), g, scale);
+        ema_update(&mut self.ema, &new, config.ema_decay);
+        self.net = replace(self.net.clone(), new);
+        self.step = k;
+        Ok(StepReport {
+            step: k,
+            loss,
+            matching,
+            penalty,
+            grad_norm,
+            lr,
+        })
+    }
+}
+
+/// Receives progress from [`run`] and may ask it to stop.
+pub trait Observer {
+    fn on_step(&mut self, _report: &StepReport) {}
+    fn on_checkpoint(&mut self, _path: &Path) {}
+    /// Checked before every step: true stops the run after a final checkpoint.
+    fn interrupted(&self) -> bool {
+        false
+    }
+}
+
+/// How a run ended, with its last checkpoint.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunOutcome {
+    Finished(PathBuf),
+    Interrupted(PathBuf),
+}
+
+/// The loss log `log.csv` of a run folder.
+pub const LOG_FILE: &str = "log.csv";
+const LOG_HEADER: &str = "step,loss,matching,penalty,grad_norm,lr";
+
+/// Appends to `run_dir/log.csv`, first dropping lines beyond `step` (left by a run that went
+/// further than its last checkpoint).
+struct LossLog {
+    out: BufWriter<fs::File>,
+    path: PathBuf,
+}
+
+impl LossLog {
+    fn open(run_dir: &Path, step: u64) -> Result<Self> {
+        let path = run_dir.join(LOG_FILE);
+        let io = |e| TrainError::Core(CoreError::io(&path, e));
+        fs::create_dir_all(run_dir).map_err(|e| TrainError::Core(CoreError::io(run_dir, e)))?;
+        let mut kept = vec![LOG_HEADER.to_string()];
+        if path.exists() {
+            let text = fs::read_to_string(&path).map_err(io)?;
+            kept.extend(
+                text.lines()
+                    .skip(1)
+                    .filter(|line| {
+                        line.split(',')
+                            .next()
+                            .and_then(|s| s.parse::<u64>().ok())
+                            .is_some_and(|s| s <= step)
+                    })
+                    .map(str::to_string),
+            );
+        }
+        let partial = run_dir.join(format!(".{LOG_FILE}.partial"));
+        fs::write(&partial, kept.join("\n") + "\n").map_err(io)?;
+        fs::rename(&partial, &path).map_err(io)?;
+        let file = fs::OpenOptions::new().append(true).open(&path).map_err(io)?;
+        Ok(Self {
+            out: BufWriter::new(file),
+            path,
+        })
+    }
+
+    fn write(&mut self, r: &StepReport) -> Result<()> {
+        let penalty = r.penalty.map(|p| p.to_string()).unwrap_or_default();
+        writeln!(
+            self.out,
+            "{},{},{},{},{},{}",
+            r.step, r.loss, r.matching, penalty, r.grad_norm, r.lr
+        )
+        .map_err(|e| TrainError::Core(CoreError::io(&self.path, e)))
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.out
+            .flush()
+            .map_err(|e| TrainError::Core(CoreError::io(&self.path, e)))
+    }
+}
+
+/// Trains until `trainer.config.steps`, logging to `run_dir/log.csv` and checkpointing into
+/// `run_dir` every `checkpoint_every` steps, at the end, and when the observer interrupts.
+/// On a non-finite loss the error is returned and the previous checkpoints are left as they are.
+pub fn run<N: ScoreNetwork>(
+    trainer: &mut Trainer<N>,
+    run_dir: &Path,
+    observer: &mut dyn Observer,
+) -> Result<RunOutcome> {
+    let mut log = LossLog::open(run_dir, trainer.step_count())?;
+    let mut saved: Option<(u64, PathBuf)> = None;
+    let save = |trainer: &Trainer<N>, log: &mut LossLog, observer: &mut dyn Observer| {
+        log.flush()?;
+        let path = trainer.save(run_dir)?;
+        observer.on_checkpoint(&path);
+        Ok::<_, TrainError>((trainer.step_count(), path))
+    };
+    while trainer.step_count() < trainer.config.steps {
+        if observer.interrupted() {
+            let (_, path) = save(trainer, &mut log, observer)?;
+            return Ok(RunOutcome::Interrupted(path));
+        }
+        let report = match trainer.step() {
+            Ok(report) => report,
+            Err(e) => {
+                log.flush()?;
+                return Err(e);
+            }
+        };
+        let config = &trainer.config;
+        if report.step % config.log_every == 0 || report.step == config.steps {
+            log.write(&report)?;
+        }
+        observer.on_step(&report);
+        if config.checkpoint_every > 0 && report.step % config.checkpoint_every == 0 {
+            saved = Some(save(trainer, &mut log, observer)?);
+        }
+    }
+    let path = match saved {
+        Some((step, path)) if step == trainer.step_count() => path,
+        _ => save(trainer, &mut log, observer)?.1,
+    };
+    Ok(RunOutcome::Finished(path))
+}
