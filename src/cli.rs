@@ -15,6 +15,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Train a score network and write checkpoints and a loss log into a run folder.
+    #[command(args_override_self = true)]
+    Train(Box<TrainArgs>),
     /// Run reverse-time dynamics with a score and write samples, a summary and a picture.
     Sample(Box<SampleArgs>),
     /// Time a performance workload of the design (W3: empirical score on MNIST) and print JSON.
@@ -49,7 +52,7 @@ pub struct DataArgs {
     #[arg(long, default_value = "swissroll")]
     pub dataset: String,
     /// Number of training points (circle: number of points K; mnist: a seeded subset;
-    /// default 100 for drawn 2-D data, 9 for circle, all of MNIST).
+    /// default for drawn 2-D data: 100 for sample, 10,000 for train; 9 for circle; all of MNIST).
     #[arg(long)]
     pub n_train: Option<usize>,
     /// Standard deviation of Gaussian noise added to swissroll (before the /7 scaling) or lemniscate points.
@@ -108,10 +111,110 @@ pub struct SdeArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct TrainArgs {
+    /// TOML or JSON file of options, keyed by long flag names (e.g. `batch-size = 512`);
+    /// flags given on the command line override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub sde: SdeArgs,
+    /// Network: mlp.
+    #[arg(long, default_value = "mlp")]
+    pub model: String,
+    /// MLP: width of the hidden layers.
+    #[arg(long, default_value_t = 256)]
+    pub width: usize,
+    /// MLP: number of hidden layers.
+    #[arg(long, default_value_t = 3)]
+    pub depth: usize,
+    /// Size of the sinusoidal time embedding (even).
+    #[arg(long, default_value_t = 32)]
+    pub embedding: usize,
+    /// MLP: residual connections between hidden layers.
+    #[arg(long)]
+    pub residual: bool,
+    /// What the network outputs: eps (the noise, s = −net/σ), score (s = net) or x0 (the clean
+    /// point). eps copes with the 1/σ growth of the score near t = 0 far better than score.
+    #[arg(long, default_value = "eps")]
+    pub parameterisation: String,
+    /// Objective: dsm, ssm (sliced) or hyvarinen (exact divergence).
+    #[arg(long, default_value = "dsm")]
+    pub loss: String,
+    /// Time weighting λ(t): sigma2, likelihood (g²) or none.
+    #[arg(long, default_value = "sigma2")]
+    pub weighting: String,
+    /// Training times are drawn from U(t-eps, T) [default: 1e-5 for vp, subvp, cvp; 1e-3 otherwise].
+    #[arg(long)]
+    pub t_eps: Option<f64>,
+    /// ssm: projections per point.
+    #[arg(long, default_value_t = 1)]
+    pub projections: usize,
+    /// ssm: projection distribution, gaussian or rademacher.
+    #[arg(long, default_value = "gaussian")]
+    pub projection: String,
+    /// Divergence penalty added to the loss: none, full, negative or li-yau.
+    #[arg(long, default_value = "none")]
+    pub penalty: String,
+    /// Weight γ of the divergence penalty.
+    #[arg(long, default_value_t = 0.0)]
+    pub gamma: f64,
+    /// Optimisation steps (with --resume: the new total).
+    #[arg(long, default_value_t = 10_000)]
+    pub steps: u64,
+    /// Points per batch.
+    #[arg(long, default_value_t = 1024)]
+    pub batch_size: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Steps of linear learning-rate warm-up.
+    #[arg(long, default_value_t = 0)]
+    pub warmup: u64,
+    /// Clip the gradient to this global L2 norm [default: no clipping].
+    #[arg(long)]
+    pub grad_clip: Option<f64>,
+    /// Decay of the exponential moving average of the weights (sampling uses the average).
+    #[arg(long, default_value_t = 0.999)]
+    pub ema_decay: f64,
+    /// Seed of the initialisation and every batch (and of the data, unless --data-seed).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Write a checkpoint every this many steps (0: only at the end).
+    #[arg(long, default_value_t = 1000)]
+    pub checkpoint_every: u64,
+    /// Keep this many most recent checkpoints.
+    #[arg(long, default_value_t = 3)]
+    pub keep: usize,
+    /// Append to log.csv every this many steps.
+    #[arg(long, default_value_t = 10)]
+    pub log_every: u64,
+    /// Backend: cpu (flex), ndarray or wgpu.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Run folder: checkpoints ckpt-STEP/ and log.csv.
+    #[arg(long, default_value = "checkpoints/run")]
+    pub out: PathBuf,
+    /// Start afresh in a run folder that already holds a run (its checkpoints and log are deleted).
+    #[arg(long)]
+    pub force: bool,
+    /// Continue the run in --out from its newest checkpoint (only --steps, --checkpoint-every,
+    /// --keep, --log-every and --device may be given).
+    #[arg(long)]
+    pub resume: bool,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct SampleArgs {
-    /// Score: empirical (exact score of the smoothed training set) or exact (analytic; gmm only).
+    /// Score: empirical (exact score of the smoothed training set), exact (analytic; gmm only)
+    /// or checkpoint (a trained network; see --checkpoint).
     #[arg(long, default_value = "empirical")]
     pub score: String,
+    /// Checkpoint folder, or a run folder (its newest checkpoint), for --score checkpoint. The
+    /// SDE and the training set come from the checkpoint; the data and SDE flags are ignored.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
     /// Add a constant vector e to the score (comma-separated, length d): a perturbed score.
     #[arg(long, allow_hyphen_values = true)]
     pub perturb: Option<String>,

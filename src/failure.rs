@@ -4,6 +4,7 @@ use std::fmt;
 
 use scorelab_core::CoreError;
 use scorelab_sample::SampleError;
+use scorelab_train::TrainError;
 
 /// An error as the user sees it.
 #[derive(Debug)]
@@ -12,6 +13,8 @@ pub enum Failure {
     Usage(String),
     /// Anything that went wrong while running: exit code 1.
     Runtime(String),
+    /// Stopped by Ctrl-C or SIGTERM after saving its work: exit code 130.
+    Interrupted(String),
 }
 
 impl Failure {
@@ -19,6 +22,7 @@ impl Failure {
         match self {
             Failure::Usage(_) => 2,
             Failure::Runtime(_) => 1,
+            Failure::Interrupted(_) => 130,
         }
     }
 
@@ -29,12 +33,16 @@ impl Failure {
     pub fn runtime(message: impl Into<String>) -> Self {
         Failure::Runtime(message.into())
     }
+
+    pub fn interrupted(message: impl Into<String>) -> Self {
+        Failure::Interrupted(message.into())
+    }
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Usage(m) | Failure::Runtime(m) => f.write_str(m),
+            Failure::Usage(m) | Failure::Runtime(m) | Failure::Interrupted(m) => f.write_str(m),
         }
     }
 }
@@ -55,6 +63,15 @@ impl From<SampleError> for Failure {
         match e {
             SampleError::InvalidParameter { .. } => Failure::Usage(e.to_string()),
             SampleError::Core(core) => core.into(),
+        }
+    }
+}
+
+impl From<TrainError> for Failure {
+    fn from(e: TrainError) -> Self {
+        match e {
+            TrainError::Core(core) => core.into(),
+            other => Failure::Runtime(other.to_string()),
         }
     }
 }

@@ -6,19 +6,30 @@ mod failure;
 mod output;
 mod plot;
 mod sample_cmd;
+mod train_cmd;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::{Cli, Command};
 
 fn main() {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Sample(args) => sample_cmd::run(&args),
-        Command::Bench(args) => bench_cmd::run(&args),
-    };
+    let result = train_cmd::merge_config_file(Cli::command().get_matches()).and_then(|matches| {
+        let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        dispatch(cli, &matches)
+    });
     if let Err(failure) = result {
         eprintln!("error: {failure}");
         std::process::exit(failure.exit_code());
+    }
+}
+
+fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> failure::CliResult<()> {
+    match cli.command {
+        Command::Train(args) => {
+            let sub = matches.subcommand_matches("train").expect("train matches");
+            train_cmd::run_command(&args, sub)
+        }
+        Command::Sample(args) => sample_cmd::run(&args),
+        Command::Bench(args) => bench_cmd::run(&args),
     }
 }

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -13,6 +14,7 @@ use scorelab_core::{
     open_device, BackendKind, Dataset, DatasetSpec, EmpiricalScore, Gmm, GmmScore, PerturbedScore,
     ScoreFn, Sde, SdeParams,
 };
+use scorelab_train::{load_score, Normalisation};
 use scorelab_sample::{sample, SamplerConfig, SamplerKind, TauGrid, GRID_NAMES, SAMPLER_NAMES};
 
 use crate::cli::{DataArgs, SampleArgs, SdeArgs};
@@ -56,15 +58,16 @@ pub fn mnist_dir(dir: &Path) -> PathBuf {
 }
 
 /// The dataset described by the flags.
-pub fn dataset_spec(args: &DataArgs) -> CliResult<DatasetSpec> {
+/// `drawn_default` is the size of drawn 2-D datasets when --n-train is not given.
+pub fn dataset_spec(args: &DataArgs, drawn_default: usize) -> CliResult<DatasetSpec> {
     let n = |default: usize| args.n_train.unwrap_or(default);
     Ok(match args.dataset.as_str() {
         "swissroll" => DatasetSpec::Swissroll {
-            n: n(100),
+            n: n(drawn_default),
             noise: args.noise,
         },
         "lemniscate" => DatasetSpec::Lemniscate {
-            n: n(100),
+            n: n(drawn_default),
             noise: args.noise,
         },
         "circle" => DatasetSpec::Circle { k: n(9) },
@@ -72,7 +75,7 @@ pub fn dataset_spec(args: &DataArgs) -> CliResult<DatasetSpec> {
             points: parse_points(&args.points)?,
         },
         "gmm" => DatasetSpec::Gmm {
-            n: n(100),
+            n: n(drawn_default),
             gmm: Gmm::default_ring(),
         },
         "mnist" => DatasetSpec::Mnist {
@@ -152,30 +155,54 @@ fn progress_bar(steps: usize) -> ProgressBar {
     bar
 }
 
-pub fn run(args: &SampleArgs) -> CliResult<()> {
-    let spec = dataset_spec(&args.data)?;
-    let config = sampler_config(args)?;
-    if args.n == 0 {
-        return Err(Failure::usage("invalid parameter n: must be >= 1"));
+/// The score to sample with and the training set it is compared against.
+struct ScoreSource {
+    score: Box<dyn ScoreFn>,
+    sde: Sde,
+    spec: DatasetSpec,
+    data: Dataset,
+    data_seed: u64,
+    /// Samples live in model space; this maps them back to data space.
+    normalisation: Normalisation,
+}
+
+/// A trained network from `--checkpoint`, with its SDE and rebuilt training set.
+fn checkpoint_source(args: &SampleArgs, device: &Device) -> CliResult<ScoreSource> {
+    let path = args
+        .checkpoint
+        .as_ref()
+        .ok_or_else(|| Failure::usage("--score checkpoint needs --checkpoint DIR"))?;
+    let (score, meta) = load_score(path, device)?;
+    let data = meta.data.spec.load(meta.data.seed)?;
+    Ok(ScoreSource {
+        score,
+        sde: meta.sde,
+        spec: meta.data.spec,
+        data,
+        data_seed: meta.data.seed,
+        normalisation: meta.data.normalisation,
+    })
+}
+
+/// The empirical or exact score of the training set described by the flags.
+fn analytic_source(args: &SampleArgs, device: &Device) -> CliResult<ScoreSource> {
+    if args.checkpoint.is_some() {
+        return Err(Failure::usage("--checkpoint needs --score checkpoint"));
     }
-    let backend = BackendKind::parse(&args.device)?;
+    let spec = dataset_spec(&args.data, 100)?;
     let data_seed = args.data.data_seed.unwrap_or(args.seed);
     let data = spec.load(data_seed)?;
     let sde = build_sde(&args.sde, &data)?;
-    config.validate(&sde)?;
-    let device = open_device(backend)?;
-
-    let train_tensor = data.to_tensor(&device);
-    let base: Box<dyn ScoreFn> = match args.score.as_str() {
+    let score: Box<dyn ScoreFn> = match args.score.as_str() {
         "empirical" => Box::new(EmpiricalScore::with_chunks(
-            train_tensor.clone(),
+            data.to_tensor(device),
             sde.clone(),
             args.query_chunk,
             args.data_chunk,
         )?),
         "exact" => match &spec {
             DatasetSpec::Gmm { gmm, .. } => {
-                Box::new(GmmScore::new(gmm.clone(), sde.clone(), &device))
+                Box::new(GmmScore::new(gmm.clone(), sde.clone(), device))
             }
             _ => {
                 return Err(Failure::usage(
@@ -185,10 +212,42 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
         },
         other => {
             return Err(Failure::usage(format!(
-                "unknown score '{other}' (expected one of: empirical, exact)"
+                "unknown score '{other}' (expected one of: empirical, exact, checkpoint)"
             )))
         }
     };
+    Ok(ScoreSource {
+        score,
+        sde,
+        spec,
+        data,
+        data_seed,
+        normalisation: Normalisation::IDENTITY,
+    })
+}
+
+pub fn run(args: &SampleArgs) -> CliResult<()> {
+    let config = sampler_config(args)?;
+    if args.n == 0 {
+        return Err(Failure::usage("invalid parameter n: must be >= 1"));
+    }
+    let backend = BackendKind::parse(&args.device)?;
+    let device = open_device(backend)?;
+    let source = if args.score == "checkpoint" {
+        checkpoint_source(args, &device)?
+    } else {
+        analytic_source(args, &device)?
+    };
+    let ScoreSource {
+        score: base,
+        sde,
+        spec,
+        data,
+        data_seed,
+        normalisation,
+    } = source;
+    config.validate(&sde)?;
+    let train_tensor = data.to_tensor(&device);
     let score: Box<dyn ScoreFn> = match &args.perturb {
         Some(text) => Box::new(PerturbedScore::new(
             base,
@@ -197,6 +256,13 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
         )?),
         None => base,
     };
+    if score.dim() != data.dim {
+        return Err(Failure::runtime(format!(
+            "the score has dimension {} but the training set has dimension {}",
+            score.dim(),
+            data.dim
+        )));
+    }
     // Every argument is checked by now: only a valid run creates the output folder.
     let out = OutputDir::create(&args.out, args.force)?;
 
@@ -208,7 +274,7 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
     bar.finish_and_clear();
     let sampling_seconds = started.elapsed().as_secs_f64();
 
-    let mut samples = to_vec(result.samples.clone());
+    let mut samples = normalisation.to_data(&to_vec(result.samples.clone()));
     let dim = data.dim;
     let mut kept = args.n;
     if !result.nonfinite_rows.is_empty() {
@@ -260,7 +326,7 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
         let values: Vec<f32> = result
             .path
             .iter()
-            .flat_map(|p| to_vec(p.points.clone()))
+            .flat_map(|p| normalisation.to_data(&to_vec(p.points.clone())))
             .collect();
         written.push(out.write_npy(
             "path.npy",
@@ -273,6 +339,7 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
     let summary = json!({
         "command": "sample",
         "score": args.score,
+        "checkpoint": args.checkpoint,
         "perturbation": args.perturb,
         "dataset": {
             "spec": spec,

@@ -1,0 +1,348 @@
+//! `scorelab train`: builds the run configuration from flags (and an optional config file),
+//! trains with a progress bar, and handles Ctrl-C / SIGTERM by checkpointing and stopping.
+
+use std::ffi::OsString;
+use std::fs;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use scorelab_core::{open_device, BackendKind, Dataset};
+use scorelab_train::adam::AdamConfig;
+use scorelab_train::checkpoint::{list_checkpoints, read_meta, resolve};
+use scorelab_train::config::points_hash;
+use scorelab_train::loss::{LossConfig, LossKind, Penalty, Projection, Weighting};
+use scorelab_train::trainer::{init_seed, LOG_FILE};
+use scorelab_train::{
+    run, DataInfo, MlpConfig, ModelConfig, Observer, Parameterisation, RunOutcome, ScoreNetwork,
+    StepReport, TrainConfig, Trainer,
+};
+
+use crate::cli::{Cli, TrainArgs};
+use crate::failure::{CliResult, Failure};
+use crate::sample_cmd::{build_sde, dataset_spec};
+
+/// Model names accepted by --model.
+const MODEL_NAMES: [&str; 1] = ["mlp"];
+
+/// Flags that may accompany --resume (everything else is fixed by the checkpoint).
+const RESUMABLE: [&str; 8] = [
+    "steps",
+    "checkpoint_every",
+    "keep",
+    "log_every",
+    "device",
+    "resume",
+    "out",
+    "config",
+];
+
+/// The `train` arguments with a --config file merged in: the file's entries become flags placed
+/// before the command-line ones, so that flags given on the command line win.
+pub fn merge_config_file(matches: ArgMatches) -> CliResult<ArgMatches> {
+    let Some(("train", sub)) = matches.subcommand() else {
+        return Ok(matches);
+    };
+    let Some(path) = sub.get_one::<std::path::PathBuf>("config") else {
+        return Ok(matches);
+    };
+    let file_flags = config_file_flags(path)?;
+    let mut argv: Vec<OsString> = std::env::args_os().take(2).collect();
+    argv.extend(file_flags.into_iter().map(OsString::from));
+    argv.extend(std::env::args_os().skip(2));
+    Cli::command()
+        .try_get_matches_from(argv)
+        .map_err(|e| Failure::usage(format!("{}: {}", path.display(), e.kind())))
+}
+
+/// The entries of a TOML or JSON config file as `--key=value` flags of `train`.
+fn config_file_flags(path: &Path) -> CliResult<Vec<String>> {
+    let bad = |reason: String| Failure::usage(format!("config file {}: {reason}", path.display()));
+    let text = fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let table: serde_json::Map<String, serde_json::Value> =
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("toml") => {
+                let value: toml::Table = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+                serde_json::to_value(value)
+                    .ok()
+                    .and_then(|v| v.as_object().cloned())
+                    .ok_or_else(|| bad("not a table of options".into()))?
+            }
+            Some("json") => serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?,
+            _ => return Err(bad("the name must end in .toml or .json".into())),
+        };
+    let command = Cli::command();
+    let train = command
+        .find_subcommand("train")
+        .expect("train is a subcommand");
+    let mut flags = Vec::new();
+    for (key, value) in table {
+        let flag = key.replace('_', "-");
+        let known = train
+            .get_arguments()
+            .any(|a| a.get_long() == Some(flag.as_str()));
+        if !known || flag == "config" || flag == "resume" || flag == "force" {
+            return Err(bad(format!("'{key}' is not an option of train")));
+        }
+        match value {
+            serde_json::Value::Bool(true) => flags.push(format!("--{flag}")),
+            serde_json::Value::Bool(false) => {}
+            serde_json::Value::String(s) => flags.push(format!("--{flag}={s}")),
+            serde_json::Value::Number(n) => flags.push(format!("--{flag}={n}")),
+            other => return Err(bad(format!("'{key}' must be a string, number or boolean, got {other}"))),
+        }
+    }
+    Ok(flags)
+}
+
+/// The run configuration described by the flags.
+fn train_config(args: &TrainArgs, sde: &scorelab_core::Sde, dim: usize) -> CliResult<TrainConfig> {
+    let model = match args.model.as_str() {
+        "mlp" => ModelConfig::Mlp(MlpConfig {
+            dim,
+            width: args.width,
+            depth: args.depth,
+            embedding: args.embedding,
+            residual: args.residual,
+        }),
+        other => {
+            return Err(Failure::usage(format!(
+                "unknown model '{other}' (expected one of: {})",
+                MODEL_NAMES.join(", ")
+            )))
+        }
+    };
+    let mut loss = LossConfig::new(LossKind::parse(&args.loss)?, sde);
+    loss.weighting = Weighting::parse(&args.weighting)?;
+    if let Some(t_eps) = args.t_eps {
+        loss.t_eps = t_eps;
+    }
+    loss.projections = args.projections;
+    loss.projection = Projection::parse(&args.projection)?;
+    loss.penalty = Penalty::parse(&args.penalty)?;
+    loss.gamma = args.gamma;
+    Ok(TrainConfig {
+        model,
+        parameterisation: Parameterisation::parse(&args.parameterisation)?,
+        loss,
+        adam: AdamConfig {
+            lr: args.lr,
+            warmup: args.warmup,
+            grad_clip: args.grad_clip,
+            ..AdamConfig::default()
+        },
+        ema_decay: args.ema_decay,
+        batch_size: args.batch_size,
+        steps: args.steps,
+        seed: args.seed,
+        checkpoint_every: args.checkpoint_every,
+        keep: args.keep,
+        log_every: args.log_every,
+    })
+}
+
+/// Makes `out` ready for a new run: refuses a folder holding files unless --force, which
+/// deletes the previous run's checkpoints and log.
+fn prepare_run_folder(out: &Path, force: bool) -> CliResult<()> {
+    let io = |e: std::io::Error| Failure::runtime(format!("{}: {e}", out.display()));
+    if out.exists() {
+        if !out.is_dir() {
+            return Err(Failure::usage(format!("{} exists and is not a folder", out.display())));
+        }
+        let occupied = fs::read_dir(out).map_err(io)?.next().is_some();
+        if occupied && !force {
+            return Err(Failure::usage(format!(
+                "{} already exists and is not empty; continue it with --resume, or pass --force to start afresh there",
+                out.display()
+            )));
+        }
+        for (_, path) in list_checkpoints(out)? {
+            fs::remove_dir_all(&path).map_err(io)?;
+        }
+        let log = out.join(LOG_FILE);
+        if log.exists() {
+            fs::remove_file(log).map_err(io)?;
+        }
+    }
+    fs::create_dir_all(out).map_err(io)?;
+    // a run folder must be writable before any work is done
+    let probe = out.join(".write-test");
+    fs::write(&probe, b"").map_err(io)?;
+    fs::remove_file(&probe).map_err(io)?;
+    Ok(())
+}
+
+/// A progress bar, and the stop flag set by Ctrl-C / SIGTERM.
+struct Progress {
+    bar: ProgressBar,
+    stop: Arc<AtomicBool>,
+    last: Option<StepReport>,
+}
+
+impl Observer for Progress {
+    fn on_step(&mut self, report: &StepReport) {
+        self.bar.set_position(report.step);
+        if report.step % 10 == 0 || self.last.is_none() {
+            self.bar.set_message(format!("loss {:.4}", report.loss));
+        }
+        self.last = Some(report.clone());
+    }
+
+    fn on_checkpoint(&mut self, path: &Path) {
+        self.bar.println(format!("checkpoint {}", path.display()));
+    }
+
+    fn interrupted(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
+fn stop_flag() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    // Only one handler per process; if one exists already, interruption falls back to the default.
+    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    stop
+}
+
+/// Runs a trainer to its configured number of steps and reports the outcome.
+fn drive<N: ScoreNetwork>(mut trainer: Trainer<N>, out: &Path) -> CliResult<()> {
+    let start = trainer.step_count();
+    let total = trainer.config.steps;
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{msg} [{bar:30}] {pos}/{len} steps, {per_sec}, eta {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_position(start);
+    bar.set_message("training");
+    let mut progress = Progress {
+        bar,
+        stop: stop_flag(),
+        last: None,
+    };
+    let started = Instant::now();
+    let outcome = run(&mut trainer, out, &mut progress);
+    progress.bar.finish_and_clear();
+    let outcome = outcome?;
+    let seconds = started.elapsed().as_secs_f64();
+    let done = trainer.step_count() - start;
+    let rate = done as f64 / seconds.max(1e-9);
+    match outcome {
+        RunOutcome::Finished(path) => {
+            let loss = progress
+                .last
+                .map(|r| format!("; last loss {:.5}", r.loss))
+                .unwrap_or_default();
+            println!(
+                "trained {done} steps in {seconds:.1} s ({rate:.1} steps/s){loss}; checkpoint {}",
+                path.display()
+            );
+            Ok(())
+        }
+        RunOutcome::Interrupted(path) => Err(Failure::interrupted(format!(
+            "interrupted at step {} of {total}; checkpoint {} written; continue with: scorelab train --resume --out {}",
+            trainer.step_count(),
+            path.display(),
+            out.display()
+        ))),
+    }
+}
+
+pub fn run_command(args: &TrainArgs, matches: &ArgMatches) -> CliResult<()> {
+    let explicit = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+    let backend = BackendKind::parse(&args.device)?;
+    if args.resume {
+        if let Some(id) = matches
+            .ids()
+            .map(|id| id.as_str())
+            .find(|id| explicit(id) && !RESUMABLE.contains(id))
+        {
+            return Err(Failure::usage(format!(
+                "--{} cannot be given with --resume: the run continues with the configuration saved in its checkpoint (only --steps, --checkpoint-every, --keep, --log-every and --device may change)",
+                id.replace('_', "-")
+            )));
+        }
+        return resume(args, backend, &explicit);
+    }
+    let spec = dataset_spec(&args.data, 10_000)?;
+    let data_seed = args.data.data_seed.unwrap_or(args.seed);
+    let data = spec.load(data_seed)?;
+    let info = DataInfo::describe(spec, data_seed, &data);
+    // The SDE lives in model space (ve's default σ_max is measured there).
+    let model_space = Dataset::from_points(
+        data.name.clone(),
+        info.normalisation.to_model(&data.points),
+        data.dim,
+    );
+    let sde = build_sde(&args.sde, &model_space)?;
+    let config = train_config(args, &sde, data.dim)?;
+    config.validate(&sde)?;
+    let device = open_device(backend)?;
+    prepare_run_folder(&args.out, args.force)?;
+    let autodiff = device.autodiff();
+    eprintln!(
+        "training {} ({}) on {} (n = {}, d = {}, sha256 {}…) with {:?} under {}; run folder {}",
+        config.model.name(),
+        config.parameterisation.name(),
+        data.name,
+        data.n,
+        data.dim,
+        &points_hash(&data.points)[..12],
+        config.loss.kind,
+        sde.name(),
+        args.out.display()
+    );
+    match config.model.clone() {
+        ModelConfig::Mlp(model) => {
+            let net = model.init(init_seed(config.seed), &autodiff)?;
+            drive(Trainer::new(config, sde, &data, info, net, &autodiff)?, &args.out)
+        }
+    }
+}
+
+fn resume(args: &TrainArgs, backend: BackendKind, explicit: &dyn Fn(&str) -> bool) -> CliResult<()> {
+    let ckpt = resolve(&args.out)?;
+    let meta = read_meta(&ckpt)?;
+    let mut config = meta.train.clone();
+    if explicit("steps") {
+        config.steps = args.steps;
+    }
+    if explicit("checkpoint_every") {
+        config.checkpoint_every = args.checkpoint_every;
+    }
+    if explicit("keep") {
+        config.keep = args.keep;
+    }
+    if explicit("log_every") {
+        config.log_every = args.log_every;
+    }
+    let data = meta.data.spec.load(meta.data.seed)?;
+    let device = open_device(backend)?;
+    let autodiff = device.autodiff();
+    if meta.step >= config.steps {
+        println!(
+            "{} is already at step {} of {}; nothing to do (raise --steps to train further)",
+            ckpt.display(),
+            meta.step,
+            config.steps
+        );
+        return Ok(());
+    }
+    eprintln!("resuming {} at step {}", ckpt.display(), meta.step);
+    match meta.model().clone() {
+        ModelConfig::Mlp(model) => {
+            let template = model.init(0, &autodiff)?;
+            let trainer = Trainer::resume(&ckpt, &meta, config, &data, template, &autodiff)?;
+            drive(trainer, &args.out)
+        }
+    }
+}
