@@ -1,4 +1,4 @@
-//! `scorelab bench`: timed workloads of DESIGN §8 that exist so far (W3, the empirical score).
+//! `scorelab bench`: timed workloads of DESIGN §8 (W1, W3, W4; W2 sampling is to come).
 
 use std::time::Instant;
 
@@ -6,7 +6,11 @@ use serde_json::json;
 
 use scorelab_core::datasets::{load_mnist, MnistSplit};
 use scorelab_core::device::{tensor_from_rows, to_vec};
-use scorelab_core::{open_device, BackendKind, EmpiricalScore, ScoreFn, Sde, Times};
+use scorelab_core::{open_device, BackendKind, DatasetSpec, EmpiricalScore, ScoreFn, Sde, Times};
+use scorelab_train::adam::AdamConfig;
+use scorelab_train::{
+    DataInfo, LossConfig, LossKind, MlpConfig, ModelConfig, Parameterisation, TrainConfig, Trainer,
+};
 
 use crate::cli::BenchArgs;
 use crate::failure::{CliResult, Failure};
@@ -67,11 +71,87 @@ fn w3(args: &BenchArgs) -> CliResult<()> {
     Ok(())
 }
 
+/// Training steps per second of the W1 network (Swiss roll, 10,000 points, vp, MLP
+/// 2 ⊕ 32 → 256 → 256 → 256 → 2, λ = σ², Adam 1e-3, batch 1024) with `loss`: the median over
+/// `reps` repetitions of `train_steps` steps, after 20 warm-up steps.
+fn training_rate(args: &BenchArgs, workload: &str, loss: LossKind) -> CliResult<()> {
+    let backend = BackendKind::parse(&args.device)?;
+    let device = open_device(backend)?;
+    let autodiff = device.autodiff();
+    let spec = DatasetSpec::Swissroll {
+        n: 10_000,
+        noise: 0.0,
+    };
+    let data = spec.load(0)?;
+    let sde = Sde::vp(0.1, 20.0, 1.0)?;
+    let model = MlpConfig::new(2);
+    let mut loss_config = LossConfig::new(loss, &sde);
+    loss_config.t_eps = 1e-3;
+    let config = TrainConfig {
+        model: ModelConfig::Mlp(model.clone()),
+        parameterisation: Parameterisation::Score,
+        loss: loss_config,
+        adam: AdamConfig::default(),
+        ema_decay: 0.999,
+        batch_size: 1024,
+        steps: u64::MAX,
+        seed: 0,
+        checkpoint_every: 0,
+        keep: 1,
+        log_every: 1,
+    };
+    let info = DataInfo::describe(spec, 0, &data);
+    let net = model.init(0, &autodiff)?;
+    let mut trainer = Trainer::new(config, sde, &data, info, net, &autodiff)?;
+    let mut rates = Vec::new();
+    let mut last_loss = f64::NAN;
+    for rep in 0..=args.reps {
+        let steps = if rep == 0 { 20 } else { args.train_steps };
+        let started = Instant::now();
+        for _ in 0..steps {
+            last_loss = trainer.step()?.loss;
+        }
+        if rep > 0 {
+            rates.push(steps as f64 / started.elapsed().as_secs_f64());
+        }
+    }
+    rates.sort_by(f64::total_cmp);
+    println!(
+        "{}",
+        json!({
+            "workload": workload,
+            "loss": format!("{loss:?}").to_lowercase(),
+            "device": backend.name(),
+            "threads": std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1),
+            "batch": 1024,
+            "steps_per_rep": args.train_steps,
+            "steps_per_s_median": rates[rates.len() / 2],
+            "steps_per_s_all": rates,
+            "final_loss": last_loss,
+        })
+    );
+    Ok(())
+}
+
 pub fn run(args: &BenchArgs) -> CliResult<()> {
-    match args.workload.as_str() {
-        "w3" | "W3" => w3(args),
+    if args.reps == 0 || args.train_steps == 0 {
+        return Err(Failure::usage("--reps and --train-steps must be >= 1"));
+    }
+    match args.workload.to_lowercase().as_str() {
+        "w1" => training_rate(args, "W1", LossKind::Dsm),
+        "w3" => w3(args),
+        "w4" => {
+            training_rate(args, "W4", LossKind::Ssm)?;
+            training_rate(args, "W4", LossKind::Hyvarinen)
+        }
+        "all" => {
+            training_rate(args, "W1", LossKind::Dsm)?;
+            w3(args)?;
+            training_rate(args, "W4", LossKind::Ssm)?;
+            training_rate(args, "W4", LossKind::Hyvarinen)
+        }
         other => Err(Failure::usage(format!(
-            "unknown workload '{other}' (available: w3)"
+            "unknown workload '{other}' (available: w1, w3, w4, all)"
         ))),
     }
 }

@@ -20,14 +20,18 @@ pub enum Command {
     Train(Box<TrainArgs>),
     /// Run reverse-time dynamics with a score and write samples, a summary and a picture.
     Sample(Box<SampleArgs>),
-    /// Time a performance workload of the design (W3: empirical score on MNIST) and print JSON.
+    /// Time performance workloads of the design (W1: dsm training, W3: empirical score on
+    /// MNIST, W4: ssm and hyvarinen training) and print one JSON line per workload.
     Bench(BenchArgs),
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    /// Workload: w3.
+    /// Workload: w1, w3, w4 or all.
     pub workload: String,
+    /// W1/W4: timed training steps per repetition.
+    #[arg(long, default_value_t = 200)]
+    pub train_steps: u64,
     /// Backend: cpu (flex), ndarray or wgpu.
     #[arg(long, default_value = "cpu")]
     pub device: String,

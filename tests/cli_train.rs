@@ -1,0 +1,220 @@
+//! End-to-end tests of `scorelab train` and of sampling from its checkpoints.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn scorelab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_scorelab"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A small, fast training configuration.
+const SMALL: &str =
+    "train --dataset swissroll --n-train 200 --width 32 --depth 2 --embedding 8 --batch-size 64 --seed 3";
+
+fn train(extra: &str, out: &Path) -> Output {
+    let mut args: Vec<&str> = SMALL.split_whitespace().collect();
+    args.extend(extra.split_whitespace());
+    args.extend(["--out", out.to_str().unwrap()]);
+    scorelab(&args)
+}
+
+fn sample_from(checkpoint: &Path, sampler: &str, out: &Path) -> Output {
+    scorelab(&[
+        "sample", "--score", "checkpoint", "--checkpoint", checkpoint.to_str().unwrap(),
+        "--sampler", sampler, "--n", "50", "--steps", "40", "--seed", "5",
+        "--out", out.to_str().unwrap(), "--force",
+    ])
+}
+
+fn meta(ckpt: &Path) -> serde_json::Value {
+    serde_json::from_str(&fs::read_to_string(ckpt.join("meta.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn train_then_sample_with_every_sampler() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let output = train("--steps 60 --checkpoint-every 20 --keep 2 --log-every 5", &run);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(run.join("ckpt-00000060").join("model.bpk").exists());
+    assert!(run.join("ckpt-00000040").exists() && !run.join("ckpt-00000020").exists());
+    let log = fs::read_to_string(run.join("log.csv")).unwrap();
+    assert_eq!(log.lines().count(), 1 + 12);
+    assert!(log.starts_with("step,loss,"));
+    let m = meta(&run.join("ckpt-00000060"));
+    assert_eq!(m["format"], "scorelab-checkpoint");
+    assert_eq!(m["step"], 60);
+    assert_eq!(m["train"]["model"]["kind"], "mlp");
+    assert_eq!(m["train"]["parameterisation"], "eps");
+    assert_eq!(m["sde"]["name"], "vp");
+    assert_eq!(m["data"]["n"], 200);
+    assert_eq!(m["data"]["sha256"].as_str().unwrap().len(), 64);
+
+    for sampler in ["em", "pc", "ode-euler", "ode-heun", "ode-rk4", "exp"] {
+        let out = dir.path().join(sampler);
+        let output = sample_from(&run, sampler, &out);
+        assert!(output.status.success(), "{sampler}: {}", stderr(&output));
+        let summary: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+        assert_eq!(summary["results"]["samples_kept"], 50, "{sampler}");
+    }
+}
+
+#[test]
+fn config_file_values_apply_and_flags_override_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("run.toml");
+    fs::write(&toml, "steps = 30\nloss = \"ssm\"\nprojections = 2\nbatch_size = 32\nresidual = true\n").unwrap();
+    let run = dir.path().join("run");
+    let output = train(&format!("--config {} --steps 12", toml.display()), &run);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let m = meta(&run.join("ckpt-00000012"));
+    assert_eq!(m["train"]["loss"]["kind"], "ssm");
+    assert_eq!(m["train"]["loss"]["projections"], 2);
+    assert_eq!(m["train"]["model"]["residual"], true);
+    // --batch-size 64 on the command line wins over the file's 32
+    assert_eq!(m["train"]["batch_size"], 64);
+
+    let json = dir.path().join("run.json");
+    fs::write(&json, r#"{"steps": 7, "penalty": "li-yau", "gamma": 0.5}"#).unwrap();
+    let run = dir.path().join("run-json");
+    let output = train(&format!("--config {}", json.display()), &run);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let m = meta(&run.join("ckpt-00000007"));
+    assert_eq!(m["train"]["loss"]["penalty"], "li-yau");
+
+    fs::write(&json, r#"{"stepz": 7}"#).unwrap();
+    let output = train(&format!("--config {}", json.display()), &dir.path().join("bad"));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("'stepz' is not an option"), "{}", stderr(&output));
+}
+
+/// Samples of a run folder's newest checkpoint (fixed seed), as raw .npy bytes.
+fn samples_of(run: &Path, scratch: &Path) -> Vec<u8> {
+    let output = sample_from(run, "em", scratch);
+    assert!(output.status.success(), "{}", stderr(&output));
+    fs::read(scratch.join("samples.npy")).unwrap()
+}
+
+#[test]
+fn resume_continues_exactly_and_checks_its_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let straight = dir.path().join("straight");
+    assert!(train("--steps 30", &straight).status.success());
+
+    let split = dir.path().join("split");
+    assert!(train("--steps 12", &split).status.success());
+    let output = scorelab(&["train", "--resume", "--steps", "30", "--out", split.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        samples_of(&straight, &dir.path().join("a")),
+        samples_of(&split, &dir.path().join("b"))
+    );
+    // the same log, plus the line the first part wrote at its last step (12)
+    let split_log: Vec<String> = fs::read_to_string(split.join("log.csv"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("12,"))
+        .map(String::from)
+        .collect();
+    let straight_log: Vec<String> =
+        fs::read_to_string(straight.join("log.csv")).unwrap().lines().map(String::from).collect();
+    assert_eq!(straight_log, split_log);
+
+    let output = scorelab(&["train", "--resume", "--lr", "0.1", "--out", split.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--lr cannot be given with --resume"), "{}", stderr(&output));
+    // a fresh run refuses the occupied folder
+    let output = train("--steps 5", &split);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--resume"), "{}", stderr(&output));
+}
+
+#[test]
+fn bad_training_input_gives_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x");
+    for (extra, code, needle) in [
+        ("--loss foo", 2, "unknown loss 'foo'"),
+        ("--penalty full", 2, "gamma"),
+        ("--parameterisation noise", 2, "unknown parameterisation"),
+        ("--model unet", 2, "unknown model"),
+        ("--batch-size 0", 2, "batch-size"),
+        ("--embedding 7", 2, "embedding"),
+        ("--t-eps 2", 2, "t-eps"),
+        ("--ema-decay 1", 2, "ema-decay"),
+        ("--device tpu", 2, "device"),
+    ] {
+        let output = train(&format!("--steps 3 {extra}"), &out);
+        assert_eq!(output.status.code(), Some(code), "{extra}: {}", stderr(&output));
+        assert!(stderr(&output).contains(needle), "{extra}: {}", stderr(&output));
+        assert!(!out.exists(), "{extra}: nothing is written for a bad command");
+    }
+    let output = scorelab(&["sample", "--score", "checkpoint", "--out", out.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--checkpoint"));
+    let missing = dir.path().join("nowhere");
+    let output = sample_from(&missing, "em", &out);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("nowhere"), "{}", stderr(&output));
+}
+
+/// SIGINT during training writes a checkpoint and exits with 130; resuming to the same total
+/// gives exactly the samples of an uninterrupted run.
+#[cfg(unix)]
+#[test]
+fn interrupted_training_checkpoints_and_resumes_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let mut args: Vec<String> = SMALL.split_whitespace().map(String::from).collect();
+    args.extend(["--steps", "1000000", "--checkpoint-every", "0", "--log-every", "1", "--out"].map(String::from));
+    args.push(run.to_str().unwrap().to_string());
+    let child = Command::new(env!("CARGO_BIN_EXE_scorelab"))
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // wait until training has taken a few steps
+    let started = Instant::now();
+    loop {
+        let lines = fs::read_to_string(run.join("log.csv")).map(|t| t.lines().count()).unwrap_or(0);
+        if lines > 1 || started.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    assert!(stderr(&output).contains("interrupted at step"), "{}", stderr(&output));
+    let ckpt = fs::read_dir(&run)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("ckpt-"))
+        .expect("a checkpoint was written")
+        .path();
+    let step = meta(&ckpt)["step"].as_u64().unwrap();
+    assert!(step >= 1);
+
+    let total = (step + 5).to_string();
+    let output = scorelab(&["train", "--resume", "--steps", &total, "--out", run.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let straight = dir.path().join("straight");
+    assert!(train(&format!("--steps {total}"), &straight).status.success());
+    assert_eq!(
+        samples_of(&straight, &dir.path().join("a")),
+        samples_of(&run, &dir.path().join("b"))
+    );
+}
