@@ -14,8 +14,8 @@ use scorelab_core::{
     open_device, BackendKind, Dataset, DatasetSpec, EmpiricalScore, Gmm, GmmScore, PerturbedScore,
     ScoreFn, Sde, SdeParams,
 };
-use scorelab_train::{load_score, Normalisation};
 use scorelab_sample::{sample, SamplerConfig, SamplerKind, TauGrid, GRID_NAMES, SAMPLER_NAMES};
+use scorelab_train::{load_score, Normalisation};
 
 use crate::cli::{DataArgs, SampleArgs, SdeArgs};
 use crate::failure::{CliResult, Failure};

@@ -94,7 +94,11 @@ fn config_file_flags(path: &Path) -> CliResult<Vec<String>> {
             serde_json::Value::Bool(false) => {}
             serde_json::Value::String(s) => flags.push(format!("--{flag}={s}")),
             serde_json::Value::Number(n) => flags.push(format!("--{flag}={n}")),
-            other => return Err(bad(format!("'{key}' must be a string, number or boolean, got {other}"))),
+            other => {
+                return Err(bad(format!(
+                    "'{key}' must be a string, number or boolean, got {other}"
+                )))
+            }
         }
     }
     Ok(flags)
@@ -152,7 +156,10 @@ fn prepare_run_folder(out: &Path, force: bool) -> CliResult<()> {
     let io = |e: std::io::Error| Failure::runtime(format!("{}: {e}", out.display()));
     if out.exists() {
         if !out.is_dir() {
-            return Err(Failure::usage(format!("{} exists and is not a folder", out.display())));
+            return Err(Failure::usage(format!(
+                "{} exists and is not a folder",
+                out.display()
+            )));
         }
         let occupied = fs::read_dir(out).map_err(io)?.next().is_some();
         if occupied && !force {
@@ -187,7 +194,7 @@ struct Progress {
 impl Observer for Progress {
     fn on_step(&mut self, report: &StepReport) {
         self.bar.set_position(report.step);
-        if report.step % 10 == 0 || self.last.is_none() {
+        if report.step.is_multiple_of(10) || self.last.is_none() {
             self.bar.set_message(format!("loss {:.4}", report.loss));
         }
         self.last = Some(report.clone());
@@ -216,11 +223,9 @@ fn drive<N: ScoreNetwork>(mut trainer: Trainer<N>, out: &Path) -> CliResult<()> 
     let total = trainer.config.steps;
     let bar = ProgressBar::new(total);
     bar.set_style(
-        ProgressStyle::with_template(
-            "{msg} [{bar:30}] {pos}/{len} steps, {per_sec}, eta {eta}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} steps, {per_sec}, eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
     );
     bar.set_position(start);
     bar.set_message("training");
@@ -304,12 +309,19 @@ pub fn run_command(args: &TrainArgs, matches: &ArgMatches) -> CliResult<()> {
     match config.model.clone() {
         ModelConfig::Mlp(model) => {
             let net = model.init(init_seed(config.seed), &autodiff)?;
-            drive(Trainer::new(config, sde, &data, info, net, &autodiff)?, &args.out)
+            drive(
+                Trainer::new(config, sde, &data, info, net, &autodiff)?,
+                &args.out,
+            )
         }
     }
 }
 
-fn resume(args: &TrainArgs, backend: BackendKind, explicit: &dyn Fn(&str) -> bool) -> CliResult<()> {
+fn resume(
+    args: &TrainArgs,
+    backend: BackendKind,
+    explicit: &dyn Fn(&str) -> bool,
+) -> CliResult<()> {
     let ckpt = resolve(&args.out)?;
     let meta = read_meta(&ckpt)?;
     let mut config = meta.train.clone();

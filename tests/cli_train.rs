@@ -29,9 +29,22 @@ fn train(extra: &str, out: &Path) -> Output {
 
 fn sample_from(checkpoint: &Path, sampler: &str, out: &Path) -> Output {
     scorelab(&[
-        "sample", "--score", "checkpoint", "--checkpoint", checkpoint.to_str().unwrap(),
-        "--sampler", sampler, "--n", "50", "--steps", "40", "--seed", "5",
-        "--out", out.to_str().unwrap(), "--force",
+        "sample",
+        "--score",
+        "checkpoint",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--sampler",
+        sampler,
+        "--n",
+        "50",
+        "--steps",
+        "40",
+        "--seed",
+        "5",
+        "--out",
+        out.to_str().unwrap(),
+        "--force",
     ])
 }
 
@@ -43,7 +56,10 @@ fn meta(ckpt: &Path) -> serde_json::Value {
 fn train_then_sample_with_every_sampler() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    let output = train("--steps 60 --checkpoint-every 20 --keep 2 --log-every 5", &run);
+    let output = train(
+        "--steps 60 --checkpoint-every 20 --keep 2 --log-every 5",
+        &run,
+    );
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(run.join("ckpt-00000060").join("model.bpk").exists());
     assert!(run.join("ckpt-00000040").exists() && !run.join("ckpt-00000020").exists());
@@ -73,7 +89,11 @@ fn train_then_sample_with_every_sampler() {
 fn config_file_values_apply_and_flags_override_them() {
     let dir = tempfile::tempdir().unwrap();
     let toml = dir.path().join("run.toml");
-    fs::write(&toml, "steps = 30\nloss = \"ssm\"\nprojections = 2\nbatch_size = 32\nresidual = true\n").unwrap();
+    fs::write(
+        &toml,
+        "steps = 30\nloss = \"ssm\"\nprojections = 2\nbatch_size = 32\nresidual = true\n",
+    )
+    .unwrap();
     let run = dir.path().join("run");
     let output = train(&format!("--config {} --steps 12", toml.display()), &run);
     assert!(output.status.success(), "{}", stderr(&output));
@@ -93,9 +113,16 @@ fn config_file_values_apply_and_flags_override_them() {
     assert_eq!(m["train"]["loss"]["penalty"], "li-yau");
 
     fs::write(&json, r#"{"stepz": 7}"#).unwrap();
-    let output = train(&format!("--config {}", json.display()), &dir.path().join("bad"));
+    let output = train(
+        &format!("--config {}", json.display()),
+        &dir.path().join("bad"),
+    );
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("'stepz' is not an option"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("'stepz' is not an option"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 /// Samples of a run folder's newest checkpoint (fixed seed), as raw .npy bytes.
@@ -113,7 +140,14 @@ fn resume_continues_exactly_and_checks_its_flags() {
 
     let split = dir.path().join("split");
     assert!(train("--steps 12", &split).status.success());
-    let output = scorelab(&["train", "--resume", "--steps", "30", "--out", split.to_str().unwrap()]);
+    let output = scorelab(&[
+        "train",
+        "--resume",
+        "--steps",
+        "30",
+        "--out",
+        split.to_str().unwrap(),
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(
         samples_of(&straight, &dir.path().join("a")),
@@ -126,13 +160,27 @@ fn resume_continues_exactly_and_checks_its_flags() {
         .filter(|l| !l.starts_with("12,"))
         .map(String::from)
         .collect();
-    let straight_log: Vec<String> =
-        fs::read_to_string(straight.join("log.csv")).unwrap().lines().map(String::from).collect();
+    let straight_log: Vec<String> = fs::read_to_string(straight.join("log.csv"))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
     assert_eq!(straight_log, split_log);
 
-    let output = scorelab(&["train", "--resume", "--lr", "0.1", "--out", split.to_str().unwrap()]);
+    let output = scorelab(&[
+        "train",
+        "--resume",
+        "--lr",
+        "0.1",
+        "--out",
+        split.to_str().unwrap(),
+    ]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("--lr cannot be given with --resume"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--lr cannot be given with --resume"),
+        "{}",
+        stderr(&output)
+    );
     // a fresh run refuses the occupied folder
     let output = train("--steps 5", &split);
     assert_eq!(output.status.code(), Some(2));
@@ -155,11 +203,29 @@ fn bad_training_input_gives_clear_errors() {
         ("--device tpu", 2, "device"),
     ] {
         let output = train(&format!("--steps 3 {extra}"), &out);
-        assert_eq!(output.status.code(), Some(code), "{extra}: {}", stderr(&output));
-        assert!(stderr(&output).contains(needle), "{extra}: {}", stderr(&output));
-        assert!(!out.exists(), "{extra}: nothing is written for a bad command");
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{extra}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(needle),
+            "{extra}: {}",
+            stderr(&output)
+        );
+        assert!(
+            !out.exists(),
+            "{extra}: nothing is written for a bad command"
+        );
     }
-    let output = scorelab(&["sample", "--score", "checkpoint", "--out", out.to_str().unwrap()]);
+    let output = scorelab(&[
+        "sample",
+        "--score",
+        "checkpoint",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("--checkpoint"));
     let missing = dir.path().join("nowhere");
@@ -176,7 +242,18 @@ fn interrupted_training_checkpoints_and_resumes_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     let mut args: Vec<String> = SMALL.split_whitespace().map(String::from).collect();
-    args.extend(["--steps", "1000000", "--checkpoint-every", "0", "--log-every", "1", "--out"].map(String::from));
+    args.extend(
+        [
+            "--steps",
+            "1000000",
+            "--checkpoint-every",
+            "0",
+            "--log-every",
+            "1",
+            "--out",
+        ]
+        .map(String::from),
+    );
     args.push(run.to_str().unwrap().to_string());
     let child = Command::new(env!("CARGO_BIN_EXE_scorelab"))
         .args(&args)
@@ -187,18 +264,27 @@ fn interrupted_training_checkpoints_and_resumes_exactly() {
     // wait until training has taken a few steps
     let started = Instant::now();
     loop {
-        let lines = fs::read_to_string(run.join("log.csv")).map(|t| t.lines().count()).unwrap_or(0);
+        let lines = fs::read_to_string(run.join("log.csv"))
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
         if lines > 1 || started.elapsed() > Duration::from_secs(60) {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(300));
-    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
-    assert!(stderr(&output).contains("interrupted at step"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("interrupted at step"),
+        "{}",
+        stderr(&output)
+    );
     let ckpt = fs::read_dir(&run)
         .unwrap()
         .flatten()
@@ -209,10 +295,19 @@ fn interrupted_training_checkpoints_and_resumes_exactly() {
     assert!(step >= 1);
 
     let total = (step + 5).to_string();
-    let output = scorelab(&["train", "--resume", "--steps", &total, "--out", run.to_str().unwrap()]);
+    let output = scorelab(&[
+        "train",
+        "--resume",
+        "--steps",
+        &total,
+        "--out",
+        run.to_str().unwrap(),
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let straight = dir.path().join("straight");
-    assert!(train(&format!("--steps {total}"), &straight).status.success());
+    assert!(train(&format!("--steps {total}"), &straight)
+        .status
+        .success());
     assert_eq!(
         samples_of(&straight, &dir.path().join("a")),
         samples_of(&run, &dir.path().join("b"))

@@ -166,9 +166,8 @@ pub fn resolve(path: &Path) -> Result<PathBuf> {
 /// Reads and checks `meta.json` of a checkpoint folder.
 pub fn read_meta(dir: &Path) -> Result<Meta> {
     let path = dir.join(META_FILE);
-    let text = fs::read_to_string(&path).map_err(|e| {
-        TrainError::checkpoint(&path, format!("cannot read: {e}"))
-    })?;
+    let text = fs::read_to_string(&path)
+        .map_err(|e| TrainError::checkpoint(&path, format!("cannot read: {e}")))?;
     let value: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| TrainError::checkpoint(&path, format!("not valid JSON: {e}")))?;
     match value.get("format").and_then(|f| f.as_str()) {
@@ -203,7 +202,10 @@ pub fn load_module<N: ScoreNetwork>(dir: &Path, file: &str, template: N) -> Resu
     let record = ModuleRecord::load(&path)
         .map_err(|e| TrainError::checkpoint(&path, format!("unreadable or truncated: {e}")))?;
     template.try_load_record(record).map_err(|e| {
-        TrainError::checkpoint(&path, format!("does not match the model in {META_FILE}: {e}"))
+        TrainError::checkpoint(
+            &path,
+            format!("does not match the model in {META_FILE}: {e}"),
+        )
     })
 }
 
@@ -295,7 +297,11 @@ pub fn load_score(path: &Path, device: &Device) -> Result<(Box<dyn ScoreFn>, Met
         ModelConfig::Mlp(config) => {
             let template: Mlp = config.init(0, device)?;
             let net = load_module(&dir, EMA_FILE, template)?;
-            Box::new(NetworkScore::new(net, meta.sde.clone(), meta.parameterisation()))
+            Box::new(NetworkScore::new(
+                net,
+                meta.sde.clone(),
+                meta.parameterisation(),
+            ))
         }
     };
     Ok((score, meta))

@@ -17,11 +17,7 @@ pub enum TrainError {
 
     /// The loss or the gradient became NaN or infinite.
     #[error("training stopped at step {step}: {what} is not finite ({value}); the last good checkpoint is kept")]
-    NonFinite {
-        step: u64,
-        what: String,
-        value: f64,
-    },
+    NonFinite { step: u64, what: String, value: f64 },
 }
 
 impl TrainError {

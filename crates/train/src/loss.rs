@@ -246,7 +246,9 @@ impl Batch {
         let times = (0..rows)
             .map(|_| rng.random_range(config.t_eps..sde.t_end()))
             .collect();
-        let noise = (0..rows * dim).map(|_| rng.sample(StandardNormal)).collect();
+        let noise = (0..rows * dim)
+            .map(|_| rng.sample(StandardNormal))
+            .collect();
         let projections = (0..config.random_projections() * rows * dim)
             .map(|_| config.projection.draw(rng))
             .collect();
@@ -305,11 +307,14 @@ pub fn evaluate<N: ScoreNetwork>(
         let (s, js) = network_score_jvp(net, param, xt, &m, v.clone());
         (s, Some((v, js)))
     };
-    let divergence = jvp.as_ref().filter(|_| config.needs_divergence()).map(|(_, js)| {
-        let rows = d * b;
-        let start = k * b;
-        trace_from_basis_jvp(js.clone().narrow(0, start, rows), b)
-    });
+    let divergence = jvp
+        .as_ref()
+        .filter(|_| config.needs_divergence())
+        .map(|(_, js)| {
+            let rows = d * b;
+            let start = k * b;
+            trace_from_basis_jvp(js.clone().narrow(0, start, rows), b)
+        });
     let half_norm = || s.clone().square().sum_dim(1).squeeze_dim::<1>(1) * 0.5;
 
     let per_point = match config.kind {
@@ -331,11 +336,17 @@ pub fn evaluate<N: ScoreNetwork>(
         }
         LossKind::Ssm => {
             let (v, js) = jvp.as_ref().expect("ssm computes JVPs");
-            let quad = quadratic_forms(v.clone().narrow(0, 0, k * b), js.clone().narrow(0, 0, k * b), b);
+            let quad = quadratic_forms(
+                v.clone().narrow(0, 0, k * b),
+                js.clone().narrow(0, 0, k * b),
+                b,
+            );
             (half_norm() + quad / k as f64) * lambda.clone()
         }
         LossKind::Hyvarinen => {
-            let div = divergence.clone().expect("hyvarinen computes the divergence");
+            let div = divergence
+                .clone()
+                .expect("hyvarinen computes the divergence");
             (half_norm() + div) * lambda.clone()
         }
     };

@@ -45,7 +45,7 @@ impl MlpConfig {
         require_positive("dim", self.dim as f64)?;
         require_positive("width", self.width as f64)?;
         require_positive("depth", self.depth as f64)?;
-        if self.embedding == 0 || self.embedding % 2 != 0 {
+        if self.embedding == 0 || !self.embedding.is_multiple_of(2) {
             return Err(CoreError::invalid(
                 "embedding",
                 format!("must be a positive even number, got {}", self.embedding),
@@ -84,7 +84,11 @@ impl Dense {
     /// PyTorch's default initialisation: W, b ~ U(−k, k) with k = 1/√in.
     pub fn init(inputs: usize, outputs: usize, rng: &mut impl Rng, device: &Device) -> Self {
         let k = 1.0 / (inputs as f32).sqrt();
-        let mut uniform = |n: usize| (0..n).map(|_| rng.random_range(-k..k)).collect::<Vec<f32>>();
+        let mut uniform = |n: usize| {
+            (0..n)
+                .map(|_| rng.random_range(-k..k))
+                .collect::<Vec<f32>>()
+        };
         let weight = uniform(inputs * outputs);
         let bias = uniform(outputs);
         Self {

@@ -112,7 +112,12 @@ pub fn network_score<N: ScoreNetwork>(
     output_to_score(param, f, x, m)
 }
 
-fn output_to_score(param: Parameterisation, f: Tensor<2>, x: Tensor<2>, m: &Marginals) -> Tensor<2> {
+fn output_to_score(
+    param: Parameterisation,
+    f: Tensor<2>,
+    x: Tensor<2>,
+    m: &Marginals,
+) -> Tensor<2> {
     match param {
         Parameterisation::Score => f,
         Parameterisation::Eps => -f / m.sigma.clone(),
@@ -154,8 +159,7 @@ pub fn trace_from_basis_jvp(jv: Tensor<2>, b: usize) -> Tensor<1> {
     let [db, d] = jv.dims();
     debug_assert_eq!(db, d * b);
     let eye = Tensor::<2>::eye(d, &jv.device()).unsqueeze_dim::<3>(1);
-    (jv.reshape([d, b, d]) * eye)
-        .sum_dims_squeeze::<1, usize>(&[0, 2])
+    (jv.reshape([d, b, d]) * eye).sum_dims_squeeze::<1, usize>(&[0, 2])
 }
 
 /// Σ_k v_kᵀ (J v_k) per point, for K tangents and their JVPs ([K·B, d] each → [B]).

@@ -312,7 +312,10 @@ impl LossLog {
         let partial = run_dir.join(format!(".{LOG_FILE}.partial"));
         fs::write(&partial, kept.join("\n") + "\n").map_err(io)?;
         fs::rename(&partial, &path).map_err(io)?;
-        let file = fs::OpenOptions::new().append(true).open(&path).map_err(io)?;
+        let file = fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(io)?;
         Ok(Self {
             out: BufWriter::new(file),
             path,

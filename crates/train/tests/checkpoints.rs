@@ -10,11 +10,11 @@ use burn::module::Module;
 use common::*;
 use scorelab_core::{ScoreFn, Sde, Times};
 use scorelab_train::checkpoint::{self, list_checkpoints, resolve, EMA_FILE, META_FILE};
+use scorelab_train::loss::LossKind;
 use scorelab_train::network::host_tensor;
 use scorelab_train::params::flatten;
 use scorelab_train::trainer::LOG_FILE;
 use scorelab_train::{load_score, run, Mlp, Observer, RunOutcome, TrainError, Trainer};
-use scorelab_train::loss::LossKind;
 
 struct Quiet;
 impl Observer for Quiet {}
@@ -50,10 +50,16 @@ fn checkpoint_round_trip_gives_the_same_score() {
     let dir = tempfile::tempdir().unwrap();
     let mut trainer = new_trainer(10, LossKind::Dsm);
     let outcome = run(&mut trainer, dir.path(), &mut Quiet).unwrap();
-    let RunOutcome::Finished(path) = outcome else { panic!("finished expected") };
+    let RunOutcome::Finished(path) = outcome else {
+        panic!("finished expected")
+    };
     assert_eq!(path, dir.path().join("ckpt-00000010"));
     // keep = 2: steps 8 and 10 remain
-    let kept: Vec<u64> = list_checkpoints(dir.path()).unwrap().into_iter().map(|(s, _)| s).collect();
+    let kept: Vec<u64> = list_checkpoints(dir.path())
+        .unwrap()
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
     assert_eq!(kept, vec![8, 10]);
     let log = fs::read_to_string(dir.path().join(LOG_FILE)).unwrap();
     assert_eq!(log.lines().count(), 11, "header + one line per step");
@@ -64,7 +70,11 @@ fn checkpoint_round_trip_gives_the_same_score() {
     let x = host_tensor(vec![0.1, 0.2, -0.5, 1.0, 2.0, -1.0], 3, 2, &device);
     let t = Times::Each(vec![0.1, 0.5, 0.9]);
     let loaded = values(score.score(x.clone(), &t));
-    let direct = scorelab_train::NetworkScore::new(trainer.ema_network(), meta.sde.clone(), meta.parameterisation());
+    let direct = scorelab_train::NetworkScore::new(
+        trainer.ema_network(),
+        meta.sde.clone(),
+        meta.parameterisation(),
+    );
     assert_eq!(loaded, values(direct.score(x, &t)));
 }
 
@@ -91,10 +101,22 @@ fn resumed_run_is_bit_identical_to_an_uninterrupted_one() {
             Trainer::resume(&ckpt, &meta, meta.train.clone(), &data, template, &device).unwrap();
         run(&mut resumed, dir.path(), &mut Quiet).unwrap();
 
-        assert_eq!(all_values(&straight.network()), all_values(&resumed.network()), "{kind:?} weights");
-        assert_eq!(all_values(&straight.ema_network()), all_values(&resumed.ema_network()), "{kind:?} EMA");
+        assert_eq!(
+            all_values(&straight.network()),
+            all_values(&resumed.network()),
+            "{kind:?} weights"
+        );
+        assert_eq!(
+            all_values(&straight.ema_network()),
+            all_values(&resumed.ema_network()),
+            "{kind:?} EMA"
+        );
         let log = |d: &Path| fs::read_to_string(d.join(LOG_FILE)).unwrap();
-        assert_eq!(log(straight_dir.path()), log(dir.path()), "{kind:?} loss log");
+        assert_eq!(
+            log(straight_dir.path()),
+            log(dir.path()),
+            "{kind:?} loss log"
+        );
     }
 }
 
@@ -111,20 +133,31 @@ fn damaged_checkpoints_give_errors_naming_the_file() {
     let model = ckpt.join(EMA_FILE);
     let bytes = fs::read(&model).unwrap();
     fs::write(&model, &bytes[..bytes.len() / 2]).unwrap();
-    let err = message(load_score(&ckpt, &device).err().expect("truncated weights must fail"));
+    let err = message(
+        load_score(&ckpt, &device)
+            .err()
+            .expect("truncated weights must fail"),
+    );
     assert!(err.contains("model.bpk"), "{err}");
 
     // missing weights
     fs::remove_file(&model).unwrap();
     let err = message(load_score(&ckpt, &device).err().unwrap());
-    assert!(err.contains("model.bpk") && err.contains("missing"), "{err}");
+    assert!(
+        err.contains("model.bpk") && err.contains("missing"),
+        "{err}"
+    );
     fs::write(&model, &bytes).unwrap();
     assert!(load_score(&ckpt, &device).is_ok());
 
     // meta.json: unknown version, missing field, garbage, absent
     let meta_path = ckpt.join(META_FILE);
     let meta = fs::read_to_string(&meta_path).unwrap();
-    fs::write(&meta_path, meta.replace("\"version\": 1", "\"version\": 99")).unwrap();
+    fs::write(
+        &meta_path,
+        meta.replace("\"version\": 1", "\"version\": 99"),
+    )
+    .unwrap();
     let err = message(load_score(&ckpt, &device).err().unwrap());
     assert!(err.contains("version 99"), "{err}");
     let mut value: serde_json::Value = serde_json::from_str(&meta).unwrap();
@@ -148,7 +181,10 @@ fn damaged_checkpoints_give_errors_naming_the_file() {
     let meta = fs::read_to_string(&meta_path).unwrap();
     fs::write(&meta_path, meta.replace("\"width\": 16", "\"width\": 8")).unwrap();
     let err = message(load_score(&ckpt, &device).err().unwrap());
-    assert!(err.contains("model.bpk") && err.contains("does not match"), "{err}");
+    assert!(
+        err.contains("model.bpk") && err.contains("does not match"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -157,8 +193,10 @@ fn non_finite_loss_stops_with_the_step_and_keeps_the_last_checkpoint() {
     let mut trainer = new_trainer(50, LossKind::Dsm);
     trainer.config.adam.lr = 1e30;
     trainer.config.checkpoint_every = 1;
-    let err = run(&mut trainer, dir.path(), &mut Quiet).err().expect("must diverge");
-    let TrainError::NonFinite { step, .. } = &err else { panic!("unexpected error {err}") };
+    let err = run(&mut trainer, dir.path(), &mut Quiet).expect_err("must diverge");
+    let TrainError::NonFinite { step, .. } = &err else {
+        panic!("unexpected error {err}")
+    };
     let message = err.to_string();
     assert!(message.contains(&format!("step {step}")), "{message}");
     let kept = list_checkpoints(dir.path()).unwrap();

@@ -67,12 +67,24 @@ fn jvp_matches_central_difference() {
                         .zip(&v[k * b * d..(k + 1) * b * d])
                         .map(|(x, v)| x + sign * H * v)
                         .collect();
-                    values(network_score(&net, param, host_tensor(moved, b, d, &device), &m))
+                    values(network_score(
+                        &net,
+                        param,
+                        host_tensor(moved, b, d, &device),
+                        &m,
+                    ))
                 };
                 let (plus, minus) = (shifted(1.0), shifted(-1.0));
-                let fd: Vec<f32> = plus.iter().zip(&minus).map(|(p, q)| (p - q) / (2.0 * H)).collect();
+                let fd: Vec<f32> = plus
+                    .iter()
+                    .zip(&minus)
+                    .map(|(p, q)| (p - q) / (2.0 * H))
+                    .collect();
                 let err = rel_max_diff(&fd, &jv[k * b * d..(k + 1) * b * d]);
-                assert!(err < 2e-3, "residual {residual}, {param:?}, block {k}: error {err}");
+                assert!(
+                    err < 2e-3,
+                    "residual {residual}, {param:?}, block {k}: error {err}"
+                );
             }
         }
     }
@@ -87,7 +99,8 @@ fn exact_divergence_matches_finite_difference_trace() {
     let x = random_rows(b, d, 6);
     let m = Marginals::new(&sde, &times(b, 7), &device);
     for param in [Parameterisation::Score, Parameterisation::X0] {
-        let (_, div) = network_score_and_divergence(&net, param, host_tensor(x.clone(), b, d, &device), &m);
+        let (_, div) =
+            network_score_and_divergence(&net, param, host_tensor(x.clone(), b, d, &device), &m);
         let div = values(div);
         let mut trace = vec![0f32; b];
         for i in 0..d {
@@ -96,7 +109,12 @@ fn exact_divergence_matches_finite_difference_trace() {
                 for r in 0..b {
                     moved[r * d + i] += sign * H;
                 }
-                values(network_score(&net, param, host_tensor(moved, b, d, &device), &m))
+                values(network_score(
+                    &net,
+                    param,
+                    host_tensor(moved, b, d, &device),
+                    &m,
+                ))
             };
             let (plus, minus) = (shifted(1.0), shifted(-1.0));
             for r in 0..b {
@@ -104,7 +122,10 @@ fn exact_divergence_matches_finite_difference_trace() {
             }
         }
         let err = rel_max_diff(&trace, &div);
-        assert!(err < 2e-3, "{param:?}: divergence error {err}: {div:?} vs {trace:?}");
+        assert!(
+            err < 2e-3,
+            "{param:?}: divergence error {err}: {div:?} vs {trace:?}"
+        );
     }
 }
 
@@ -127,13 +148,26 @@ fn derivative_loss_gradients_match_finite_differences() {
         let mut li_yau = LossConfig::new(LossKind::Ssm, &sde);
         li_yau.penalty = Penalty::Negative;
         li_yau.gamma = 0.1;
-        vec![("ssm", ssm), ("hyvarinen", hyv), ("dsm+full", penalised), ("ssm+negative", li_yau)]
+        vec![
+            ("ssm", ssm),
+            ("hyvarinen", hyv),
+            ("dsm+full", penalised),
+            ("ssm+negative", li_yau),
+        ]
     };
     for (name, mut config) in cases {
         config.t_eps = 0.2;
         let batch = Batch::draw(&data.points, d, 16, &config, &sde, &mut rng(11));
         let net: Mlp = small_mlp(d, false).init(3, &autodiff).unwrap();
-        let loss = evaluate(&net, Parameterisation::Score, &sde, &config, &batch, &autodiff).total;
+        let loss = evaluate(
+            &net,
+            Parameterisation::Score,
+            &sde,
+            &config,
+            &batch,
+            &autodiff,
+        )
+        .total;
         let grads = flatten_grads(&net, &mut loss.backward());
         let base = flatten(&net);
         let plain = net.valid();
@@ -141,15 +175,30 @@ fn derivative_loss_gradients_match_finite_differences() {
             let grad = values(grad.clone());
             let theta = values(base[p].clone());
             // the largest gradient entry and one further away
-            let j_max = (0..grad.len()).max_by(|&a, &b| grad[a].abs().total_cmp(&grad[b].abs())).unwrap();
+            let j_max = (0..grad.len())
+                .max_by(|&a, &b| grad[a].abs().total_cmp(&grad[b].abs()))
+                .unwrap();
             for j in [j_max, grad.len() / 2] {
                 let loss_at = |delta: f32| {
                     let mut moved = theta.clone();
                     moved[j] += delta;
                     let mut params = base.clone();
-                    params[p] = Tensor::from_data(burn::tensor::TensorData::new(moved, [theta.len()]), &device);
+                    params[p] = Tensor::from_data(
+                        burn::tensor::TensorData::new(moved, [theta.len()]),
+                        &device,
+                    );
                     let net = replace(plain.clone(), params);
-                    values(evaluate(&net, Parameterisation::Score, &sde, &config, &batch, &device).total)[0]
+                    values(
+                        evaluate(
+                            &net,
+                            Parameterisation::Score,
+                            &sde,
+                            &config,
+                            &batch,
+                            &device,
+                        )
+                        .total,
+                    )[0]
                 };
                 let fd = (loss_at(H) - loss_at(-H)) / (2.0 * H);
                 let tol = 2e-2 * grad[j_max].abs().max(1e-3);

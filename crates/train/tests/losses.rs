@@ -29,12 +29,23 @@ fn dsm_minus_implicit_losses_is_independent_of_the_network() {
     let sde = Sde::vp(0.1, 20.0, 1.0).unwrap();
     let (_, data, _) = gaussian_data(4096, 3);
     let a: Mlp = small_mlp(2, false).init(1, &device).unwrap();
-    let b: Mlp = MlpConfig { width: 32, ..small_mlp(2, true) }.init(2, &device).unwrap();
+    let b: Mlp = MlpConfig {
+        width: 32,
+        ..small_mlp(2, true)
+    }
+    .init(2, &device)
+    .unwrap();
     let mut ssm = LossConfig::new(LossKind::Ssm, &sde);
     ssm.projections = 1;
     ssm.t_eps = 0.05;
-    let dsm = LossConfig { kind: LossKind::Dsm, ..ssm.clone() };
-    let hyv = LossConfig { kind: LossKind::Hyvarinen, ..ssm.clone() };
+    let dsm = LossConfig {
+        kind: LossKind::Dsm,
+        ..ssm.clone()
+    };
+    let hyv = LossConfig {
+        kind: LossKind::Hyvarinen,
+        ..ssm.clone()
+    };
     let mut gaps = vec![Vec::new(); 3];
     for k in 0..40 {
         let batch = Batch::draw(&data.points, 2, 2000, &ssm, &sde, &mut rng(100 + k));
@@ -52,10 +63,16 @@ fn dsm_minus_implicit_losses_is_independent_of_the_network() {
     };
     for (name, gap) in [("hyvarinen", &gaps[0]), ("ssm", &gaps[1])] {
         let (mean, se) = stats(gap);
-        assert!(mean.abs() < 4.5 * se, "{name}: constant differs by {mean} ± {se}");
+        assert!(
+            mean.abs() < 4.5 * se,
+            "{name}: constant differs by {mean} ± {se}"
+        );
     }
     let (mean, se) = stats(&gaps[2]);
-    assert!(mean.abs() > 10.0 * se, "the two networks should have clearly different dsm losses ({mean} ± {se})");
+    assert!(
+        mean.abs() > 10.0 * se,
+        "the two networks should have clearly different dsm losses ({mean} ± {se})"
+    );
 }
 
 /// Trains on N(m, S) and compares the learned score with −Σ_t⁻¹(x − α m) on fresh points of p_t.
@@ -86,7 +103,13 @@ fn every_loss_recovers_the_score_of_gaussian_data() {
     let times = Times::Each(ts.clone());
     let truth = values(exact.score(x.clone(), &times));
 
-    let model = MlpConfig { dim: 2, width: 64, depth: 2, embedding: 16, residual: false };
+    let model = MlpConfig {
+        dim: 2,
+        width: 64,
+        depth: 2,
+        embedding: 16,
+        residual: false,
+    };
     for (name, kind, penalty) in [
         ("dsm", LossKind::Dsm, Penalty::None),
         ("ssm", LossKind::Ssm, Penalty::None),

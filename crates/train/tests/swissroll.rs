@@ -48,7 +48,13 @@ fn trained_mlp_generates_on_the_spiral_without_copying() {
     let sde = Sde::vp(0.1, 20.0, 1.0).unwrap();
     let spec = DatasetSpec::Swissroll { n: 100, noise: 0.0 };
     let data = spec.load(0).unwrap();
-    let model = MlpConfig { dim: 2, width: 128, depth: 3, embedding: 32, residual: false };
+    let model = MlpConfig {
+        dim: 2,
+        width: 128,
+        depth: 3,
+        embedding: 32,
+        residual: false,
+    };
     let steps = 8000;
     let mut config = train_config(model.clone(), LossKind::Dsm, &sde, steps);
     config.parameterisation = Parameterisation::Eps;
@@ -70,7 +76,16 @@ fn trained_mlp_generates_on_the_spiral_without_copying() {
     eprintln!(
         "network: curve {curve:.4} (median {median:.4}), nearest training point {nearest:.4}; empirical: curve {emp_curve:.4}, nearest {emp_nearest:.4}"
     );
-    assert!(curve < 0.05 && median < 0.04, "samples should lie on the spiral (mean distance {curve}, median {median})");
-    assert!(nearest > 0.03, "samples should not sit on training points (mean distance {nearest})");
-    assert!(nearest > 10.0 * emp_nearest, "the network should copy less than the empirical score ({nearest} vs {emp_nearest})");
+    assert!(
+        curve < 0.05 && median < 0.04,
+        "samples should lie on the spiral (mean distance {curve}, median {median})"
+    );
+    assert!(
+        nearest > 0.03,
+        "samples should not sit on training points (mean distance {nearest})"
+    );
+    assert!(
+        nearest > 10.0 * emp_nearest,
+        "the network should copy less than the empirical score ({nearest} vs {emp_nearest})"
+    );
 }

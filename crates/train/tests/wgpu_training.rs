@@ -39,7 +39,15 @@ fn trainer_on(device: &Device, kind: LossKind) -> Trainer<Mlp> {
         config.loss.gamma = 0.1;
     }
     let net: Mlp = small_mlp(2, true).init(4, &autodiff).unwrap();
-    Trainer::new(config, sde, &data, data_info(spec, 2, &data), net, &autodiff).unwrap()
+    Trainer::new(
+        config,
+        sde,
+        &data,
+        data_info(spec, 2, &data),
+        net,
+        &autodiff,
+    )
+    .unwrap()
 }
 
 #[test]
@@ -51,11 +59,24 @@ fn wgpu_training_matches_the_cpu() {
         let mut on_gpu = trainer_on(&gpu, kind);
         for _ in 0..5 {
             let (a, b) = (on_cpu.step().unwrap(), on_gpu.step().unwrap());
-            assert!((a.loss - b.loss).abs() < 1e-3 * (1.0 + a.loss.abs()), "{kind:?}: {a:?} vs {b:?}");
+            assert!(
+                (a.loss - b.loss).abs() < 1e-3 * (1.0 + a.loss.abs()),
+                "{kind:?}: {a:?} vs {b:?}"
+            );
         }
-        let a: Vec<f32> = flatten(&on_cpu.network()).into_iter().flat_map(values).collect();
-        let b: Vec<f32> = flatten(&on_gpu.network()).into_iter().flat_map(values).collect();
-        assert!(rel_max_diff(&a, &b) < 1e-3, "{kind:?}: weights differ by {}", rel_max_diff(&a, &b));
+        let a: Vec<f32> = flatten(&on_cpu.network())
+            .into_iter()
+            .flat_map(values)
+            .collect();
+        let b: Vec<f32> = flatten(&on_gpu.network())
+            .into_iter()
+            .flat_map(values)
+            .collect();
+        assert!(
+            rel_max_diff(&a, &b) < 1e-3,
+            "{kind:?}: weights differ by {}",
+            rel_max_diff(&a, &b)
+        );
     }
 }
 

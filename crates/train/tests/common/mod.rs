@@ -43,7 +43,10 @@ pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 /// A Gaussian N(m, diag) as a GMM with one component and `n` draws from it.
 pub fn gaussian_data(n: usize, seed: u64) -> (Gmm, Dataset, DatasetSpec) {
     let gmm = Gmm::gaussian(vec![0.5, -0.3], vec![0.4, 0.1]).unwrap();
-    let spec = DatasetSpec::Gmm { n, gmm: gmm.clone() };
+    let spec = DatasetSpec::Gmm {
+        n,
+        gmm: gmm.clone(),
+    };
     let data = spec.load(seed).unwrap();
     (gmm, data, spec)
 }
