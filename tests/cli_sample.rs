@@ -1,18 +1,10 @@
 //! End-to-end tests of `scorelab sample`.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn scorelab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_scorelab"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+mod common;
 
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use common::{scorelab, stderr};
 
 /// The shape stored in a .npy header.
 fn npy_shape(path: &Path) -> Vec<u64> {

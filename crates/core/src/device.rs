@@ -85,6 +85,24 @@ fn open_wgpu() -> Result<Device> {
     ))
 }
 
+/// The environment variable that makes [`wgpu_for_tests`] fail instead of skipping.
+pub const REQUIRE_WGPU_VAR: &str = "SCORELAB_REQUIRE_WGPU";
+
+/// For test suites: the wgpu device, or `None` (after saying so) where no adapter exists —
+/// unless `SCORELAB_REQUIRE_WGPU` is set, as in CI, where a missing adapter panics.
+pub fn wgpu_for_tests() -> Option<Device> {
+    match open_device(BackendKind::Wgpu) {
+        Ok(device) => Some(device),
+        Err(e) if std::env::var_os(REQUIRE_WGPU_VAR).is_some() => {
+            panic!("{REQUIRE_WGPU_VAR} is set but the wgpu device failed: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipped: {e}");
+            None
+        }
+    }
+}
+
 /// Uploads a row-major `rows × cols` f32 buffer as a 2-D tensor.
 pub fn tensor_from_rows(data: &[f32], rows: usize, cols: usize, device: &Device) -> Tensor<2> {
     Tensor::<2>::from_data(TensorData::new(data.to_vec(), [rows, cols]), device)

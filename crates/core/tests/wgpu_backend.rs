@@ -5,21 +5,8 @@
 #![cfg(feature = "wgpu")]
 
 use burn::tensor::Device;
-use scorelab_core::device::{tensor_from_rows, to_vec};
-use scorelab_core::{open_device, BackendKind, EmpiricalScore, Gmm, GmmScore, ScoreFn, Sde, Times};
-
-fn wgpu_or_skip() -> Option<Device> {
-    match open_device(BackendKind::Wgpu) {
-        Ok(device) => Some(device),
-        Err(e) if std::env::var_os("SCORELAB_REQUIRE_WGPU").is_some() => {
-            panic!("SCORELAB_REQUIRE_WGPU is set but the wgpu device failed: {e}")
-        }
-        Err(e) => {
-            eprintln!("skipped: {e}");
-            None
-        }
-    }
-}
+use scorelab_core::device::{tensor_from_rows, to_vec, wgpu_for_tests};
+use scorelab_core::{EmpiricalScore, Gmm, GmmScore, ScoreFn, Sde, Times};
 
 fn close(a: &[f32], b: &[f32], tol: f32) {
     assert_eq!(a.len(), b.len());
@@ -30,7 +17,7 @@ fn close(a: &[f32], b: &[f32], tol: f32) {
 
 #[test]
 fn wgpu_scores_match_the_cpu() {
-    let Some(gpu) = wgpu_or_skip() else { return };
+    let Some(gpu) = wgpu_for_tests() else { return };
     let cpu = Device::flex();
     let (n, d, m) = (300, 4, 64);
     let data: Vec<f32> = (0..n * d)

@@ -9,24 +9,12 @@ mod common;
 
 use burn::tensor::Device;
 use common::*;
-use scorelab_core::{open_device, BackendKind, Sde};
+use scorelab_core::device::wgpu_for_tests;
+use scorelab_core::Sde;
 use scorelab_train::loss::{LossKind, Penalty};
 use scorelab_train::network::{host_tensor, network_score_and_divergence, Marginals};
 use scorelab_train::params::flatten;
 use scorelab_train::{Mlp, Parameterisation, Trainer};
-
-fn wgpu_or_skip() -> Option<Device> {
-    match open_device(BackendKind::Wgpu) {
-        Ok(device) => Some(device),
-        Err(e) if std::env::var_os("SCORELAB_REQUIRE_WGPU").is_some() => {
-            panic!("SCORELAB_REQUIRE_WGPU is set but the wgpu device failed: {e}")
-        }
-        Err(e) => {
-            eprintln!("skipped: {e}");
-            None
-        }
-    }
-}
 
 fn trainer_on(device: &Device, kind: LossKind) -> Trainer<Mlp> {
     let autodiff = device.clone().autodiff();
@@ -52,7 +40,7 @@ fn trainer_on(device: &Device, kind: LossKind) -> Trainer<Mlp> {
 
 #[test]
 fn wgpu_training_matches_the_cpu() {
-    let Some(gpu) = wgpu_or_skip() else { return };
+    let Some(gpu) = wgpu_for_tests() else { return };
     let cpu = Device::flex();
     for kind in [LossKind::Dsm, LossKind::Ssm, LossKind::Hyvarinen] {
         let mut on_cpu = trainer_on(&cpu, kind);
@@ -82,7 +70,7 @@ fn wgpu_training_matches_the_cpu() {
 
 #[test]
 fn wgpu_divergence_matches_the_cpu() {
-    let Some(gpu) = wgpu_or_skip() else { return };
+    let Some(gpu) = wgpu_for_tests() else { return };
     let cpu = Device::flex();
     let sde = Sde::vp(0.1, 20.0, 1.0).unwrap();
     let x: Vec<f32> = (0..40).map(|i| (i as f32 * 0.37).sin()).collect();
