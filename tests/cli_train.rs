@@ -187,6 +187,7 @@ fn bad_training_input_gives_clear_errors() {
     for (extra, code, needle) in [
         ("--loss foo", 2, "unknown loss 'foo'"),
         ("--penalty full", 2, "gamma"),
+        ("--gamma 0.5", 2, "--penalty"),
         ("--parameterisation noise", 2, "unknown parameterisation"),
         ("--model unet", 2, "unknown model"),
         ("--batch-size 0", 2, "batch-size"),

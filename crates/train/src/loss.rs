@@ -196,6 +196,12 @@ impl LossConfig {
                 "a divergence penalty needs --gamma > 0",
             ));
         }
+        if self.penalty == Penalty::None && self.gamma != 0.0 {
+            return Err(CoreError::invalid(
+                "gamma",
+                "--gamma weighs a divergence penalty; choose one with --penalty full|negative|li-yau",
+            ));
+        }
         Ok(())
     }
 

@@ -75,7 +75,15 @@ pub fn replace<M: Module>(module: M, values: Vec<Tensor<1>>) -> M {
     out
 }
 
-/// The number of scalar parameters.
-pub fn count<M: Module>(module: &M) -> usize {
-    module.num_params()
+/// Whether every parameter of `module` records gradients (lives on an autodiff device).
+pub fn all_require_grad<M: Module>(module: &M) -> bool {
+    struct Check(bool);
+    impl ModuleVisitor for Check {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0 &= param.val().is_require_grad();
+        }
+    }
+    let mut visitor = Check(true);
+    module.visit(&mut visitor);
+    visitor.0
 }

@@ -21,7 +21,7 @@ use crate::config::{points_hash, DataInfo, TrainConfig};
 use crate::error::{Result, TrainError};
 use crate::loss::{evaluate, Batch};
 use crate::network::ScoreNetwork;
-use crate::params::{flatten, flatten_grads, replace};
+use crate::params::{all_require_grad, flatten, flatten_grads, replace};
 
 /// The RNG of optimisation step `k` (1-based) of a run seeded with `seed`.
 pub fn step_rng(seed: u64, k: u64) -> ChaCha8Rng {
@@ -62,6 +62,17 @@ pub struct Trainer<N: ScoreNetwork> {
     device: Device,
 }
 
+fn check_network<N: ScoreNetwork>(net: &N) -> Result<()> {
+    if all_require_grad(net) {
+        Ok(())
+    } else {
+        Err(TrainError::invalid(
+            "device",
+            "the network to train must be created on an autodiff device (device.autodiff())",
+        ))
+    }
+}
+
 fn check_data(net_dim: usize, data: &Dataset, info: &DataInfo) -> Result<()> {
     if data.dim != net_dim {
         return Err(CoreError::Shape(format!(
@@ -93,6 +104,7 @@ impl<N: ScoreNetwork> Trainer<N> {
         device: &Device,
     ) -> Result<Self> {
         config.validate(&sde)?;
+        check_network(&net)?;
         check_data(net.dim(), data, &info)?;
         let params = flatten(&net);
         Ok(Self {
@@ -120,6 +132,7 @@ impl<N: ScoreNetwork> Trainer<N> {
         device: &Device,
     ) -> Result<Self> {
         config.validate(&meta.sde)?;
+        check_network(&template)?;
         check_data(template.dim(), data, &meta.data)?;
         if config.steps < meta.step {
             return Err(TrainError::invalid(

@@ -207,3 +207,16 @@ fn non_finite_loss_stops_with_the_step_and_keeps_the_last_checkpoint() {
     assert_eq!(trainer.step_count(), step - 1);
     let _ = trainer.network().valid();
 }
+
+#[test]
+fn a_network_without_autodiff_is_refused() {
+    let device = cpu();
+    let sde = Sde::vp(0.1, 20.0, 1.0).unwrap();
+    let (_, data, spec) = gaussian_data(50, 1);
+    let config = train_config(small_mlp(2, false), LossKind::Dsm, &sde, 3);
+    let net: Mlp = small_mlp(2, false).init(3, &device).unwrap();
+    let err = Trainer::new(config, sde, &data, data_info(spec, 1, &data), net, &device)
+        .err()
+        .expect("plain device must be refused");
+    assert!(err.to_string().contains("autodiff"), "{err}");
+}
