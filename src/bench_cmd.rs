@@ -120,7 +120,7 @@ fn training_rate(args: &BenchArgs, workload: &str, loss: LossKind) -> CliResult<
         "{}",
         json!({
             "workload": workload,
-            "loss": format!("{loss:?}").to_lowercase(),
+            "loss": loss.name(),
             "device": backend.name(),
             "threads": std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1),
             "batch": 1024,

@@ -124,9 +124,15 @@ pub struct TrainArgs {
     pub data: DataArgs,
     #[command(flatten)]
     pub sde: SdeArgs,
-    /// Network: mlp.
+    /// Network: mlp (point data) or unet (images).
     #[arg(long, default_value = "mlp")]
     pub model: String,
+    /// U-Net size: tiny (CPU, minutes), small or base (GPU).
+    #[arg(long, default_value = "tiny")]
+    pub preset: String,
+    /// U-Net: channels of the first level [default: the preset's, 16 / 32 / 64].
+    #[arg(long)]
+    pub channels: Option<usize>,
     /// MLP: width of the hidden layers.
     #[arg(long, default_value_t = 256)]
     pub width: usize,
@@ -164,6 +170,10 @@ pub struct TrainArgs {
     /// Weight γ of the divergence penalty.
     #[arg(long, default_value_t = 0.0)]
     pub gamma: f64,
+    /// Divergence for the penalty: 0 = exact trace (d JVPs per point), m = Hutchinson estimate
+    /// with m Rademacher probes [default: 0 for d ≤ 64, 1 above].
+    #[arg(long)]
+    pub div_probes: Option<usize>,
     /// Optimisation steps (with --resume: the new total).
     #[arg(long, default_value_t = 10_000)]
     pub steps: u64,

@@ -19,7 +19,7 @@ use scorelab_train::config::points_hash;
 use scorelab_train::loss::{LossConfig, LossKind, Penalty, Projection, Weighting};
 use scorelab_train::trainer::{init_seed, LOG_FILE};
 use scorelab_train::{
-    run, DataInfo, MlpConfig, ModelConfig, Observer, Parameterisation, RunOutcome, ScoreNetwork,
+    run, DataInfo, MlpConfig, ModelConfig, UNetConfig, Observer, Parameterisation, RunOutcome, ScoreNetwork,
     StepReport, TrainConfig, Trainer,
 };
 
@@ -28,7 +28,10 @@ use crate::failure::{CliResult, Failure};
 use crate::sample_cmd::{build_sde, dataset_spec};
 
 /// Model names accepted by --model.
-const MODEL_NAMES: [&str; 1] = ["mlp"];
+const MODEL_NAMES: [&str; 2] = ["mlp", "unet"];
+
+/// Above this dimension the divergence penalty defaults to Hutchinson's estimate.
+const EXACT_DIVERGENCE_MAX_DIM: usize = 64;
 
 /// Flags that may accompany --resume (everything else is fixed by the checkpoint).
 const RESUMABLE: [&str; 8] = [
@@ -105,8 +108,22 @@ fn config_file_flags(path: &Path) -> CliResult<Vec<String>> {
 }
 
 /// The run configuration described by the flags.
-fn train_config(args: &TrainArgs, sde: &scorelab_core::Sde, dim: usize) -> CliResult<TrainConfig> {
+fn train_config(args: &TrainArgs, sde: &scorelab_core::Sde, data: &Dataset) -> CliResult<TrainConfig> {
+    let dim = data.dim;
     let model = match args.model.as_str() {
+        "unet" => {
+            let image = data.image_shape.ok_or_else(|| {
+                Failure::usage(format!(
+                    "--model unet needs image data (e.g. --dataset mnist); {} is {}-dimensional point data",
+                    data.name, dim
+                ))
+            })?;
+            let mut config = UNetConfig::preset(&args.preset, image)?;
+            if let Some(channels) = args.channels {
+                config.channels = channels;
+            }
+            ModelConfig::Unet(config)
+        }
         "mlp" => ModelConfig::Mlp(MlpConfig {
             dim,
             width: args.width,
@@ -130,6 +147,14 @@ fn train_config(args: &TrainArgs, sde: &scorelab_core::Sde, dim: usize) -> CliRe
     loss.projection = Projection::parse(&args.projection)?;
     loss.penalty = Penalty::parse(&args.penalty)?;
     loss.gamma = args.gamma;
+    loss.divergence_probes = args
+        .div_probes
+        .unwrap_or(if dim <= EXACT_DIVERGENCE_MAX_DIM { 0 } else { 1 });
+    if loss.kind == LossKind::Hyvarinen && dim > EXACT_DIVERGENCE_MAX_DIM {
+        return Err(Failure::usage(format!(
+            "--loss hyvarinen needs the exact divergence, {dim} JVPs per point for this data; use --loss ssm (sliced score matching estimates the same objective)"
+        )));
+    }
     Ok(TrainConfig {
         model,
         parameterisation: Parameterisation::parse(&args.parameterisation)?,
@@ -289,30 +314,32 @@ pub fn run_command(args: &TrainArgs, matches: &ArgMatches) -> CliResult<()> {
         data.dim,
     );
     let sde = build_sde(&args.sde, &model_space)?;
-    let config = train_config(args, &sde, data.dim)?;
+    let config = train_config(args, &sde, &data)?;
     config.validate(&sde)?;
     let device = open_device(backend)?;
     prepare_run_folder(&args.out, args.force)?;
     let autodiff = device.autodiff();
     eprintln!(
-        "training {} ({}) on {} (n = {}, d = {}, sha256 {}…) with {:?} under {}; run folder {}",
+        "training {} ({}) on {} (n = {}, d = {}, sha256 {}…) with {} under {}; run folder {}",
         config.model.name(),
         config.parameterisation.name(),
         data.name,
         data.n,
         data.dim,
         &points_hash(&data.points)[..12],
-        config.loss.kind,
+        config.loss.kind.name(),
         sde.name(),
         args.out.display()
     );
+    let seed = init_seed(config.seed);
     match config.model.clone() {
         ModelConfig::Mlp(model) => {
-            let net = model.init(init_seed(config.seed), &autodiff)?;
-            drive(
-                Trainer::new(config, sde, &data, info, net, &autodiff)?,
-                &args.out,
-            )
+            let net = model.init(seed, &autodiff)?;
+            drive(Trainer::new(config, sde, &data, info, net, &autodiff)?, &args.out)
+        }
+        ModelConfig::Unet(model) => {
+            let net = model.init(seed, &autodiff)?;
+            drive(Trainer::new(config, sde, &data, info, net, &autodiff)?, &args.out)
         }
     }
 }
@@ -352,6 +379,11 @@ fn resume(
     eprintln!("resuming {} at step {}", ckpt.display(), meta.step);
     match meta.model().clone() {
         ModelConfig::Mlp(model) => {
+            let template = model.init(0, &autodiff)?;
+            let trainer = Trainer::resume(&ckpt, &meta, config, &data, template, &autodiff)?;
+            drive(trainer, &args.out)
+        }
+        ModelConfig::Unet(model) => {
             let template = model.init(0, &autodiff)?;
             let trainer = Trainer::resume(&ckpt, &meta, config, &data, template, &autodiff)?;
             drive(trainer, &args.out)

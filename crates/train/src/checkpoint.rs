@@ -19,6 +19,7 @@ use scorelab_core::{CoreError, ScoreFn, Sde, Times};
 use crate::config::{DataInfo, ModelConfig, TrainConfig};
 use crate::error::{Result, TrainError};
 use crate::mlp::Mlp;
+use crate::unet::UNet;
 use crate::network::{
     network_score, network_score_and_divergence, Marginals, Parameterisation, ScoreNetwork,
 };
@@ -293,15 +294,17 @@ impl<N: ScoreNetwork> ScoreFn for NetworkScore<N> {
 pub fn load_score(path: &Path, device: &Device) -> Result<(Box<dyn ScoreFn>, Meta)> {
     let dir = resolve(path)?;
     let meta = read_meta(&dir)?;
+    let (sde, param) = (meta.sde.clone(), meta.parameterisation());
     let score: Box<dyn ScoreFn> = match meta.model() {
         ModelConfig::Mlp(config) => {
             let template: Mlp = config.init(0, device)?;
             let net = load_module(&dir, EMA_FILE, template)?;
-            Box::new(NetworkScore::new(
-                net,
-                meta.sde.clone(),
-                meta.parameterisation(),
-            ))
+            Box::new(NetworkScore::new(net, sde, param))
+        }
+        ModelConfig::Unet(config) => {
+            let template: UNet = config.init(0, device)?;
+            let net = load_module(&dir, EMA_FILE, template)?;
+            Box::new(NetworkScore::new(net, sde, param))
         }
     };
     Ok((score, meta))

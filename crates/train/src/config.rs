@@ -9,6 +9,7 @@ use scorelab_core::{CoreError, Dataset, DatasetSpec, Sde};
 use crate::adam::AdamConfig;
 use crate::loss::LossConfig;
 use crate::mlp::MlpConfig;
+use crate::unet::UNetConfig;
 use crate::network::Parameterisation;
 
 /// The network architecture.
@@ -16,18 +17,21 @@ use crate::network::Parameterisation;
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum ModelConfig {
     Mlp(MlpConfig),
+    Unet(UNetConfig),
 }
 
 impl ModelConfig {
     pub fn name(&self) -> &'static str {
         match self {
             ModelConfig::Mlp(_) => "mlp",
+            ModelConfig::Unet(_) => "unet",
         }
     }
 
     pub fn dim(&self) -> usize {
         match self {
             ModelConfig::Mlp(c) => c.dim,
+            ModelConfig::Unet(c) => c.dim(),
         }
     }
 }
@@ -58,6 +62,7 @@ impl TrainConfig {
     pub fn validate(&self, sde: &Sde) -> Result<(), CoreError> {
         match &self.model {
             ModelConfig::Mlp(c) => c.validate()?,
+            ModelConfig::Unet(c) => c.validate()?,
         }
         self.loss.validate(sde)?;
         self.adam.validate()?;

@@ -11,6 +11,7 @@ pub mod mlp;
 pub mod network;
 pub mod params;
 pub mod trainer;
+pub mod unet;
 
 pub use checkpoint::{load_score, Meta, NetworkScore};
 pub use config::{DataInfo, ModelConfig, Normalisation, TrainConfig};
@@ -19,3 +20,4 @@ pub use loss::{LossConfig, LossKind, Penalty, Projection, Weighting};
 pub use mlp::{Mlp, MlpConfig};
 pub use network::{Parameterisation, ScoreNetwork};
 pub use trainer::{run, Observer, RunOutcome, StepReport, Trainer};
+pub use unet::{UNet, UNetConfig};

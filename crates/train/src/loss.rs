@@ -45,6 +45,14 @@ impl LossKind {
             other => Err(unknown("loss", other, &LOSS_NAMES)),
         }
     }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Dsm => "dsm",
+            Self::Ssm => "ssm",
+            Self::Hyvarinen => "hyvarinen",
+        }
+    }
 }
 
 /// The time weighting λ(t).
@@ -162,6 +170,11 @@ pub struct LossConfig {
     pub penalty: Penalty,
     /// Penalty weight γ.
     pub gamma: f64,
+    /// Divergence for the penalty: 0 = exact trace (d JVPs per point); m > 0 = Hutchinson's
+    /// estimate (1/m) Σ vᵀ(∂s/∂x)v with m Rademacher probes, for high-dimensional data. P of
+    /// an estimate is biased upwards by its variance (E[(vᵀJv)²] = (tr J)² + Var).
+    #[serde(default)]
+    pub divergence_probes: usize,
 }
 
 impl LossConfig {
@@ -175,6 +188,7 @@ impl LossConfig {
             projection: Projection::Gaussian,
             penalty: Penalty::None,
             gamma: 0.0,
+            divergence_probes: 0,
         }
     }
 
@@ -202,12 +216,27 @@ impl LossConfig {
                 "--gamma weighs a divergence penalty; choose one with --penalty full|negative|li-yau",
             ));
         }
+        if self.kind == LossKind::Hyvarinen && self.divergence_probes > 0 {
+            return Err(CoreError::invalid(
+                "div-probes",
+                "hyvarinen uses the exact divergence; for a stochastic trace use --loss ssm",
+            ));
+        }
         Ok(())
     }
 
-    /// Whether the loss needs the exact divergence (d JVPs per point).
+    /// Whether the loss needs the divergence of the score.
     pub fn needs_divergence(&self) -> bool {
         self.kind == LossKind::Hyvarinen || self.penalty != Penalty::None
+    }
+
+    /// Hutchinson probes per point used for the divergence (0 when it is exact or unused).
+    fn hutchinson_probes(&self) -> usize {
+        if self.needs_divergence() {
+            self.divergence_probes
+        } else {
+            0
+        }
     }
 
     fn random_projections(&self) -> usize {
@@ -231,6 +260,8 @@ pub struct Batch {
     pub noise: Vec<f32>,
     /// ssm projections [m·rows·dim], block k for projection k.
     pub projections: Vec<f32>,
+    /// Rademacher probes of the Hutchinson divergence [p·rows·dim].
+    pub probes: Vec<f32>,
 }
 
 impl Batch {
@@ -258,6 +289,9 @@ impl Batch {
         let projections = (0..config.random_projections() * rows * dim)
             .map(|_| config.projection.draw(rng))
             .collect();
+        let probes = (0..config.hutchinson_probes() * rows * dim)
+            .map(|_| Projection::Rademacher.draw(rng))
+            .collect();
         Self {
             rows,
             dim,
@@ -265,6 +299,7 @@ impl Batch {
             times,
             noise,
             projections,
+            probes,
         }
     }
 }
@@ -303,7 +338,10 @@ pub fn evaluate<N: ScoreNetwork>(
     if k > 0 {
         tangents.push(host_tensor(batch.projections.clone(), k * b, d, device));
     }
-    if config.needs_divergence() {
+    let probes = config.hutchinson_probes();
+    if probes > 0 {
+        tangents.push(host_tensor(batch.probes.clone(), probes * b, d, device));
+    } else if config.needs_divergence() {
         tangents.push(basis_tangents(d, b, device));
     }
     let (s, jvp) = if tangents.is_empty() {
@@ -316,10 +354,18 @@ pub fn evaluate<N: ScoreNetwork>(
     let divergence = jvp
         .as_ref()
         .filter(|_| config.needs_divergence())
-        .map(|(_, js)| {
-            let rows = d * b;
+        .map(|(v, js)| {
             let start = k * b;
-            trace_from_basis_jvp(js.clone().narrow(0, start, rows), b)
+            if probes > 0 {
+                let rows = probes * b;
+                quadratic_forms(
+                    v.clone().narrow(0, start, rows),
+                    js.clone().narrow(0, start, rows),
+                    b,
+                ) / probes as f64
+            } else {
+                trace_from_basis_jvp(js.clone().narrow(0, start, d * b), b)
+            }
         });
     let half_norm = || s.clone().square().sum_dim(1).squeeze_dim::<1>(1) * 0.5;
 

@@ -247,7 +247,7 @@ impl<N: ScoreNetwork> Trainer<N> {
         };
         if !matching.is_finite() {
             return Err(fault(
-                &format!("the {:?} loss term", config.loss.kind).to_lowercase(),
+                &format!("the {} loss term", config.loss.kind.name()),
                 matching,
             ));
         }
