@@ -19,8 +19,8 @@ use scorelab_train::config::points_hash;
 use scorelab_train::loss::{LossConfig, LossKind, Penalty, Projection, Weighting};
 use scorelab_train::trainer::{init_seed, LOG_FILE};
 use scorelab_train::{
-    run, DataInfo, MlpConfig, ModelConfig, UNetConfig, Observer, Parameterisation, RunOutcome, ScoreNetwork,
-    StepReport, TrainConfig, Trainer,
+    run, DataInfo, MlpConfig, ModelConfig, Observer, Parameterisation, RunOutcome, ScoreNetwork,
+    StepReport, TrainConfig, Trainer, UNetConfig,
 };
 
 use crate::cli::{Cli, TrainArgs};
@@ -108,7 +108,11 @@ fn config_file_flags(path: &Path) -> CliResult<Vec<String>> {
 }
 
 /// The run configuration described by the flags.
-fn train_config(args: &TrainArgs, sde: &scorelab_core::Sde, data: &Dataset) -> CliResult<TrainConfig> {
+fn train_config(
+    args: &TrainArgs,
+    sde: &scorelab_core::Sde,
+    data: &Dataset,
+) -> CliResult<TrainConfig> {
     let dim = data.dim;
     let model = match args.model.as_str() {
         "unet" => {
@@ -149,7 +153,11 @@ fn train_config(args: &TrainArgs, sde: &scorelab_core::Sde, data: &Dataset) -> C
     loss.gamma = args.gamma;
     loss.divergence_probes = args
         .div_probes
-        .unwrap_or(if dim <= EXACT_DIVERGENCE_MAX_DIM { 0 } else { 1 });
+        .unwrap_or(if dim <= EXACT_DIVERGENCE_MAX_DIM {
+            0
+        } else {
+            1
+        });
     if loss.kind == LossKind::Hyvarinen && dim > EXACT_DIVERGENCE_MAX_DIM {
         return Err(Failure::usage(format!(
             "--loss hyvarinen needs the exact divergence, {dim} JVPs per point for this data; use --loss ssm (sliced score matching estimates the same objective)"
@@ -335,11 +343,17 @@ pub fn run_command(args: &TrainArgs, matches: &ArgMatches) -> CliResult<()> {
     match config.model.clone() {
         ModelConfig::Mlp(model) => {
             let net = model.init(seed, &autodiff)?;
-            drive(Trainer::new(config, sde, &data, info, net, &autodiff)?, &args.out)
+            drive(
+                Trainer::new(config, sde, &data, info, net, &autodiff)?,
+                &args.out,
+            )
         }
         ModelConfig::Unet(model) => {
             let net = model.init(seed, &autodiff)?;
-            drive(Trainer::new(config, sde, &data, info, net, &autodiff)?, &args.out)
+            drive(
+                Trainer::new(config, sde, &data, info, net, &autodiff)?,
+                &args.out,
+            )
         }
     }
 }

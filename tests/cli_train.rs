@@ -307,3 +307,78 @@ fn interrupted_training_checkpoints_and_resumes_exactly() {
         samples_of(&run, &dir.path().join("b"))
     );
 }
+
+#[test]
+fn unet_trains_on_mnist_and_samples_an_image_grid() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("unet");
+    let output = scorelab(&[
+        "train",
+        "--dataset",
+        "mnist",
+        "--n-train",
+        "64",
+        "--model",
+        "unet",
+        "--preset",
+        "tiny",
+        "--channels",
+        "8",
+        "--loss",
+        "ssm",
+        "--steps",
+        "3",
+        "--batch-size",
+        "4",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let m = meta(&run.join("ckpt-00000003"));
+    assert_eq!(m["train"]["model"]["kind"], "unet");
+    assert_eq!(m["train"]["model"]["channels"], 8);
+    assert_eq!(m["data"]["normalisation"]["scale"], 0.5);
+    let out = dir.path().join("samples");
+    let output = scorelab(&[
+        "sample",
+        "--score",
+        "checkpoint",
+        "--checkpoint",
+        run.to_str().unwrap(),
+        "--n",
+        "4",
+        "--steps",
+        "5",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(out.join("samples.png").exists());
+    let summary: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["dataset"]["dim"], 784);
+
+    for (args, needle) in [
+        ("--dataset swissroll --model unet", "needs image data"),
+        (
+            "--dataset mnist --n-train 64 --model unet --loss hyvarinen",
+            "use --loss ssm",
+        ),
+        (
+            "--dataset mnist --n-train 64 --model unet --preset huge",
+            "unknown U-Net preset",
+        ),
+    ] {
+        let mut full: Vec<&str> = vec!["train", "--steps", "2"];
+        full.extend(args.split_whitespace());
+        let bad = dir.path().join("bad");
+        full.extend(["--out", bad.to_str().unwrap()]);
+        let output = scorelab(&full);
+        assert_eq!(output.status.code(), Some(2), "{args}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains(needle),
+            "{args}: {}",
+            stderr(&output)
+        );
+    }
+}

@@ -19,11 +19,11 @@ use scorelab_core::{CoreError, ScoreFn, Sde, Times};
 use crate::config::{DataInfo, ModelConfig, TrainConfig};
 use crate::error::{Result, TrainError};
 use crate::mlp::Mlp;
-use crate::unet::UNet;
 use crate::network::{
     network_score, network_score_and_divergence, Marginals, Parameterisation, ScoreNetwork,
 };
 use crate::params::{flatten, replace};
+use crate::unet::UNet;
 
 /// Identifies the file format of `meta.json`.
 pub const FORMAT: &str = "scorelab-checkpoint";

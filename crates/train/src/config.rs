@@ -9,8 +9,8 @@ use scorelab_core::{CoreError, Dataset, DatasetSpec, Sde};
 use crate::adam::AdamConfig;
 use crate::loss::LossConfig;
 use crate::mlp::MlpConfig;
-use crate::unet::UNetConfig;
 use crate::network::Parameterisation;
+use crate::unet::UNetConfig;
 
 /// The network architecture.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

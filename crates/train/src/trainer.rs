@@ -342,7 +342,9 @@ impl LossLog {
             "{},{},{},{},{},{}",
             r.step, r.loss, r.matching, penalty, r.grad_norm, r.lr
         )
-        .map_err(|e| TrainError::Core(CoreError::io(&self.path, e)))
+        .map_err(|e| TrainError::Core(CoreError::io(&self.path, e)))?;
+        // one line every few steps: flushing keeps the log current for anyone watching it
+        self.flush()
     }
 
     fn flush(&mut self) -> Result<()> {

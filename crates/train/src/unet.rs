@@ -256,13 +256,17 @@ impl Attention {
     /// [N, C, H, W] → [N·H·W, C] (pixels as rows).
     fn rows(x: Tensor<4>) -> Tensor<2> {
         let [n, c, h, w] = x.dims();
-        x.reshape([n, c, h * w]).swap_dims(1, 2).reshape([n * h * w, c])
+        x.reshape([n, c, h * w])
+            .swap_dims(1, 2)
+            .reshape([n * h * w, c])
     }
 
     /// [N·H·W, C] → [N, C, H, W].
     fn image(x: Tensor<2>, n: usize, h: usize, w: usize) -> Tensor<4> {
         let [_, c] = x.dims();
-        x.reshape([n, h * w, c]).swap_dims(1, 2).reshape([n, c, h, w])
+        x.reshape([n, h * w, c])
+            .swap_dims(1, 2)
+            .reshape([n, c, h, w])
     }
 
     /// Splits [N·P, 3C] into Q, K, V as [N, P, C].
@@ -300,7 +304,9 @@ impl Attention {
         // repeat the primal quantities over the K tangent blocks
         let rep = |t: Tensor<3>| {
             let [_, r, s] = t.dims();
-            t.unsqueeze_dim::<4>(0).expand([k, b, r, s]).reshape([kb, r, s])
+            t.unsqueeze_dim::<4>(0)
+                .expand([k, b, r, s])
+                .reshape([kb, r, s])
         };
         let (q, kk, v, a) = (rep(q), rep(kk), rep(v), rep(attn));
         let ds = (dq.matmul(kk.swap_dims(1, 2)) + q.matmul(dk.swap_dims(1, 2))) * scale;
@@ -376,7 +382,11 @@ impl UNetConfig {
 
     pub fn validate(&self) -> Result<(), CoreError> {
         let [c, h, w] = self.image;
-        for (name, v) in [("image channels", c), ("image height", h), ("image width", w)] {
+        for (name, v) in [
+            ("image channels", c),
+            ("image height", h),
+            ("image width", w),
+        ] {
             require_positive(name, v as f64)?;
         }
         require_positive("channels", self.channels as f64)?;
@@ -389,7 +399,7 @@ impl UNetConfig {
             ));
         }
         let factor = 1 << (self.multipliers.len() - 1);
-        if h % factor != 0 || w % factor != 0 {
+        if !h.is_multiple_of(factor) || !w.is_multiple_of(factor) {
             return Err(CoreError::invalid(
                 "image",
                 format!(
@@ -399,10 +409,14 @@ impl UNetConfig {
             ));
         }
         for m in &self.multipliers {
-            if (self.channels * m) % self.groups != 0 {
+            if !(self.channels * m).is_multiple_of(self.groups) {
                 return Err(CoreError::invalid(
                     "groups",
-                    format!("{} groups do not divide {} channels", self.groups, self.channels * m),
+                    format!(
+                        "{} groups do not divide {} channels",
+                        self.groups,
+                        self.channels * m
+                    ),
                 ));
             }
         }
@@ -519,9 +533,8 @@ impl UNet {
         let temb = self.time(t);
         let blocks = self.config.blocks;
         let levels = self.config.multipliers.len();
-        let conv = |c: &Conv, x: Tensor<4>, v: Option<Tensor<4>>| {
-            (c.forward(x), v.map(|v| c.tangent(v)))
-        };
+        let conv =
+            |c: &Conv, x: Tensor<4>, v: Option<Tensor<4>>| (c.forward(x), v.map(|v| c.tangent(v)));
         let res = |r: &ResBlock, x: Tensor<4>, v: Option<Tensor<4>>| match v {
             Some(v) => {
                 let (y, dy) = r.jvp(x, v, temb.clone());

@@ -46,14 +46,21 @@ fn check_jvp(
     let [b, c, h, w] = x.dims();
     let [kb, _, _, _] = v.dims();
     let (y, dy) = jvp(x.clone(), v.clone());
-    assert!(rel_max_diff(&values(f(x.clone())), &values(y)) < 1e-5, "{name}: primal differs");
+    assert!(
+        rel_max_diff(&values(f(x.clone())), &values(y)) < 1e-5,
+        "{name}: primal differs"
+    );
     let dy = values(dy);
     let per = dy.len() / (kb / b);
     for k in 0..kb / b {
         let vk = v.clone().narrow(0, k * b, b);
         let plus = values(f(x.clone() + vk.clone() * H));
         let minus = values(f(x.clone() - vk * H));
-        let fd: Vec<f32> = plus.iter().zip(&minus).map(|(p, m)| (p - m) / (2.0 * H)).collect();
+        let fd: Vec<f32> = plus
+            .iter()
+            .zip(&minus)
+            .map(|(p, m)| (p - m) / (2.0 * H))
+            .collect();
         let err = rel_max_diff(&fd, &dy[k * per..(k + 1) * per]);
         assert!(err < TOL, "{name}, tangent block {k}: error {err}");
     }
@@ -73,7 +80,13 @@ fn every_block_has_the_right_jvp() {
         beta: burn::module::Param::from_tensor(randn([8], 5, &device)),
         groups: 2,
     };
-    check_jvp("groupnorm", &|x| gn.forward(x), &|x, v| gn.jvp(x, v), x.clone(), v.clone());
+    check_jvp(
+        "groupnorm",
+        &|x| gn.forward(x),
+        &|x, v| gn.jvp(x, v),
+        x.clone(),
+        v.clone(),
+    );
 
     let conv = Conv::init(8, 4, 3, 2, 1.0, &mut r, &device);
     check_jvp(
@@ -189,7 +202,15 @@ fn ssm_and_penalty_gradients_of_a_tiny_unet_match_finite_differences() {
     for (name, config) in [("ssm", ssm), ("dsm+full (Hutchinson)", penalised)] {
         let batch = Batch::draw(&points, 64, 4, &config, &sde, &mut rng(3));
         let net: UNet = micro_unet(true).init(2, &autodiff).unwrap();
-        let loss = evaluate(&net, Parameterisation::Eps, &sde, &config, &batch, &autodiff).total;
+        let loss = evaluate(
+            &net,
+            Parameterisation::Eps,
+            &sde,
+            &config,
+            &batch,
+            &autodiff,
+        )
+        .total;
         let grads = flatten_grads(&net, &mut loss.backward());
         let base = flatten(&net);
         let plain = net.valid();
@@ -235,7 +256,11 @@ fn short_mnist_training_lowers_the_loss_and_round_trips() {
     let autodiff = device.clone().autodiff();
     let sde = Sde::vp(0.1, 20.0, 1.0).unwrap();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/mnist");
-    let spec = DatasetSpec::Mnist { dir, split: MnistSplit::Train, n: Some(256) };
+    let spec = DatasetSpec::Mnist {
+        dir,
+        split: MnistSplit::Train,
+        n: Some(256),
+    };
     let data = spec.load(0).unwrap();
     let mut model = UNetConfig::preset("tiny", [1, 28, 28]).unwrap();
     model.channels = 8;
@@ -246,8 +271,15 @@ fn short_mnist_training_lowers_the_loss_and_round_trips() {
     config.adam.lr = 2e-3;
     config.loss.t_eps = 1e-3;
     let net = model.init(1, &autodiff).unwrap();
-    let mut trainer =
-        Trainer::new(config, sde.clone(), &data, data_info(spec, 0, &data), net, &autodiff).unwrap();
+    let mut trainer = Trainer::new(
+        config,
+        sde.clone(),
+        &data,
+        data_info(spec, 0, &data),
+        net,
+        &autodiff,
+    )
+    .unwrap();
     let first: f64 = (0..10).map(|_| trainer.step().unwrap().loss).sum::<f64>() / 10.0;
     let dir = tempfile::tempdir().unwrap();
     run(&mut trainer, dir.path(), &mut Quiet).unwrap();
@@ -267,5 +299,8 @@ fn short_mnist_training_lowers_the_loss_and_round_trips() {
     let x = randn([3, 784], 7, &device);
     let t = Times::Each(vec![0.05, 0.5, 0.9]);
     let direct = NetworkScore::new(trainer.ema_network(), sde, Parameterisation::Eps);
-    assert_eq!(values(score.score(x.clone(), &t)), values(direct.score(x, &t)));
+    assert_eq!(
+        values(score.score(x.clone(), &t)),
+        values(direct.score(x, &t))
+    );
 }
