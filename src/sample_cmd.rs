@@ -277,15 +277,21 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
     let mut samples = normalisation.to_data(&to_vec(result.samples.clone()));
     let dim = data.dim;
     let mut kept = args.n;
-    if !result.nonfinite_rows.is_empty() {
+    // τ decreases during sampling: the earliest divergence has the largest τ
+    let first_divergence = result.nonfinite_since.iter().copied().reduce(f64::max);
+    if let Some(first) = first_divergence {
+        let last = result.nonfinite_since.iter().copied().fold(first, f64::min);
+        let report = format!(
+            "{} of {} samples became non-finite, the first at τ = {first:.4e}, the last at τ = {last:.4e}",
+            result.nonfinite_rows.len(),
+            args.n,
+        );
         if !args.keep_finite {
             return Err(Failure::runtime(format!(
-                "{} of {} samples became non-finite by t-min = {}; try more steps or a larger t-min, or pass --keep-finite to keep the finite ones",
-                result.nonfinite_rows.len(),
-                args.n,
-                config.t_min
+                "{report}; try more steps or a larger t-min, or pass --keep-finite to keep the finite ones"
             )));
         }
+        eprintln!("warning: {report}; keeping the finite ones (--keep-finite)");
         samples = samples
             .chunks(dim)
             .enumerate()
@@ -293,6 +299,11 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
             .flat_map(|(_, row)| row.iter().copied())
             .collect();
         kept = samples.len() / dim;
+        if kept == 0 {
+            return Err(Failure::runtime(format!(
+                "{report}: no finite sample is left to write"
+            )));
+        }
     }
 
     let sample_tensor = scorelab_core::device::tensor_from_rows(&samples, kept, dim, &device);
@@ -355,6 +366,7 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
         "results": {
             "samples_kept": kept,
             "nonfinite_samples": result.nonfinite_rows.len(),
+            "first_nonfinite_tau": first_divergence,
             "mean_distance_to_nearest_training_point": mean_d1,
             "fraction_within_1e-2_of_a_training_point": on_point,
             "sampling_seconds": sampling_seconds,

@@ -188,6 +188,41 @@ pub struct SampleOutput {
     pub path: Vec<PathSnapshot>,
     /// Rows of `samples` with a NaN or infinite coordinate.
     pub nonfinite_rows: Vec<usize>,
+    /// For each of `nonfinite_rows`, the τ at which that sample was first seen non-finite (the
+    /// end of the step that produced it).
+    pub nonfinite_since: Vec<f64>,
+}
+
+/// Watches the batch for samples that turn NaN or infinite, step by step.
+struct DivergenceWatch {
+    since: Vec<Option<f64>>,
+}
+
+impl DivergenceWatch {
+    fn new(n: usize) -> Self {
+        Self {
+            since: vec![None; n],
+        }
+    }
+
+    /// Records the rows of `y` that are non-finite at τ = `tau` (one scalar read when all are finite).
+    fn check(&mut self, y: &Tensor<2>, tau: f64) {
+        let total = to_vec(y.clone().sum())[0];
+        if total.is_finite() {
+            return;
+        }
+        for row in nonfinite_rows(y) {
+            self.since[row].get_or_insert(tau);
+        }
+    }
+
+    fn into_rows(self) -> (Vec<usize>, Vec<f64>) {
+        self.since
+            .into_iter()
+            .enumerate()
+            .filter_map(|(row, tau)| tau.map(|tau| (row, tau)))
+            .unzip()
+    }
 }
 
 /// Seeded standard normal noise, drawn on the host so that runs agree across backends.
@@ -300,6 +335,7 @@ fn run_from(
     };
     record(0, &y, &mut path);
     let eps = config.eps;
+    let mut watch = DivergenceWatch::new(n);
     for i in 0..config.steps {
         let (tau, next) = (times[i], times[i + 1]);
         let h = tau - next;
@@ -346,17 +382,20 @@ fn run_from(
             }
             SamplerKind::Exponential => exponential_step(score, y, tau, next, eps, &mut noise),
         };
+        watch.check(&y, next);
         record(i + 1, &y, &mut path);
         progress(i + 1);
     }
     if config.denoise {
         y = tweedie(score, y, config.t_min);
+        watch.check(&y, config.t_min);
     }
-    let nonfinite_rows = nonfinite_rows(&y);
+    let (nonfinite_rows, nonfinite_since) = watch.into_rows();
     Ok(SampleOutput {
         samples: y,
         path,
         nonfinite_rows,
+        nonfinite_since,
     })
 }
 
@@ -383,7 +422,7 @@ fn langevin_correct(
         let s = score.score(y.clone(), &Times::Same(next));
         let z = noise.normal(n, d);
         let noise_norm = row_sq_norms(z.clone()).sqrt().mean();
-        let score_norm = row_sq_norms(s.clone()).sqrt().mean().clamp_min(1e-30);
+        let score_norm = finite_mean(row_sq_norms(s.clone()).sqrt()).clamp_min(1e-30);
         let eta = (noise_norm / score_norm)
             .powi_scalar(2)
             .mul_scalar(2.0 * alpha_i * config.snr * config.snr)
@@ -391,6 +430,14 @@ fn langevin_correct(
         y = y + s * eta.clone() + z * eta.mul_scalar(2.0).sqrt();
     }
     y
+}
+
+/// The mean of the finite entries (0 if there are none), so that one diverging sample does
+/// not spoil a batch-wide statistic.
+fn finite_mean(values: Tensor<2>) -> Tensor<1> {
+    let finite = values.clone().is_finite();
+    let count = finite.clone().float().sum().clamp_min(1.0);
+    values.mask_fill(finite.bool_not(), 0.0).sum() / count
 }
 
 /// One exponential-integrator step τ → τ' (Cao et al. (4.21)–(4.24), DDIM family):

@@ -279,3 +279,54 @@ fn invalid_configurations_are_rejected() {
     em.eps = -1.0;
     check(em, "eps");
 }
+
+/// A score that is exact for N(0, I) under vp but turns row 0 into NaN once τ < 0.5.
+struct FaultyScore {
+    sde: Sde,
+}
+
+impl scorelab_core::ScoreFn for FaultyScore {
+    fn dim(&self) -> usize {
+        2
+    }
+
+    fn sde(&self) -> &Sde {
+        &self.sde
+    }
+
+    fn score(&self, x: burn::tensor::Tensor<2>, t: &scorelab_core::Times) -> burn::tensor::Tensor<2> {
+        let [n, _] = x.dims();
+        let tau = t.per_row(n)[0];
+        let values: Vec<f32> = (0..n * 2)
+            .map(|i| if i < 2 && tau < 0.5 { f32::NAN } else { 0.0 })
+            .collect();
+        -x.clone() + tensor_from_rows(&values, n, 2, &x.device())
+    }
+
+    fn score_and_divergence(
+        &self,
+        x: burn::tensor::Tensor<2>,
+        t: &scorelab_core::Times,
+    ) -> (burn::tensor::Tensor<2>, burn::tensor::Tensor<1>) {
+        let [n, _] = x.dims();
+        (self.score(x, t), burn::tensor::Tensor::zeros([n], &device()))
+    }
+}
+
+#[test]
+fn diverging_samples_are_reported_with_the_time_they_diverged() {
+    let score = FaultyScore {
+        sde: Sde::vp(0.1, 20.0, 1.0).unwrap(),
+    };
+    for kind in ALL_SAMPLERS {
+        let mut config = SamplerConfig::new(kind, 40, 1e-3);
+        config.grid = TauGrid::Uniform;
+        let out = sample(&score, &config, 10, &device(), &mut |_| {}).unwrap();
+        assert_eq!(out.nonfinite_rows, vec![0], "{kind:?}");
+        let since = out.nonfinite_since[0];
+        // the first step evaluated below τ = 0.5 ends one grid step (≈ 0.025) later
+        assert!(since < 0.5 && since > 0.44, "{kind:?}: diverged at τ = {since}");
+        let rest = to_vec(out.samples.clone());
+        assert!(rest[2..].iter().all(|v| v.is_finite()), "{kind:?}");
+    }
+}
