@@ -229,6 +229,9 @@ pub struct SampleArgs {
     /// SDE and the training set come from the checkpoint; the data and SDE flags are ignored.
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
+    /// Which weights of the checkpoint: ema (the moving average) or raw (the last step's).
+    #[arg(long, default_value = "ema")]
+    pub weights: String,
     /// Add a constant vector e to the score (comma-separated, length d): a perturbed score.
     #[arg(long, allow_hyphen_values = true)]
     pub perturb: Option<String>,

@@ -15,7 +15,8 @@ use scorelab_core::{
     ScoreFn, Sde, SdeParams,
 };
 use scorelab_sample::{sample, SamplerConfig, SamplerKind, TauGrid, GRID_NAMES, SAMPLER_NAMES};
-use scorelab_train::{load_score, Normalisation};
+use scorelab_train::checkpoint::{EMA_FILE, WEIGHTS_FILE};
+use scorelab_train::{load_score_weights, Normalisation};
 
 use crate::cli::{DataArgs, SampleArgs, SdeArgs};
 use crate::failure::{CliResult, Failure};
@@ -172,7 +173,16 @@ fn checkpoint_source(args: &SampleArgs, device: &Device) -> CliResult<ScoreSourc
         .checkpoint
         .as_ref()
         .ok_or_else(|| Failure::usage("--score checkpoint needs --checkpoint DIR"))?;
-    let (score, meta) = load_score(path, device)?;
+    let file = match args.weights.as_str() {
+        "ema" => EMA_FILE,
+        "raw" => WEIGHTS_FILE,
+        other => {
+            return Err(Failure::usage(format!(
+                "unknown weights '{other}' (expected one of: ema, raw)"
+            )))
+        }
+    };
+    let (score, meta) = load_score_weights(path, file, device)?;
     let data = meta.data.spec.load(meta.data.seed)?;
     Ok(ScoreSource {
         score,
@@ -249,11 +259,17 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
     config.validate(&sde)?;
     let train_tensor = data.to_tensor(&device);
     let score: Box<dyn ScoreFn> = match &args.perturb {
-        Some(text) => Box::new(PerturbedScore::new(
-            base,
-            &parse_list(text, "--perturb")?,
-            &device,
-        )?),
+        Some(text) => {
+            let e = parse_list(text, "--perturb")?;
+            if e.len() != base.dim() {
+                return Err(Failure::usage(format!(
+                    "--perturb has {} entries but the data dimension is {}",
+                    e.len(),
+                    base.dim()
+                )));
+            }
+            Box::new(PerturbedScore::new(base, &e, &device)?)
+        }
         None => base,
     };
     if score.dim() != data.dim {

@@ -171,11 +171,11 @@ fn bad_flag_values_fail_with_a_message_and_exit_code_2() {
     // A perturbation of the wrong length is caught before anything is written too.
     let output = scorelab(&["sample", "--perturb", "0.3", "--out", out]);
     assert!(
-        stderr(&output).contains("perturbation has 1 entries"),
+        stderr(&output).contains("--perturb has 1 entries"),
         "{}",
         stderr(&output)
     );
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(2));
     assert!(
         !Path::new(out).exists(),
         "nothing is written when the arguments are wrong"

@@ -294,7 +294,11 @@ impl scorelab_core::ScoreFn for FaultyScore {
         &self.sde
     }
 
-    fn score(&self, x: burn::tensor::Tensor<2>, t: &scorelab_core::Times) -> burn::tensor::Tensor<2> {
+    fn score(
+        &self,
+        x: burn::tensor::Tensor<2>,
+        t: &scorelab_core::Times,
+    ) -> burn::tensor::Tensor<2> {
         let [n, _] = x.dims();
         let tau = t.per_row(n)[0];
         let values: Vec<f32> = (0..n * 2)
@@ -309,7 +313,10 @@ impl scorelab_core::ScoreFn for FaultyScore {
         t: &scorelab_core::Times,
     ) -> (burn::tensor::Tensor<2>, burn::tensor::Tensor<1>) {
         let [n, _] = x.dims();
-        (self.score(x, t), burn::tensor::Tensor::zeros([n], &device()))
+        (
+            self.score(x, t),
+            burn::tensor::Tensor::zeros([n], &device()),
+        )
     }
 }
 
@@ -325,7 +332,10 @@ fn diverging_samples_are_reported_with_the_time_they_diverged() {
         assert_eq!(out.nonfinite_rows, vec![0], "{kind:?}");
         let since = out.nonfinite_since[0];
         // the first step evaluated below τ = 0.5 ends one grid step (≈ 0.025) later
-        assert!(since < 0.5 && since > 0.44, "{kind:?}: diverged at τ = {since}");
+        assert!(
+            since < 0.5 && since > 0.44,
+            "{kind:?}: diverged at τ = {since}"
+        );
         let rest = to_vec(out.samples.clone());
         assert!(rest[2..].iter().all(|v| v.is_finite()), "{kind:?}");
     }

@@ -292,18 +292,27 @@ impl<N: ScoreNetwork> ScoreFn for NetworkScore<N> {
 
 /// The EMA network of a checkpoint (or of a run's newest checkpoint) as a score function.
 pub fn load_score(path: &Path, device: &Device) -> Result<(Box<dyn ScoreFn>, Meta)> {
+    load_score_weights(path, EMA_FILE, device)
+}
+
+/// The network of a checkpoint with the weights in `file` ([`EMA_FILE`] or [`WEIGHTS_FILE`]).
+pub fn load_score_weights(
+    path: &Path,
+    file: &str,
+    device: &Device,
+) -> Result<(Box<dyn ScoreFn>, Meta)> {
     let dir = resolve(path)?;
     let meta = read_meta(&dir)?;
     let (sde, param) = (meta.sde.clone(), meta.parameterisation());
     let score: Box<dyn ScoreFn> = match meta.model() {
         ModelConfig::Mlp(config) => {
             let template: Mlp = config.init(0, device)?;
-            let net = load_module(&dir, EMA_FILE, template)?;
+            let net = load_module(&dir, file, template)?;
             Box::new(NetworkScore::new(net, sde, param))
         }
         ModelConfig::Unet(config) => {
             let template: UNet = config.init(0, device)?;
-            let net = load_module(&dir, EMA_FILE, template)?;
+            let net = load_module(&dir, file, template)?;
             Box::new(NetworkScore::new(net, sde, param))
         }
     };

@@ -13,7 +13,7 @@ pub mod params;
 pub mod trainer;
 pub mod unet;
 
-pub use checkpoint::{load_score, Meta, NetworkScore};
+pub use checkpoint::{load_score, load_score_weights, Meta, NetworkScore};
 pub use config::{DataInfo, ModelConfig, Normalisation, TrainConfig};
 pub use error::{Result, TrainError};
 pub use loss::{LossConfig, LossKind, Penalty, Projection, Weighting};
