@@ -189,7 +189,7 @@ fn bad_training_input_gives_clear_errors() {
         ("--penalty full", 2, "gamma"),
         ("--gamma 0.5", 2, "--penalty"),
         ("--parameterisation noise", 2, "unknown parameterisation"),
-        ("--model unet", 2, "unknown model"),
+        ("--model resnet", 2, "unknown model"),
         ("--batch-size 0", 2, "batch-size"),
         ("--embedding 7", 2, "embedding"),
         ("--t-eps 2", 2, "t-eps"),

@@ -169,13 +169,18 @@ pub fn read_meta(dir: &Path) -> Result<Meta> {
     let path = dir.join(META_FILE);
     let text = fs::read_to_string(&path)
         .map_err(|e| TrainError::checkpoint(&path, format!("cannot read: {e}")))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| TrainError::checkpoint(&path, format!("not valid JSON: {e}")))?;
+    parse_meta(&text, &path)
+}
+
+/// Parses and checks the text of a `meta.json`; `path` names it in errors.
+pub fn parse_meta(text: &str, path: &Path) -> Result<Meta> {
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| TrainError::checkpoint(path, format!("not valid JSON: {e}")))?;
     match value.get("format").and_then(|f| f.as_str()) {
         Some(FORMAT) => {}
         _ => {
             return Err(TrainError::checkpoint(
-                &path,
+                path,
                 format!("not a scorelab checkpoint (\"format\" is not \"{FORMAT}\")"),
             ))
         }
@@ -184,14 +189,21 @@ pub fn read_meta(dir: &Path) -> Result<Meta> {
         Some(v) if v == VERSION as u64 => {}
         Some(v) => {
             return Err(TrainError::checkpoint(
-                &path,
+                path,
                 format!("format version {v} is not supported (this build reads version {VERSION})"),
             ))
         }
-        None => return Err(TrainError::checkpoint(&path, "missing field `version`")),
+        None => return Err(TrainError::checkpoint(path, "missing field `version`")),
     }
-    serde_json::from_value(value)
-        .map_err(|e| TrainError::checkpoint(&path, format!("invalid metadata: {e}")))
+    let meta: Meta = serde_json::from_value(value)
+        .map_err(|e| TrainError::checkpoint(path, format!("invalid metadata: {e}")))?;
+    meta.train
+        .validate(&meta.sde)
+        .map_err(|e| TrainError::checkpoint(path, format!("invalid metadata: {e}")))?;
+    if meta.train.model.dim() == 0 {
+        return Err(TrainError::checkpoint(path, "invalid metadata: zero data dimension"));
+    }
+    Ok(meta)
 }
 
 /// Loads one burnpack record of a checkpoint into a module shaped like `template`.

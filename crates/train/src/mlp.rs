@@ -14,6 +14,20 @@ use scorelab_core::CoreError;
 
 use crate::network::{scale_blocks, ScoreNetwork};
 
+/// Upper bounds on layer sizes and depth: far above any sensible model, they turn a corrupt
+/// configuration into an error instead of an attempt to allocate terabytes.
+pub const MAX_SIZE: usize = 1 << 20;
+pub const MAX_DEPTH: usize = 1000;
+
+/// Checks `value ≤ limit`.
+pub fn require_at_most(name: &str, value: usize, limit: usize) -> Result<(), CoreError> {
+    if value <= limit {
+        Ok(())
+    } else {
+        Err(CoreError::invalid(name, format!("{value} is larger than the limit {limit}")))
+    }
+}
+
 /// Shape of the MLP.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MlpConfig {
@@ -45,6 +59,14 @@ impl MlpConfig {
         require_positive("dim", self.dim as f64)?;
         require_positive("width", self.width as f64)?;
         require_positive("depth", self.depth as f64)?;
+        for (name, value, limit) in [
+            ("dim", self.dim, MAX_SIZE),
+            ("width", self.width, MAX_SIZE),
+            ("depth", self.depth, MAX_DEPTH),
+            ("embedding", self.embedding, MAX_SIZE),
+        ] {
+            require_at_most(name, value, limit)?;
+        }
         if self.embedding == 0 || !self.embedding.is_multiple_of(2) {
             return Err(CoreError::invalid(
                 "embedding",

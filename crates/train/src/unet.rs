@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use scorelab_core::error::require_positive;
 use scorelab_core::CoreError;
 
-use crate::mlp::{time_embedding, Dense};
+use crate::mlp::{require_at_most, time_embedding, Dense, MAX_DEPTH, MAX_SIZE};
 use crate::network::ScoreNetwork;
 
 /// Multiplies each block of a [K·B, C, H, W] tangent by a per-image [B, C, H, W] factor.
@@ -392,6 +392,20 @@ impl UNetConfig {
         require_positive("channels", self.channels as f64)?;
         require_positive("blocks", self.blocks as f64)?;
         require_positive("groups", self.groups as f64)?;
+        for (name, value, limit) in [
+            ("image channels", c, MAX_SIZE),
+            ("image height", h, MAX_SIZE),
+            ("image width", w, MAX_SIZE),
+            ("channels", self.channels, 1 << 14),
+            ("blocks", self.blocks, MAX_DEPTH),
+            ("levels", self.multipliers.len(), 16),
+            ("embedding", self.embedding, MAX_SIZE),
+        ] {
+            require_at_most(name, value, limit)?;
+        }
+        if self.multipliers.iter().any(|&m| m > 64) {
+            return Err(CoreError::invalid("multipliers", "each must be at most 64"));
+        }
         if self.multipliers.is_empty() || self.multipliers.contains(&0) {
             return Err(CoreError::invalid(
                 "multipliers",

@@ -9,6 +9,11 @@ use crate::error::{CoreError, Result};
 /// Loads a CSV of points; errors name the file and the line.
 pub fn load_csv(path: &Path) -> Result<Dataset> {
     let text = std::fs::read_to_string(path).map_err(|e| CoreError::io(path, e))?;
+    parse_csv(&text, path)
+}
+
+/// Parses CSV text of points; `path` names the source in errors.
+pub fn parse_csv(text: &str, path: &Path) -> Result<Dataset> {
     let mut points = Vec::new();
     let mut dim: Option<usize> = None;
     let mut first_content = true;

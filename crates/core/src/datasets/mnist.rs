@@ -73,8 +73,13 @@ impl MnistSplit {
 /// Reads and decompresses one file.
 fn read_gz(path: &Path) -> Result<Vec<u8>> {
     let file = std::fs::File::open(path).map_err(|e| CoreError::io(path, e))?;
+    decompress(file, path)
+}
+
+/// Decompresses gzip data read from `source`; `path` names it in errors.
+pub fn decompress(source: impl Read, path: &Path) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
-    GzDecoder::new(file)
+    GzDecoder::new(source)
         .read_to_end(&mut bytes)
         .map_err(|e| CoreError::bad_file(path, format!("not a valid gzip file ({e})")))?;
     Ok(bytes)
@@ -122,7 +127,16 @@ pub fn parse_idx_header(bytes: &[u8], magic: u32, ndims: usize, path: &Path) -> 
     let dims: Vec<usize> = (0..ndims)
         .map(|i| be_u32(bytes, 4 + 4 * i) as usize)
         .collect();
-    let expected = header + dims.iter().product::<usize>();
+    let expected = dims
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .and_then(|n| n.checked_add(header));
+    let Some(expected) = expected else {
+        return Err(CoreError::bad_file(
+            path,
+            format!("header dimensions {dims:?} are too large to be a file"),
+        ));
+    };
     if bytes.len() != expected {
         return Err(CoreError::bad_file(
             path,

@@ -15,8 +15,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-pub use self::csv::load_csv;
-pub use self::mnist::{load_mnist, MnistSplit, MNIST_FILES};
+pub use self::csv::{load_csv, parse_csv};
+pub use self::mnist::{decompress, load_mnist, parse_idx_header, MnistSplit, MNIST_FILES};
 pub use self::swissroll::{swissroll, swissroll_curve_distance, SWISSROLL_SCALE};
 pub use self::toy::{circle, diracs, lemniscate};
 
