@@ -58,6 +58,19 @@ pub fn mnist_dir(dir: &Path) -> PathBuf {
     }
 }
 
+/// A dataset spec read from a checkpoint, with a relative MNIST folder resolved like the flag's
+/// (so that a run started in the repository can be sampled from elsewhere).
+pub fn locate(spec: &DatasetSpec) -> DatasetSpec {
+    match spec {
+        DatasetSpec::Mnist { dir, split, n } => DatasetSpec::Mnist {
+            dir: mnist_dir(dir),
+            split: *split,
+            n: *n,
+        },
+        other => other.clone(),
+    }
+}
+
 /// The dataset described by the flags.
 /// `drawn_default` is the size of drawn 2-D datasets when --n-train is not given.
 pub fn dataset_spec(args: &DataArgs, drawn_default: usize) -> CliResult<DatasetSpec> {
@@ -183,7 +196,7 @@ fn checkpoint_source(args: &SampleArgs, device: &Device) -> CliResult<ScoreSourc
         }
     };
     let (score, meta) = load_score_weights(path, file, device)?;
-    let data = meta.data.spec.load(meta.data.seed)?;
+    let data = locate(&meta.data.spec).load(meta.data.seed)?;
     Ok(ScoreSource {
         score,
         sde: meta.sde,

@@ -25,7 +25,7 @@ use scorelab_train::{
 
 use crate::cli::{Cli, TrainArgs};
 use crate::failure::{CliResult, Failure};
-use crate::sample_cmd::{build_sde, dataset_spec};
+use crate::sample_cmd::{build_sde, dataset_spec, locate};
 
 /// Model names accepted by --model.
 const MODEL_NAMES: [&str; 2] = ["mlp", "unet"];
@@ -378,7 +378,7 @@ fn resume(
     if explicit("log_every") {
         config.log_every = args.log_every;
     }
-    let data = meta.data.spec.load(meta.data.seed)?;
+    let data = locate(&meta.data.spec).load(meta.data.seed)?;
     let device = open_device(backend)?;
     let autodiff = device.autodiff();
     if meta.step >= config.steps {

@@ -201,7 +201,10 @@ pub fn parse_meta(text: &str, path: &Path) -> Result<Meta> {
         .validate(&meta.sde)
         .map_err(|e| TrainError::checkpoint(path, format!("invalid metadata: {e}")))?;
     if meta.train.model.dim() == 0 {
-        return Err(TrainError::checkpoint(path, "invalid metadata: zero data dimension"));
+        return Err(TrainError::checkpoint(
+            path,
+            "invalid metadata: zero data dimension",
+        ));
     }
     Ok(meta)
 }

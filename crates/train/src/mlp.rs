@@ -24,7 +24,10 @@ pub fn require_at_most(name: &str, value: usize, limit: usize) -> Result<(), Cor
     if value <= limit {
         Ok(())
     } else {
-        Err(CoreError::invalid(name, format!("{value} is larger than the limit {limit}")))
+        Err(CoreError::invalid(
+            name,
+            format!("{value} is larger than the limit {limit}"),
+        ))
     }
 }
 
