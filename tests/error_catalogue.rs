@@ -82,7 +82,8 @@ fn fixtures(dir: &Path) {
     let labels = "t10k-labels-idx1-ubyte.gz";
     fs::create_dir(dir.join("mnist-empty")).unwrap();
     let raw = gunzip(&mnist.join(labels));
-    let variants: [(&str, Box<dyn Fn(&Path)>); 3] = [
+    type Damage<'a> = Box<dyn Fn(&Path) + 'a>;
+    let variants: [(&str, Damage); 3] = [
         (
             "mnist-truncated",
             Box::new(|p: &Path| {
