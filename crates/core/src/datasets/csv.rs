@@ -54,7 +54,7 @@ pub fn parse_csv(text: &str, path: &Path) -> Result<Dataset> {
         if let Some(v) = row.iter().find(|v| !(**v as f32).is_finite()) {
             return Err(CoreError::bad_file(
                 path,
-                format!("line {line_no}: {v} is outside the float32 range (±3.4e38)"),
+                format!("line {line_no}: {v:e} is outside the float32 range (±3.4e38)"),
             ));
         }
         match dim {
