@@ -8,8 +8,6 @@
 
 mod common;
 
-use burn::module::Module;
-use burn::tensor::Tensor;
 use rand::Rng;
 use rand_distr::StandardNormal;
 
@@ -19,7 +17,6 @@ use scorelab_train::loss::{evaluate, Batch, LossConfig, LossKind, Penalty};
 use scorelab_train::network::{
     host_tensor, network_score, network_score_and_divergence, network_score_jvp, Marginals,
 };
-use scorelab_train::params::{flatten, flatten_grads, replace};
 use scorelab_train::{Mlp, Parameterisation, ScoreNetwork};
 
 const H: f32 = 1e-2;
@@ -159,48 +156,16 @@ fn derivative_loss_gradients_match_finite_differences() {
         config.t_eps = 0.2;
         let batch = Batch::draw(&data.points, d, 16, &config, &sde, &mut rng(11));
         let net: Mlp = small_mlp(d, false).init(3, &autodiff).unwrap();
-        let loss = evaluate(
-            &net,
-            Parameterisation::Score,
-            &sde,
-            &config,
-            &batch,
-            &autodiff,
-        )
-        .total;
-        let grads = flatten_grads(&net, &mut loss.backward());
-        let base = flatten(&net);
-        let plain = net.valid();
-        for (p, grad) in grads.iter().enumerate() {
-            let grad = values(grad.clone());
-            let theta = values(base[p].clone());
+        let loss = |net: &Mlp| {
+            let device = net.input.weight.val().device();
+            evaluate(net, Parameterisation::Score, &sde, &config, &batch, &device).total
+        };
+        let check = GradientCheck::new(&net, &loss);
+        for (p, grad) in check.grads.iter().enumerate() {
             // the largest gradient entry and one further away
-            let j_max = (0..grad.len())
-                .max_by(|&a, &b| grad[a].abs().total_cmp(&grad[b].abs()))
-                .unwrap();
+            let j_max = check.largest_entry(p);
             for j in [j_max, grad.len() / 2] {
-                let loss_at = |delta: f32| {
-                    let mut moved = theta.clone();
-                    moved[j] += delta;
-                    let mut params = base.clone();
-                    params[p] = Tensor::from_data(
-                        burn::tensor::TensorData::new(moved, [theta.len()]),
-                        &device,
-                    );
-                    let net = replace(plain.clone(), params);
-                    values(
-                        evaluate(
-                            &net,
-                            Parameterisation::Score,
-                            &sde,
-                            &config,
-                            &batch,
-                            &device,
-                        )
-                        .total,
-                    )[0]
-                };
-                let fd = (loss_at(H) - loss_at(-H)) / (2.0 * H);
+                let fd = check.central_difference(p, j, H, &loss, &device);
                 let tol = 2e-2 * grad[j_max].abs().max(1e-3);
                 assert!(
                     (fd - grad[j]).abs() < tol,

@@ -9,7 +9,6 @@
 
 mod common;
 
-use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::Rng;
 use rand_distr::StandardNormal;
@@ -18,7 +17,6 @@ use common::*;
 use scorelab_core::datasets::MnistSplit;
 use scorelab_core::{DatasetSpec, ScoreFn, Sde, Times};
 use scorelab_train::loss::{evaluate, Batch, LossConfig, LossKind, Penalty};
-use scorelab_train::params::{flatten, flatten_grads, replace};
 use scorelab_train::unet::{upsample2, Attention, Conv, GroupNorm, ResBlock};
 use scorelab_train::{
     load_score, run, ModelConfig, NetworkScore, Observer, Parameterisation, ScoreNetwork, Trainer,
@@ -202,43 +200,25 @@ fn ssm_and_penalty_gradients_of_a_tiny_unet_match_finite_differences() {
     for (name, config) in [("ssm", ssm), ("dsm+full (Hutchinson)", penalised)] {
         let batch = Batch::draw(&points, 64, 4, &config, &sde, &mut rng(3));
         let net: UNet = micro_unet(true).init(2, &autodiff).unwrap();
-        let loss = evaluate(
-            &net,
-            Parameterisation::Eps,
-            &sde,
-            &config,
-            &batch,
-            &autodiff,
-        )
-        .total;
-        let grads = flatten_grads(&net, &mut loss.backward());
-        let base = flatten(&net);
-        let plain = net.valid();
-        let largest = grads
+        let loss = |net: &UNet| {
+            let device = net.conv_in.weight.val().device();
+            evaluate(net, Parameterisation::Eps, &sde, &config, &batch, &device).total
+        };
+        let check = GradientCheck::new(&net, &loss);
+        let largest = check
+            .grads
             .iter()
-            .flat_map(|g| values(g.clone()))
+            .flatten()
             .fold(0f32, |m, g| m.max(g.abs()));
         // the largest entry of a few parameter tensors spread over the network
-        for p in [0, base.len() / 3, base.len() / 2, base.len() - 2] {
-            let grad = values(grads[p].clone());
-            let theta = values(base[p].clone());
-            let j = (0..grad.len())
-                .max_by(|&a, &b| grad[a].abs().total_cmp(&grad[b].abs()))
-                .unwrap();
-            let loss_at = |delta: f32| {
-                let mut moved = theta.clone();
-                moved[j] += delta;
-                let mut params = base.clone();
-                params[p] = Tensor::from_data(TensorData::new(moved, [theta.len()]), &device);
-                let net = replace(plain.clone(), params);
-                values(evaluate(&net, Parameterisation::Eps, &sde, &config, &batch, &device).total)
-                    [0]
-            };
-            let fd = (loss_at(H) - loss_at(-H)) / (2.0 * H);
+        let count = check.grads.len();
+        for p in [0, count / 3, count / 2, count - 2] {
+            let j = check.largest_entry(p);
+            let fd = check.central_difference(p, j, H, &loss, &device);
+            let grad = check.grads[p][j];
             assert!(
-                (fd - grad[j]).abs() < 2e-2 * largest.max(1e-3),
-                "{name}: parameter {p}[{j}]: backprop {} vs finite difference {fd}",
-                grad[j]
+                (fd - grad).abs() < 2e-2 * largest.max(1e-3),
+                "{name}: parameter {p}[{j}]: backprop {grad} vs finite difference {fd}"
             );
         }
     }

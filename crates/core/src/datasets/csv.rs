@@ -87,9 +87,7 @@ mod tests {
     /// Found by the csv fuzz target: 2e300 is a finite f64 but not a finite f32.
     #[test]
     fn values_beyond_the_f32_range_are_rejected() {
-        let err = parse_csv("\0\0x,\n0.2e301\n", Path::new("fuzz.csv"))
-            .err()
-            .expect("out of range");
+        let err = parse_csv("\0\0x,\n0.2e301\n", Path::new("fuzz.csv")).expect_err("out of range");
         assert!(err.to_string().contains("line 2"), "{err}");
         assert!(err.to_string().contains("float32 range"), "{err}");
     }
