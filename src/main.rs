@@ -18,7 +18,11 @@ fn main() {
         dispatch(cli, &matches)
     });
     if let Err(failure) = result {
-        eprintln!("error: {failure}");
+        match failure {
+            // not an error: the run stopped on request and saved its work
+            failure::Failure::Interrupted(_) => eprintln!("{failure}"),
+            _ => eprintln!("error: {failure}"),
+        }
         std::process::exit(failure.exit_code());
     }
 }
