@@ -1,4 +1,4 @@
-//! `scorelab bench`: timed workloads of DESIGN §8 (W1, W3, W4; W2 sampling is to come).
+//! `scorelab bench`: the timed workloads of DESIGN §8.
 
 use std::time::Instant;
 
@@ -7,9 +7,11 @@ use serde_json::json;
 use scorelab_core::datasets::{load_mnist, MnistSplit};
 use scorelab_core::device::{tensor_from_rows, to_vec};
 use scorelab_core::{open_device, BackendKind, DatasetSpec, EmpiricalScore, ScoreFn, Sde, Times};
+use scorelab_sample::{sample, SamplerConfig, SamplerKind, TauGrid};
 use scorelab_train::adam::AdamConfig;
 use scorelab_train::{
-    DataInfo, LossConfig, LossKind, MlpConfig, ModelConfig, Parameterisation, TrainConfig, Trainer,
+    DataInfo, LossConfig, LossKind, Mlp, MlpConfig, ModelConfig, NetworkScore, Parameterisation,
+    TrainConfig, Trainer,
 };
 
 use crate::cli::BenchArgs;
@@ -71,13 +73,10 @@ fn w3(args: &BenchArgs) -> CliResult<()> {
     Ok(())
 }
 
-/// Training steps per second of the W1 network (Swiss roll, 10,000 points, vp, MLP
-/// 2 ⊕ 32 → 256 → 256 → 256 → 2, λ = σ², Adam 1e-3, batch 1024) with `loss`: the median over
-/// `reps` repetitions of `train_steps` steps, after 20 warm-up steps.
-fn training_rate(args: &BenchArgs, workload: &str, loss: LossKind) -> CliResult<()> {
-    let backend = BackendKind::parse(&args.device)?;
-    let device = open_device(backend)?;
-    let autodiff = device.autodiff();
+/// A trainer of the W1 network (Swiss roll, 10,000 points, vp, MLP 2 ⊕ 32 → 256 → 256 → 256
+/// → 2, λ = σ², Adam 1e-3, batch 1024, t_eps 1e-3, output = score as in the peer) with `loss`.
+fn w1_trainer(device: &burn::tensor::Device, loss: LossKind) -> CliResult<Trainer<Mlp>> {
+    let autodiff = device.clone().autodiff();
     let spec = DatasetSpec::Swissroll {
         n: 10_000,
         noise: 0.0,
@@ -102,7 +101,21 @@ fn training_rate(args: &BenchArgs, workload: &str, loss: LossKind) -> CliResult<
     };
     let info = DataInfo::describe(spec, 0, &data);
     let net = model.init(0, &autodiff)?;
-    let mut trainer = Trainer::new(config, sde, &data, info, net, &autodiff)?;
+    Ok(Trainer::new(config, sde, &data, info, net, &autodiff)?)
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|p| p.get())
+        .unwrap_or(1)
+}
+
+/// Training steps per second of the W1 network with `loss`: the median over `reps`
+/// repetitions of `train_steps` steps, after 20 warm-up steps.
+fn training_rate(args: &BenchArgs, workload: &str, loss: LossKind) -> CliResult<()> {
+    let backend = BackendKind::parse(&args.device)?;
+    let device = open_device(backend)?;
+    let mut trainer = w1_trainer(&device, loss)?;
     let mut rates = Vec::new();
     let mut last_loss = f64::NAN;
     for rep in 0..=args.reps {
@@ -122,12 +135,50 @@ fn training_rate(args: &BenchArgs, workload: &str, loss: LossKind) -> CliResult<
             "workload": workload,
             "loss": loss.name(),
             "device": backend.name(),
-            "threads": std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1),
+            "threads": threads(),
             "batch": 1024,
             "steps_per_rep": args.train_steps,
             "steps_per_s_median": rates[rates.len() / 2],
             "steps_per_s_all": rates,
             "final_loss": last_loss,
+        })
+    );
+    Ok(())
+}
+
+/// W2: the W1 network after 300 untimed dsm steps (as the peer does), 10,000 samples,
+/// 1,000 Euler–Maruyama steps on a uniform grid from T to t_min = 1e-3: wall time of one run
+/// after a short warm-up.
+fn w2(args: &BenchArgs) -> CliResult<()> {
+    let backend = BackendKind::parse(&args.device)?;
+    let device = open_device(backend)?;
+    let mut trainer = w1_trainer(&device, LossKind::Dsm)?;
+    for _ in 0..300 {
+        trainer.step()?;
+    }
+    let score = NetworkScore::new(
+        trainer.network(),
+        trainer.sde.clone(),
+        Parameterisation::Score,
+    );
+    let mut config = SamplerConfig::new(SamplerKind::EulerMaruyama, args.sample_steps, 1e-3);
+    config.grid = TauGrid::Uniform;
+    let mut warm = config.clone();
+    warm.steps = 5;
+    sample(&score, &warm, args.samples, &device, &mut |_| {})?;
+    let started = Instant::now();
+    let out = sample(&score, &config, args.samples, &device, &mut |_| {})?;
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        json!({
+            "workload": "W2",
+            "device": backend.name(),
+            "threads": threads(),
+            "samples": args.samples,
+            "steps": args.sample_steps,
+            "wall_s": seconds,
+            "nonfinite_samples": out.nonfinite_rows.len(),
         })
     );
     Ok(())
@@ -139,6 +190,7 @@ pub fn run(args: &BenchArgs) -> CliResult<()> {
     }
     match args.workload.to_lowercase().as_str() {
         "w1" => training_rate(args, "W1", LossKind::Dsm),
+        "w2" => w2(args),
         "w3" => w3(args),
         "w4" => {
             training_rate(args, "W4", LossKind::Ssm)?;
@@ -146,12 +198,13 @@ pub fn run(args: &BenchArgs) -> CliResult<()> {
         }
         "all" => {
             training_rate(args, "W1", LossKind::Dsm)?;
+            w2(args)?;
             w3(args)?;
             training_rate(args, "W4", LossKind::Ssm)?;
             training_rate(args, "W4", LossKind::Hyvarinen)
         }
         other => Err(Failure::usage(format!(
-            "unknown workload '{other}' (available: w1, w3, w4, all)"
+            "unknown workload '{other}' (available: w1, w2, w3, w4, all)"
         ))),
     }
 }

@@ -20,15 +20,22 @@ pub enum Command {
     Train(Box<TrainArgs>),
     /// Run reverse-time dynamics with a score and write samples, a summary and a picture.
     Sample(Box<SampleArgs>),
-    /// Time performance workloads of the design (W1: dsm training, W3: empirical score on
-    /// MNIST, W4: ssm and hyvarinen training) and print one JSON line per workload.
+    /// Time performance workloads of the design (W1: dsm training, W2: sampling with the W1
+    /// network, W3: empirical score on MNIST, W4: ssm and hyvarinen training) and print one
+    /// JSON line per workload.
     Bench(BenchArgs),
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    /// Workload: w1, w3, w4 or all.
+    /// Workload: w1, w2, w3, w4 or all.
     pub workload: String,
+    /// W2: number of samples.
+    #[arg(long, default_value_t = 10_000)]
+    pub samples: usize,
+    /// W2: Euler–Maruyama steps.
+    #[arg(long, default_value_t = 1000)]
+    pub sample_steps: usize,
     /// W1/W4: timed training steps per repetition.
     #[arg(long, default_value_t = 200)]
     pub train_steps: u64,

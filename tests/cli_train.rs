@@ -386,3 +386,23 @@ fn unet_trains_on_mnist_and_samples_an_image_grid() {
         );
     }
 }
+
+#[test]
+fn training_benchmarks_print_one_json_line_each() {
+    for (args, workload) in [
+        (
+            vec!["bench", "w1", "--reps", "1", "--train-steps", "2"],
+            "W1",
+        ),
+        (
+            vec!["bench", "w2", "--samples", "10", "--sample-steps", "3"],
+            "W2",
+        ),
+    ] {
+        let output = scorelab(&args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let line: serde_json::Value =
+            serde_json::from_str(String::from_utf8_lossy(&output.stdout).trim()).unwrap();
+        assert_eq!(line["workload"], workload);
+    }
+}
