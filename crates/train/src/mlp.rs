@@ -98,6 +98,18 @@ impl MlpConfig {
     }
 }
 
+/// A parameter of `shape` drawn from U(−bound, bound) on the host.
+pub fn uniform_param<const D: usize>(
+    shape: [usize; D],
+    bound: f32,
+    rng: &mut impl Rng,
+    device: &Device,
+) -> Param<Tensor<D>> {
+    let n = shape.iter().product();
+    let values: Vec<f32> = (0..n).map(|_| rng.random_range(-bound..bound)).collect();
+    Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device))
+}
+
 /// An affine layer y = x W + b, W ∈ R^{in×out}.
 #[derive(Module, Debug)]
 pub struct Dense {
@@ -109,19 +121,9 @@ impl Dense {
     /// PyTorch's default initialisation: W, b ~ U(−k, k) with k = 1/√in.
     pub fn init(inputs: usize, outputs: usize, rng: &mut impl Rng, device: &Device) -> Self {
         let k = 1.0 / (inputs as f32).sqrt();
-        let mut uniform = |n: usize| {
-            (0..n)
-                .map(|_| rng.random_range(-k..k))
-                .collect::<Vec<f32>>()
-        };
-        let weight = uniform(inputs * outputs);
-        let bias = uniform(outputs);
         Self {
-            weight: Param::from_tensor(Tensor::from_data(
-                TensorData::new(weight, [inputs, outputs]),
-                device,
-            )),
-            bias: Param::from_tensor(Tensor::from_data(TensorData::new(bias, [outputs]), device)),
+            weight: uniform_param([inputs, outputs], k, rng, device),
+            bias: uniform_param([outputs], k, rng, device),
         }
     }
 
@@ -135,8 +137,13 @@ impl Dense {
     }
 }
 
-/// SiLU(h) = h·sigmoid(h) and its derivative sigmoid(h)(1 + h(1 − sigmoid(h))).
-fn silu_with_derivative(h: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+/// SiLU(h) = h·sigmoid(h).
+pub fn silu<const D: usize>(h: Tensor<D>) -> Tensor<D> {
+    h.clone() * sigmoid(h)
+}
+
+/// SiLU(h) and its derivative sigmoid(h)(1 + h(1 − sigmoid(h))), for tangent propagation.
+pub fn silu_with_slope<const D: usize>(h: Tensor<D>) -> (Tensor<D>, Tensor<D>) {
     let sig = sigmoid(h.clone());
     let value = h.clone() * sig.clone();
     let slope = sig.clone() * ((-sig + 1.0) * h + 1.0);
@@ -179,7 +186,7 @@ impl Mlp {
 
     fn hidden_forward(&self, mut h: Tensor<2>) -> Tensor<2> {
         for layer in &self.hidden {
-            let (a, _) = silu_with_derivative(layer.forward(h.clone()));
+            let a = silu(layer.forward(h.clone()));
             h = if self.config.residual { h + a } else { a };
         }
         h
@@ -193,7 +200,7 @@ impl ScoreNetwork for Mlp {
 
     fn forward(&self, x: Tensor<2>, t: Tensor<2>) -> Tensor<2> {
         let input = Tensor::cat(vec![x, self.embed(t)], 1);
-        let (h, _) = silu_with_derivative(self.input.forward(input));
+        let h = silu(self.input.forward(input));
         self.output.forward(self.hidden_forward(h))
     }
 
@@ -202,10 +209,10 @@ impl ScoreNetwork for Mlp {
         let input = Tensor::cat(vec![x, self.embed(t)], 1);
         // Only the x rows of the first weight see the tangent (t is not differentiated).
         let w_x = self.input.weight.val().narrow(0, 0, d);
-        let (mut h, slope) = silu_with_derivative(self.input.forward(input));
+        let (mut h, slope) = silu_with_slope(self.input.forward(input));
         let mut dh = scale_blocks(v.matmul(w_x), slope);
         for layer in &self.hidden {
-            let (a, slope) = silu_with_derivative(layer.forward(h.clone()));
+            let (a, slope) = silu_with_slope(layer.forward(h.clone()));
             let da = scale_blocks(layer.tangent(dh.clone()), slope);
             if self.config.residual {
                 h = h + a;

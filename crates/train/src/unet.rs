@@ -10,10 +10,10 @@
 //! tensor, block k holding direction k for every image.
 
 use burn::module::{Module, Param};
-use burn::tensor::activation::{sigmoid, softmax};
+use burn::tensor::activation::softmax;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -21,7 +21,10 @@ use serde::{Deserialize, Serialize};
 use scorelab_core::error::require_positive;
 use scorelab_core::CoreError;
 
-use crate::mlp::{require_at_most, time_embedding, Dense, MAX_DEPTH, MAX_SIZE};
+use crate::mlp::{
+    require_at_most, silu, silu_with_slope, time_embedding, uniform_param, Dense, MAX_DEPTH,
+    MAX_SIZE,
+};
 use crate::network::ScoreNetwork;
 
 /// Multiplies each block of a [K·B, C, H, W] tangent by a per-image [B, C, H, W] factor.
@@ -33,25 +36,6 @@ fn scale_blocks4(tangent: Tensor<4>, factor: Tensor<4>) -> Tensor<4> {
         return tangent * factor;
     }
     (tangent.reshape([k, b, c, h, w]) * factor.unsqueeze_dim::<5>(0)).reshape([kb, c, h, w])
-}
-
-/// SiLU and its slope (see `mlp`): (h σ(h), σ(h)(1 + h(1 − σ(h)))).
-fn silu_slope<const D: usize>(h: Tensor<D>) -> (Tensor<D>, Tensor<D>) {
-    let sig = sigmoid(h.clone());
-    let value = h.clone() * sig.clone();
-    let slope = sig.clone() * ((-sig + 1.0) * h + 1.0);
-    (value, slope)
-}
-
-fn uniform_param<const D: usize>(
-    shape: [usize; D],
-    bound: f32,
-    rng: &mut impl Rng,
-    device: &Device,
-) -> Param<Tensor<D>> {
-    let n = shape.iter().product();
-    let values: Vec<f32> = (0..n).map(|_| rng.random_range(-bound..bound)).collect();
-    Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device))
 }
 
 /// A 2-D convolution with square kernel, stride and padding.
@@ -209,9 +193,9 @@ impl ResBlock {
 
     /// `temb` is SiLU of the time embedding, [B, T].
     pub fn forward(&self, x: Tensor<4>, temb: Tensor<2>) -> Tensor<4> {
-        let (a, _) = silu_slope(self.norm1.forward(x.clone()));
+        let a = silu(self.norm1.forward(x.clone()));
         let h = self.conv1.forward(a) + self.time_shift(temb);
-        let (a, _) = silu_slope(self.norm2.forward(h));
+        let a = silu(self.norm2.forward(h));
         let h = self.conv2.forward(a);
         match &self.skip {
             Some(skip) => skip.forward(x) + h,
@@ -221,12 +205,12 @@ impl ResBlock {
 
     pub fn jvp(&self, x: Tensor<4>, v: Tensor<4>, temb: Tensor<2>) -> (Tensor<4>, Tensor<4>) {
         let (n, dn) = self.norm1.jvp(x.clone(), v.clone());
-        let (a, slope) = silu_slope(n);
+        let (a, slope) = silu_with_slope(n);
         let da = scale_blocks4(dn, slope);
         let h = self.conv1.forward(a) + self.time_shift(temb);
         let dh = self.conv1.tangent(da);
         let (n, dn) = self.norm2.jvp(h, dh);
-        let (a, slope) = silu_slope(n);
+        let (a, slope) = silu_with_slope(n);
         let da = scale_blocks4(dn, slope);
         let (h, dh) = (self.conv2.forward(a), self.conv2.tangent(da));
         match &self.skip {
@@ -527,8 +511,7 @@ impl UNet {
     /// SiLU(MLP(embedding(t))), the input of every block's time projection.
     fn time(&self, t: Tensor<2>) -> Tensor<2> {
         let e = time_embedding(t, self.config.embedding);
-        let (h, _) = silu_slope(self.time1.forward(e));
-        silu_slope(self.time2.forward(h)).0
+        silu(self.time2.forward(silu(self.time1.forward(e))))
     }
 
     fn image(&self, x: Tensor<2>) -> Tensor<4> {
@@ -592,10 +575,10 @@ impl UNet {
         let (h, dh) = match dh {
             Some(dv) => {
                 let (n, dn) = self.norm_out.jvp(h, dv);
-                let (a, slope) = silu_slope(n);
+                let (a, slope) = silu_with_slope(n);
                 (a, Some(scale_blocks4(dn, slope)))
             }
-            None => (silu_slope(self.norm_out.forward(h)).0, None),
+            None => (silu(self.norm_out.forward(h)), None),
         };
         conv(&self.conv_out, h, dh)
     }
