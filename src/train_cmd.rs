@@ -15,7 +15,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use scorelab_core::{open_device, BackendKind, Dataset};
 use scorelab_train::adam::AdamConfig;
 use scorelab_train::checkpoint::{list_checkpoints, read_meta, resolve};
-use scorelab_train::config::points_hash;
 use scorelab_train::loss::{LossConfig, LossKind, Penalty, Projection, Weighting};
 use scorelab_train::trainer::{init_seed, LOG_FILE};
 use scorelab_train::{
@@ -334,7 +333,7 @@ pub fn run_command(args: &TrainArgs, matches: &ArgMatches) -> CliResult<()> {
         data.name,
         data.n,
         data.dim,
-        &points_hash(&data.points)[..12],
+        &info.sha256[..12],
         config.loss.kind.name(),
         sde.name(),
         args.out.display()

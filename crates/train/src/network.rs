@@ -9,7 +9,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use scorelab_core::device::column;
-use scorelab_core::{CoreError, Sde};
+use scorelab_core::score::marginal_columns;
+use scorelab_core::{CoreError, Sde, Times};
 
 /// A network f_θ(x, t) on flattened data x ∈ R^{B×d}, with its forward-mode derivative.
 pub trait ScoreNetwork: Module + Sized {
@@ -77,15 +78,21 @@ pub struct Marginals {
 impl Marginals {
     /// The coefficients of `sde` at each of `times`.
     pub fn new(sde: &Sde, times: &[f64], device: &Device) -> Self {
-        let map = |f: &dyn Fn(f64) -> f64| {
-            column(&times.iter().map(|&s| f(s)).collect::<Vec<_>>(), device)
-        };
+        let (alpha, shift, sigma2) =
+            marginal_columns(sde, &Times::Each(times.to_vec()), times.len(), device);
         Self {
-            t: map(&|s| s),
-            alpha: map(&|s| sde.alpha(s)),
-            shift: map(&|s| sde.shift(s)),
-            sigma2: map(&|s| sde.sigma2(s)),
-            sigma: map(&|s| sde.sigma2(s).sqrt()),
+            t: column(times, device),
+            // σ from f64 on the host, not the square root of the f32 σ²
+            sigma: column(
+                &times
+                    .iter()
+                    .map(|&t| sde.sigma2(t).sqrt())
+                    .collect::<Vec<_>>(),
+                device,
+            ),
+            alpha,
+            shift,
+            sigma2,
         }
     }
 }
