@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use scorelab_analysis::AnalysisError;
 use scorelab_core::CoreError;
 use scorelab_sample::SampleError;
 use scorelab_train::TrainError;
@@ -71,6 +72,18 @@ impl From<TrainError> for Failure {
     fn from(e: TrainError) -> Self {
         match e {
             TrainError::Core(core) => core.into(),
+            other => Failure::Runtime(other.to_string()),
+        }
+    }
+}
+
+
+impl From<AnalysisError> for Failure {
+    fn from(e: AnalysisError) -> Self {
+        match e {
+            AnalysisError::InvalidParameter { .. } => Failure::Usage(e.to_string()),
+            AnalysisError::Core(core) => core.into(),
+            AnalysisError::Sample(sample) => sample.into(),
             other => Failure::Runtime(other.to_string()),
         }
     }

@@ -4,7 +4,6 @@ mod bench_cmd;
 mod cli;
 mod failure;
 mod output;
-mod plot;
 mod sample_cmd;
 mod train_cmd;
 

@@ -21,7 +21,7 @@ use scorelab_train::{load_score_weights, Normalisation};
 use crate::cli::{DataArgs, SampleArgs, SdeArgs};
 use crate::failure::{CliResult, Failure};
 use crate::output::OutputDir;
-use crate::plot::{image_grid_png, scatter_png};
+use scorelab_analysis::plot::{image_grid_png, scatter_png};
 
 /// Samples within this distance of a training point count as "on a training point" in the summary.
 const ON_TRAINING_POINT: f32 = 1e-2;

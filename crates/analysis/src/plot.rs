@@ -6,7 +6,7 @@ use std::sync::Once;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
-use crate::failure::{CliResult, Failure};
+use crate::error::{AnalysisError, Result};
 
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 static REGISTER: Once = Once::new();
@@ -18,21 +18,24 @@ fn ensure_font() {
     });
 }
 
-fn encode_png(rgb: Vec<u8>, width: u32, height: u32) -> CliResult<Vec<u8>> {
+fn encode_png(rgb: Vec<u8>, width: u32, height: u32) -> Result<Vec<u8>> {
     let image = image::RgbImage::from_raw(width, height, rgb)
-        .ok_or_else(|| Failure::runtime("image buffer has the wrong size"))?;
+        .ok_or_else(|| plot_error("image buffer has the wrong size"))?;
     let mut bytes = Vec::new();
     image
         .write_to(
             &mut std::io::Cursor::new(&mut bytes),
             image::ImageFormat::Png,
         )
-        .map_err(|e| Failure::runtime(format!("cannot encode PNG: {e}")))?;
+        .map_err(|e| plot_error(format!("cannot encode PNG: {e}")))?;
     Ok(bytes)
 }
 
-fn plot_error(e: impl std::fmt::Display) -> Failure {
-    Failure::runtime(format!("cannot draw plot: {e}"))
+fn plot_error(e: impl std::fmt::Display) -> AnalysisError {
+    AnalysisError::Plot {
+        what: "plot".into(),
+        reason: e.to_string(),
+    }
 }
 
 /// The range [lo, hi] of one coordinate over two point sets, padded by 5%.
@@ -53,7 +56,7 @@ fn padded_range(a: &[f32], b: &[f32], coord: usize) -> (f64, f64) {
 }
 
 /// A PNG scatter plot of 2-D `samples` (blue) over `training` points (red).
-pub fn scatter_png(title: &str, samples: &[f32], training: &[f32]) -> CliResult<Vec<u8>> {
+pub fn scatter_png(title: &str, samples: &[f32], training: &[f32]) -> Result<Vec<u8>> {
     ensure_font();
     let (width, height) = (800u32, 800u32);
     let mut rgb = vec![255u8; (width * height * 3) as usize];
@@ -117,10 +120,10 @@ pub fn image_grid_png(
     width: usize,
     columns: usize,
     scale: usize,
-) -> CliResult<Vec<u8>> {
+) -> Result<Vec<u8>> {
     let count = images.len() / (height * width);
     if count == 0 {
-        return Err(Failure::runtime("no images to draw"));
+        return Err(AnalysisError::invalid("images", "no images to draw"));
     }
     let columns = columns.min(count).max(1);
     let rows = count.div_ceil(columns);

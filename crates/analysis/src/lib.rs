@@ -1,0 +1,11 @@
+//! scorelab-analysis: how close generated samples sit to the training set (DESIGN §6), along
+//! reverse paths and at their ends, sample quality against fresh data, and the pictures.
+
+pub mod error;
+pub mod plot;
+
+pub use error::{AnalysisError, Result};
+
+/// The chunked nearest-neighbour engine (d1, d2 and their indices) lives in the core crate,
+/// where the samplers' summaries use it too.
+pub use scorelab_core::nearest;
