@@ -2,7 +2,13 @@
 //! reverse paths and at their ends, sample quality against fresh data, and the pictures.
 
 pub mod error;
+pub mod memorization;
+pub mod paths;
 pub mod plot;
+pub mod quality;
+pub mod rate;
+pub mod stats;
+pub mod tmin;
 
 pub use error::{AnalysisError, Result};
 

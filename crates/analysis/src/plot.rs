@@ -150,3 +150,165 @@ pub fn image_grid_png(
     }
     encode_png(rgb, total_w as u32, total_h as u32)
 }
+
+/// Line colours for successive series.
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(255, 127, 14),
+    RGBColor(127, 127, 127),
+];
+
+/// One named curve.
+pub struct Series<'a> {
+    pub label: &'a str,
+    pub values: &'a [f64],
+}
+
+/// [lo, hi] of the finite (and, for a log axis, positive) values, padded.
+fn value_range<'a>(values: impl Iterator<Item = &'a f64>, log: bool) -> (f64, f64) {
+    let (lo, hi) = values
+        .copied()
+        .filter(|v| v.is_finite() && (!log || *v > 0.0))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if !lo.is_finite() {
+        return if log { (1e-3, 1.0) } else { (0.0, 1.0) };
+    }
+    if log {
+        let (lo, hi) = if hi > lo { (lo, hi) } else { (lo / 2.0, hi * 2.0) };
+        (lo / 1.2, hi * 1.2)
+    } else {
+        let pad = ((hi - lo) * 0.05).max(1e-9 + lo.abs() * 1e-3);
+        (lo - pad, hi + pad)
+    }
+}
+
+/// Axis scales of a curve plot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Axes {
+    pub log_x: bool,
+    pub log_y: bool,
+}
+
+/// A PNG of curves y(x) sharing the abscissa `x`, with a legend; points that are not finite
+/// (or not positive on a log axis) are left out.
+pub fn curves_png(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    x: &[f64],
+    series: &[Series],
+    axes: Axes,
+) -> Result<Vec<u8>> {
+    ensure_font();
+    let (width, height) = (900u32, 600u32);
+    let mut rgb = vec![255u8; (width * height * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let xr = value_range(x.iter(), axes.log_x);
+        let yr = value_range(series.iter().flat_map(|s| s.values.iter()), axes.log_y);
+        let mut caption = ChartBuilder::on(&root);
+        caption
+            .caption(title, ("sans-serif", 20))
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(70);
+        let keep = |v: f64, log: bool| v.is_finite() && (!log || v > 0.0);
+        let points = |s: &Series| -> Vec<(f64, f64)> {
+            x.iter()
+                .zip(s.values)
+                .filter(|(a, b)| keep(**a, axes.log_x) && keep(**b, axes.log_y))
+                .map(|(a, b)| (*a, *b))
+                .collect()
+        };
+        // plotters types the chart by its coordinate kinds: one arm per combination
+        macro_rules! draw {
+            ($xs:expr, $ys:expr) => {{
+                let mut chart = caption.build_cartesian_2d($xs, $ys).map_err(plot_error)?;
+                chart
+                    .configure_mesh()
+                    .x_desc(x_label)
+                    .y_desc(y_label)
+                    .label_style(("sans-serif", 14))
+                    .draw()
+                    .map_err(plot_error)?;
+                for (k, s) in series.iter().enumerate() {
+                    let colour = PALETTE[k % PALETTE.len()];
+                    chart
+                        .draw_series(LineSeries::new(points(s), colour.stroke_width(2)))
+                        .map_err(plot_error)?
+                        .label(s.label)
+                        .legend(move |(x, y)| {
+                            PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+                        });
+                }
+                chart
+                    .configure_series_labels()
+                    .background_style(WHITE.mix(0.8))
+                    .border_style(BLACK)
+                    .label_font(("sans-serif", 14))
+                    .draw()
+                    .map_err(plot_error)?;
+            }};
+        }
+        match (axes.log_x, axes.log_y) {
+            (false, false) => draw!(xr.0..xr.1, yr.0..yr.1),
+            (true, false) => draw!((xr.0..xr.1).log_scale(), yr.0..yr.1),
+            (false, true) => draw!(xr.0..xr.1, (yr.0..yr.1).log_scale()),
+            (true, true) => draw!((xr.0..xr.1).log_scale(), (yr.0..yr.1).log_scale()),
+        }
+        root.present().map_err(plot_error)?;
+    }
+    encode_png(rgb, width, height)
+}
+
+/// A PNG of overlaid histograms (as densities over shared bins) of several samples.
+pub fn histograms_png(
+    title: &str,
+    x_label: &str,
+    series: &[Series],
+    bins: usize,
+) -> Result<Vec<u8>> {
+    let bins = bins.max(1);
+    let (lo, hi) = value_range(series.iter().flat_map(|s| s.values.iter()), false);
+    let lo = lo.max(0.0f64.min(lo));
+    let width = (hi - lo) / bins as f64;
+    let centres: Vec<f64> = (0..bins).map(|b| lo + (b as f64 + 0.5) * width).collect();
+    let densities: Vec<Vec<f64>> = series
+        .iter()
+        .map(|s| {
+            let finite: Vec<f64> = s.values.iter().copied().filter(|v| v.is_finite()).collect();
+            let mut counts = vec![0.0; bins];
+            for v in &finite {
+                let b = (((v - lo) / width) as usize).min(bins - 1);
+                counts[b] += 1.0;
+            }
+            let total = finite.len().max(1) as f64 * width;
+            counts.iter().map(|c| c / total).collect()
+        })
+        .collect();
+    let curves: Vec<Series> = series
+        .iter()
+        .zip(&densities)
+        .map(|(s, d)| Series {
+            label: s.label,
+            values: d,
+        })
+        .collect();
+    curves_png(
+        title,
+        x_label,
+        "density",
+        &centres,
+        &curves,
+        Axes {
+            log_x: false,
+            log_y: false,
+        },
+    )
+}

@@ -10,8 +10,9 @@ use crate::device::to_vec;
 
 const DIRECT_MAX_DIM: usize = 8;
 
-/// Squared distances between the rows of `q` (m × d) and `r` (n × d) as an m × n matrix.
-fn squared_distances(q: &Tensor<2>, r: Tensor<2>, d: usize) -> Tensor<2> {
+/// Squared distances between the rows of `q` (m × d) and `r` (n × d) as an m × n matrix
+/// (`d` is the row length, which picks exact differences or the matmul expansion).
+pub fn squared_distances(q: &Tensor<2>, r: Tensor<2>, d: usize) -> Tensor<2> {
     if d <= DIRECT_MAX_DIM {
         let diff = q.clone().unsqueeze_dim::<3>(1) - r.unsqueeze_dim::<3>(0);
         diff.powi_scalar(2).sum_dim(2).squeeze_dim::<2>(2)

@@ -1,0 +1,87 @@
+//! Memorisation metrics (DESIGN §6): for each generated sample the distances d1 and d2 to its
+//! first and second nearest training points; a sample counts as memorised when d1/d2 < 1/3
+//! (the threshold is a parameter). The same numbers for fresh draws from the data distribution
+//! give the level at which a generalising model sits.
+
+use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+use scorelab_core::nearest::{two_nearest_neighbours, TwoNearest};
+
+use crate::error::{AnalysisError, Result};
+use crate::stats::{summarise, Summary};
+
+/// The usual memorisation threshold on d1/d2.
+pub const DEFAULT_THRESHOLD: f64 = 1.0 / 3.0;
+
+/// Per-point nearest-neighbour results against the training set.
+#[derive(Clone, Debug)]
+pub struct Neighbours {
+    pub nearest: TwoNearest,
+    /// d1/d2 for every point (0 where d1 = d2 = 0, i.e. duplicated training points).
+    pub ratio: Vec<f64>,
+}
+
+/// Aggregates of [`Neighbours`] over a point set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemorisationStats {
+    pub count: usize,
+    pub threshold: f64,
+    /// Fraction of points with d1/d2 < threshold.
+    pub memorised_fraction: f64,
+    pub d1: Summary,
+    pub ratio: Summary,
+}
+
+/// d1/d2 with 0/0 = 0 (a point on a duplicated training point is a copy).
+fn ratio(d1: f32, d2: f32) -> f64 {
+    if d2 > 0.0 {
+        d1 as f64 / d2 as f64
+    } else {
+        0.0
+    }
+}
+
+/// The two nearest training points of every row of `points`.
+pub fn neighbours(points: &Tensor<2>, training: &Tensor<2>) -> Result<Neighbours> {
+    let [m, d] = points.dims();
+    let [n, dt] = training.dims();
+    if d != dt {
+        return Err(AnalysisError::Shape(format!(
+            "points have dimension {d} but the training set has dimension {dt}"
+        )));
+    }
+    if m == 0 || n < 2 {
+        return Err(AnalysisError::invalid(
+            "points",
+            format!("need at least one point and two training points, got {m} and {n}"),
+        ));
+    }
+    let nearest = two_nearest_neighbours(points, training);
+    let ratio = nearest
+        .d1
+        .iter()
+        .zip(&nearest.d2)
+        .map(|(&a, &b)| ratio(a, b))
+        .collect();
+    Ok(Neighbours { nearest, ratio })
+}
+
+/// Summarises neighbours: memorised fraction, and the d1 and d1/d2 distributions.
+pub fn memorisation_stats(neighbours: &Neighbours, threshold: f64) -> Result<MemorisationStats> {
+    if !(threshold > 0.0 && threshold <= 1.0) {
+        return Err(AnalysisError::invalid(
+            "threshold",
+            format!("must lie in (0, 1], got {threshold}"),
+        ));
+    }
+    let count = neighbours.ratio.len();
+    let memorised = neighbours.ratio.iter().filter(|&&r| r < threshold).count();
+    Ok(MemorisationStats {
+        count,
+        threshold,
+        memorised_fraction: memorised as f64 / count as f64,
+        d1: summarise(neighbours.nearest.d1.iter().map(|&v| v as f64)),
+        ratio: summarise(neighbours.ratio.iter().copied()),
+    })
+}

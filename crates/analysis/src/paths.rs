@@ -1,0 +1,250 @@
+//! Path diagnostics (DESIGN §6, Pidstrigach Figs. 3a and 4): the reverse dynamics run with a
+//! model score, with the empirical score of its training set and optionally with a perturbed
+//! empirical score, all from the same starting noise and the same Brownian increments. At the
+//! recorded times τ each path reports its mean distance d1 to the training set and its
+//! memorised fraction; along the model's path the score gap ‖s_θ − s_emp‖ and the cumulative
+//! Novikov exponent ∫_τ^T ½ g(u)² E‖s_θ − s_emp‖²(Y_u) du; and, when asked, ∇·s against the
+//! Li–Yau bound −d/σ²(τ), which the Hessian of the log of any Gaussian-smoothed density obeys.
+
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use scorelab_core::device::to_vec;
+use scorelab_core::{ScoreFn, Times};
+use scorelab_sample::{sample, PathSnapshot, SamplerConfig};
+
+use crate::error::{AnalysisError, Result};
+use crate::memorization::{memorisation_stats, neighbours, DEFAULT_THRESHOLD};
+
+/// A divergence below the bound by more than this fraction of |bound| counts as a violation;
+/// the slack absorbs float32 rounding of the empirical score's exact divergence.
+pub const LI_YAU_SLACK: f64 = 1e-3;
+
+/// What to run and where to look.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PathConfig {
+    /// The integrator and its τ grid; `record_at` is replaced by the evaluation times.
+    pub sampler: SamplerConfig,
+    /// Number of paths.
+    pub n: usize,
+    /// How many grid times (evenly spaced in step index, first and last included) are
+    /// evaluated; the Novikov integral uses the trapezoid rule over them.
+    pub evaluations: usize,
+    /// Also evaluate ∇·s and the Li–Yau bound (exact divergence: d derivative evaluations).
+    pub divergence: bool,
+    /// Distances are multiplied by this before they are reported (to undo a normalisation).
+    pub distance_scale: f64,
+}
+
+/// The divergence of one path's score against the Li–Yau bound, per recorded time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DivergenceSeries {
+    pub mean: Vec<f64>,
+    /// −d/σ²(τ).
+    pub bound: Vec<f64>,
+    /// Fraction of points with ∇·s < bound·(1 + slack).
+    pub violation_fraction: Vec<f64>,
+}
+
+/// One path family (model, empirical or perturbed) at the recorded times.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PathSeries {
+    pub label: String,
+    pub mean_d1: Vec<f64>,
+    pub memorised_fraction: Vec<f64>,
+    pub divergence: Option<DivergenceSeries>,
+}
+
+/// Everything [`path_diagnostics`] measures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PathReport {
+    /// The recorded times, decreasing from T to t_min.
+    pub tau: Vec<f64>,
+    pub sigma: Vec<f64>,
+    pub series: Vec<PathSeries>,
+    /// Mean ‖s_θ − s_emp‖ along the model's paths.
+    pub score_gap: Vec<f64>,
+    /// Mean σ(τ)·‖s_θ − s_emp‖: the gap on the scale of the noise, comparable across τ.
+    pub scaled_score_gap: Vec<f64>,
+    /// ∫_τ^T ½ g² E‖s_θ − s_emp‖² du, cumulative from T (0 at the first time).
+    pub novikov: Vec<f64>,
+}
+
+/// `count` indices spread evenly over 0..=last, both ends included, without repeats.
+fn evaluation_indices(last: usize, count: usize) -> Vec<usize> {
+    let count = count.clamp(2, last + 1);
+    let mut indices: Vec<usize> = (0..count)
+        .map(|k| ((k * last) as f64 / (count - 1) as f64).round() as usize)
+        .collect();
+    indices.dedup();
+    indices
+}
+
+/// Mean over rows of ‖a_i − b_i‖ and of ‖a_i − b_i‖².
+fn mean_gap(a: Tensor<2>, b: Tensor<2>) -> (f64, f64) {
+    let squared = to_vec((a - b).powi_scalar(2).sum_dim(1));
+    let n = squared.len() as f64;
+    let norm = squared.iter().map(|&v| (v as f64).sqrt()).sum::<f64>() / n;
+    let square = squared.iter().map(|&v| v as f64).sum::<f64>() / n;
+    (norm, square)
+}
+
+fn divergence_at(score: &dyn ScoreFn, points: &Tensor<2>, tau: f64) -> (f64, f64, f64) {
+    let [n, d] = points.dims();
+    let (_, div) = score.score_and_divergence(points.clone(), &Times::Same(tau));
+    let div = to_vec(div);
+    let bound = -(d as f64) / score.sde().sigma2(tau);
+    let limit = bound * (1.0 + LI_YAU_SLACK);
+    let violations = div.iter().filter(|&&v| (v as f64) < limit).count();
+    let mean = div.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
+    (mean, bound, violations as f64 / n as f64)
+}
+
+/// Runs `score` from the shared starting noise and measures its path at the recorded times.
+fn series(
+    label: &str,
+    score: &dyn ScoreFn,
+    path: &[PathSnapshot],
+    training: &Tensor<2>,
+    config: &PathConfig,
+) -> Result<PathSeries> {
+    let mut out = PathSeries {
+        label: label.to_string(),
+        mean_d1: Vec::new(),
+        memorised_fraction: Vec::new(),
+        divergence: config.divergence.then(|| DivergenceSeries {
+            mean: Vec::new(),
+            bound: Vec::new(),
+            violation_fraction: Vec::new(),
+        }),
+    };
+    for snapshot in path {
+        let stats = memorisation_stats(
+            &neighbours(&snapshot.points, training)?,
+            DEFAULT_THRESHOLD,
+        )?;
+        out.mean_d1.push(stats.d1.mean * config.distance_scale);
+        out.memorised_fraction.push(stats.memorised_fraction);
+        if let Some(div) = out.divergence.as_mut() {
+            let (mean, bound, violated) = divergence_at(score, &snapshot.points, snapshot.tau);
+            div.mean.push(mean);
+            div.bound.push(bound);
+            div.violation_fraction.push(violated);
+        }
+    }
+    Ok(out)
+}
+
+/// Path diagnostics of `model` against `empirical` (and `perturbed`, when given) on the
+/// training set `training`. All scores must belong to the same SDE. `progress` receives the
+/// number of integration steps done over all runs.
+pub fn path_diagnostics(
+    model: &dyn ScoreFn,
+    empirical: &dyn ScoreFn,
+    perturbed: Option<&dyn ScoreFn>,
+    training: &Tensor<2>,
+    config: &PathConfig,
+    device: &Device,
+    progress: &mut dyn FnMut(usize),
+) -> Result<PathReport> {
+    let sde = model.sde().clone();
+    let others = std::iter::once(empirical).chain(perturbed);
+    for other in others {
+        if other.sde() != &sde {
+            return Err(AnalysisError::invalid(
+                "sde",
+                format!(
+                    "the model runs on the {} SDE but a comparison score on the {} SDE",
+                    sde.name(),
+                    other.sde().name()
+                ),
+            ));
+        }
+        if other.dim() != model.dim() {
+            return Err(AnalysisError::Shape(format!(
+                "the model has dimension {} but a comparison score has dimension {}",
+                model.dim(),
+                other.dim()
+            )));
+        }
+    }
+    if config.evaluations < 2 {
+        return Err(AnalysisError::invalid("evaluations", "must be >= 2"));
+    }
+    config.sampler.validate(&sde)?;
+    let times = config.sampler.times(&sde);
+    let indices = evaluation_indices(config.sampler.steps, config.evaluations);
+    let mut sampler = config.sampler.clone();
+    sampler.record_at = indices.iter().map(|&i| times[i]).collect();
+    sampler.denoise = false;
+
+    let steps = config.sampler.steps;
+    let mut done = 0usize;
+    let mut run = |score: &dyn ScoreFn| -> Result<Vec<PathSnapshot>> {
+        let base = done;
+        let out = sample(score, &sampler, config.n, device, &mut |k| progress(base + k))?;
+        done += steps;
+        if let Some(row) = out.nonfinite_rows.first() {
+            return Err(AnalysisError::invalid(
+                "sampler",
+                format!(
+                    "path {row} became non-finite at τ = {:.4e}; use more steps or a larger t-min",
+                    out.nonfinite_since[0]
+                ),
+            ));
+        }
+        Ok(out.path)
+    };
+    let model_path = run(model)?;
+    let empirical_path = run(empirical)?;
+    let perturbed_path = perturbed.map(&mut run).transpose()?;
+
+    let mut report = PathReport {
+        tau: model_path.iter().map(|p| p.tau).collect(),
+        sigma: model_path.iter().map(|p| sde.sigma2(p.tau).sqrt()).collect(),
+        series: vec![
+            series("model", model, &model_path, training, config)?,
+            series("empirical", empirical, &empirical_path, training, config)?,
+        ],
+        score_gap: Vec::new(),
+        scaled_score_gap: Vec::new(),
+        novikov: Vec::new(),
+    };
+    if let (Some(score), Some(path)) = (perturbed, &perturbed_path) {
+        report
+            .series
+            .push(series("perturbed empirical", score, path, training, config)?);
+    }
+
+    let mut integrand = Vec::with_capacity(model_path.len());
+    for (snapshot, sigma) in model_path.iter().zip(&report.sigma) {
+        let t = Times::Same(snapshot.tau);
+        let (norm, square) = mean_gap(
+            model.score(snapshot.points.clone(), &t),
+            empirical.score(snapshot.points.clone(), &t),
+        );
+        report.score_gap.push(norm);
+        report.scaled_score_gap.push(norm * sigma);
+        integrand.push(0.5 * sde.diffusion(snapshot.tau).powi(2) * square);
+    }
+    let mut cumulative = 0.0;
+    report.novikov.push(0.0);
+    for k in 1..integrand.len() {
+        let h = report.tau[k - 1] - report.tau[k];
+        cumulative += 0.5 * h * (integrand[k - 1] + integrand[k]);
+        report.novikov.push(cumulative);
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::evaluation_indices;
+
+    #[test]
+    fn evaluation_indices_cover_both_ends_without_repeats() {
+        assert_eq!(evaluation_indices(10, 3), vec![0, 5, 10]);
+        assert_eq!(evaluation_indices(3, 50), vec![0, 1, 2, 3]);
+        assert_eq!(evaluation_indices(4, 1), vec![0, 4]);
+    }
+}

@@ -1,0 +1,116 @@
+//! Early stopping (DESIGN §6, Liu–Zuazua §3): memorisation and quality of samples stopped at
+//! each t_min, from the same starting noise, so the curves differ only by where the dynamics end.
+
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use scorelab_core::ScoreFn;
+use scorelab_sample::{sample, SamplerConfig};
+
+use crate::error::{AnalysisError, Result};
+use crate::memorization::{memorisation_stats, neighbours, MemorisationStats};
+use crate::quality::QualityMetric;
+
+/// One early-stopping time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TminRow {
+    pub t_min: f64,
+    pub sigma: f64,
+    /// Distances in this row are multiplied by the report's distance scale.
+    pub memorisation: MemorisationStats,
+    pub quality: Option<f64>,
+    /// Samples that became non-finite (left out of the statistics).
+    pub nonfinite: usize,
+}
+
+/// The sweep.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TminReport {
+    pub quality_metric: Option<String>,
+    pub rows: Vec<TminRow>,
+}
+
+/// Samples `n` points with `score` for each of `t_mins` (same seed, same grid kind and step
+/// count) and measures them against `training` with `threshold` on d1/d2.
+#[allow(clippy::too_many_arguments)]
+pub fn tmin_sweep(
+    score: &dyn ScoreFn,
+    training: &Tensor<2>,
+    sampler: &SamplerConfig,
+    t_mins: &[f64],
+    n: usize,
+    threshold: f64,
+    distance_scale: f64,
+    quality: Option<&dyn QualityMetric>,
+    device: &Device,
+    progress: &mut dyn FnMut(usize),
+) -> Result<TminReport> {
+    if t_mins.is_empty() {
+        return Err(AnalysisError::invalid("t-mins", "give at least one time"));
+    }
+    let mut rows = Vec::with_capacity(t_mins.len());
+    for (k, &t_min) in t_mins.iter().enumerate() {
+        let mut config = sampler.clone();
+        config.t_min = t_min;
+        config.record_at.clear();
+        let base = k * sampler.steps;
+        let out = sample(score, &config, n, device, &mut |s| progress(base + s))?;
+        let kept = finite_rows(out.samples, &out.nonfinite_rows);
+        let Some(kept) = kept else {
+            return Err(AnalysisError::invalid(
+                "t-min",
+                format!("every sample became non-finite at t-min = {t_min}"),
+            ));
+        };
+        let mut memorisation = memorisation_stats(&neighbours(&kept, training)?, threshold)?;
+        scale_distances(&mut memorisation, distance_scale);
+        let quality = quality.map(|metric| metric.evaluate(&kept)).transpose()?;
+        rows.push(TminRow {
+            t_min,
+            sigma: score.sde().sigma2(t_min).sqrt(),
+            memorisation,
+            quality,
+            nonfinite: out.nonfinite_rows.len(),
+        });
+    }
+    Ok(TminReport {
+        quality_metric: quality.map(|m| m.name().to_string()),
+        rows,
+    })
+}
+
+/// Multiplies every distance of `stats` by `scale` (ratios are unchanged).
+pub fn scale_distances(stats: &mut MemorisationStats, scale: f64) {
+    let d1 = &mut stats.d1;
+    for v in [
+        &mut d1.mean,
+        &mut d1.std,
+        &mut d1.min,
+        &mut d1.q10,
+        &mut d1.median,
+        &mut d1.q90,
+        &mut d1.max,
+    ] {
+        *v *= scale;
+    }
+}
+
+/// The rows of `x` not listed in `drop`; None when none is left.
+pub fn finite_rows(x: Tensor<2>, drop: &[usize]) -> Option<Tensor<2>> {
+    if drop.is_empty() {
+        return Some(x);
+    }
+    let [n, _] = x.dims();
+    let keep: Vec<i64> = (0..n as i64)
+        .filter(|i| !drop.contains(&(*i as usize)))
+        .collect();
+    if keep.is_empty() {
+        return None;
+    }
+    let device = x.device();
+    let index = Tensor::<1, burn::tensor::Int>::from_data(
+        burn::tensor::TensorData::new(keep.clone(), [keep.len()]),
+        &device,
+    );
+    Some(x.select(0, index))
+}
