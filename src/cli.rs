@@ -24,6 +24,12 @@ pub enum Command {
     /// network, W3: empirical score on MNIST, W4: ssm and hyvarinen training) and print one
     /// JSON line per workload.
     Bench(BenchArgs),
+    /// Measure memorisation and quality: of samples, along reverse paths, the imitation rate
+    /// and early stopping.
+    Analyze {
+        #[command(subcommand)]
+        what: AnalyzeCommand,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -226,8 +232,9 @@ pub struct TrainArgs {
     pub resume: bool,
 }
 
+/// Which score, and the training set it is compared against.
 #[derive(Debug, Clone, Args)]
-pub struct SampleArgs {
+pub struct ScoreArgs {
     /// Score: empirical (exact score of the smoothed training set), exact (analytic; gmm only)
     /// or checkpoint (a trained network; see --checkpoint).
     #[arg(long, default_value = "empirical")]
@@ -246,6 +253,46 @@ pub struct SampleArgs {
     pub data: DataArgs,
     #[command(flatten)]
     pub sde: SdeArgs,
+    /// Empirical score: training points per chunk of the streaming softmax.
+    #[arg(long, default_value_t = scorelab_core::empirical::DEFAULT_DATA_CHUNK)]
+    pub data_chunk: usize,
+    /// Empirical score: query rows per block.
+    #[arg(long, default_value_t = scorelab_core::empirical::DEFAULT_QUERY_CHUNK)]
+    pub query_chunk: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SampleArgs {
+    #[command(flatten)]
+    pub source: ScoreArgs,
+    #[command(flatten)]
+    pub integrator: SamplerArgs,
+    /// Finish with one Tweedie denoising step at t-min.
+    #[arg(long)]
+    pub denoise: bool,
+    /// Record the whole batch at these times τ (comma-separated) into path.npy.
+    #[arg(long)]
+    pub record: Option<String>,
+    /// Number of samples.
+    #[arg(long, default_value_t = 1000)]
+    pub n: usize,
+    /// Backend: cpu (flex), ndarray or wgpu.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Output folder.
+    #[arg(long, default_value = "out/sample")]
+    pub out: PathBuf,
+    /// Write into the output folder even if it exists (overwriting files of the same name).
+    #[arg(long)]
+    pub force: bool,
+    /// Keep only the finite samples if some diverge (otherwise that is an error).
+    #[arg(long)]
+    pub keep_finite: bool,
+}
+
+/// The reverse-time integrator and its grid.
+#[derive(Debug, Clone, Args)]
+pub struct SamplerArgs {
     /// Integrator: em, pc, ode-euler, ode-heun, ode-rk4 or exp.
     #[arg(long, default_value = "em")]
     pub sampler: String,
@@ -267,34 +314,139 @@ pub struct SampleArgs {
     /// Predictor–corrector: Langevin steps per predictor step.
     #[arg(long, default_value_t = 1)]
     pub corrector_steps: usize,
-    /// Finish with one Tweedie denoising step at t-min.
-    #[arg(long)]
-    pub denoise: bool,
-    /// Record the whole batch at these times τ (comma-separated) into path.npy.
-    #[arg(long)]
-    pub record: Option<String>,
-    /// Number of samples.
-    #[arg(long, default_value_t = 1000)]
-    pub n: usize,
     /// Seed of the prior draw and the sampler noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Backend: cpu (flex), ndarray or wgpu.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
+}
+
+/// What `scorelab analyze` measures.
+#[derive(Debug, Subcommand)]
+pub enum AnalyzeCommand {
+    /// Nearest-neighbour distances d1, d2 of samples to their training set: memorised fraction
+    /// (d1/d2 below a threshold), the d1 distribution next to fresh data, on-manifold distance
+    /// (Swiss roll) and sample quality.
+    Memorization(Box<MemorizationArgs>),
+    /// Reverse paths of a score and of the empirical score of its training set from the same
+    /// noise: distance to the training set, score gap, Novikov exponent, Li–Yau bound.
+    Paths(Box<PathsArgs>),
+    /// Imitation rate of the empirical-score ODE of the heat SDE: the log-log slope of the
+    /// distance to the nearest training point against τ (theory: 1/2).
+    Rate(Box<RateArgs>),
+    /// Memorisation and quality of samples stopped at several t_min.
+    Tmin(Box<TminArgs>),
+}
+
+/// Output folder and backend, shared by the analysis commands.
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
     /// Output folder.
-    #[arg(long, default_value = "out/sample")]
-    pub out: PathBuf,
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// Write into the output folder even if it exists (overwriting files of the same name).
     #[arg(long)]
     pub force: bool,
-    /// Keep only the finite samples if some diverge (otherwise that is an error).
+    /// Backend: cpu (flex), ndarray or wgpu.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MemorizationArgs {
+    /// Samples as .npy (rows of length d, or images [n, 1, 28, 28]) or CSV (x0,x1,... header).
     #[arg(long)]
-    pub keep_finite: bool,
-    /// Empirical score: training points per chunk of the streaming softmax.
-    #[arg(long, default_value_t = scorelab_core::empirical::DEFAULT_DATA_CHUNK)]
-    pub data_chunk: usize,
-    /// Empirical score: query rows per block.
-    #[arg(long, default_value_t = scorelab_core::empirical::DEFAULT_QUERY_CHUNK)]
-    pub query_chunk: usize,
+    pub samples: PathBuf,
+    /// Take the training set from this checkpoint (or run folder) instead of the data flags.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// Use the data flags even when a summary.json from `scorelab sample` sits beside the
+    /// samples (by default its training set is used).
+    #[arg(long)]
+    pub ignore_summary: bool,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Default seed of the training-set draw (as in `sample --seed`).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// A sample is memorised when d1/d2 is below this.
+    #[arg(long, default_value_t = 1.0 / 3.0)]
+    pub threshold: f64,
+    /// Size of the fresh reference draw [default: as many as samples].
+    #[arg(long)]
+    pub fresh: Option<usize>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PathsArgs {
+    #[command(flatten)]
+    pub source: ScoreArgs,
+    #[command(flatten)]
+    pub integrator: SamplerArgs,
+    /// Also run a perturbed empirical score s_emp + e (comma-separated e, length d).
+    #[arg(long, allow_hyphen_values = true)]
+    pub compare_perturb: Option<String>,
+    /// Number of paths.
+    #[arg(long, default_value_t = 500)]
+    pub n: usize,
+    /// Grid times at which the paths are measured.
+    #[arg(long, default_value_t = 60)]
+    pub evaluations: usize,
+    /// Divergence against the Li–Yau bound: on, off or auto (on for d <= 64).
+    #[arg(long, default_value = "auto")]
+    pub divergence: String,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RateArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Heat SDE diffusion c (σ² = c²τ).
+    #[arg(long, default_value_t = std::f64::consts::SQRT_2)]
+    pub c: f64,
+    /// Final time T.
+    #[arg(long, default_value_t = 1.0)]
+    pub t_end: f64,
+    /// Number of paths.
+    #[arg(long, default_value_t = 200)]
+    pub n: usize,
+    /// RK4 steps on a log τ grid.
+    #[arg(long, default_value_t = 200)]
+    pub steps: usize,
+    /// Smallest τ.
+    #[arg(long, default_value_t = 1e-6)]
+    pub t_min: f64,
+    /// Recorded times (log-spaced).
+    #[arg(long, default_value_t = 61)]
+    pub records: usize,
+    /// τ window of the fit, "lo,hi" [default: from t-min up to σ(τ) = a tenth of the median
+    /// training-point spacing].
+    #[arg(long)]
+    pub fit_window: Option<String>,
+    /// Seed of the starting points (and default seed of the training set).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TminArgs {
+    #[command(flatten)]
+    pub source: ScoreArgs,
+    #[command(flatten)]
+    pub integrator: SamplerArgs,
+    /// Early-stopping times (comma-separated).
+    #[arg(long, default_value = "0.1,0.03,0.01,0.003,0.001")]
+    pub t_mins: String,
+    /// Samples per t_min.
+    #[arg(long, default_value_t = 1000)]
+    pub n: usize,
+    /// A sample is memorised when d1/d2 is below this.
+    #[arg(long, default_value_t = 1.0 / 3.0)]
+    pub threshold: f64,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }

@@ -1,10 +1,12 @@
 //! The `scorelab` command line: parses arguments and calls the library crates.
 
+mod analyze_cmd;
 mod bench_cmd;
 mod cli;
 mod failure;
 mod output;
 mod sample_cmd;
+mod score_source;
 mod train_cmd;
 
 use clap::{CommandFactory, FromArgMatches};
@@ -34,5 +36,6 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> failure::CliResult<()> {
         }
         Command::Sample(args) => sample_cmd::run(&args),
         Command::Bench(args) => bench_cmd::run(&args),
+        Command::Analyze { what } => analyze_cmd::run(&what),
     }
 }

@@ -1,136 +1,26 @@
 //! `scorelab sample`: reverse-time sampling with the empirical (or an exact) score.
 
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use scorelab_core::datasets::{MnistSplit, DATASET_NAMES};
 use scorelab_core::device::to_vec;
 use scorelab_core::nearest::nearest_neighbours;
-use scorelab_core::{
-    open_device, BackendKind, Dataset, DatasetSpec, EmpiricalScore, Gmm, GmmScore, PerturbedScore,
-    ScoreFn, Sde, SdeParams,
-};
+use scorelab_core::{open_device, BackendKind};
 use scorelab_sample::{sample, SamplerConfig, SamplerKind, TauGrid, GRID_NAMES, SAMPLER_NAMES};
-use scorelab_train::checkpoint::{EMA_FILE, WEIGHTS_FILE};
-use scorelab_train::{load_score_weights, Normalisation};
+use scorelab_analysis::plot::{image_grid_png, scatter_png};
 
-use crate::cli::{DataArgs, SampleArgs, SdeArgs};
+use crate::cli::{SampleArgs, SamplerArgs};
 use crate::failure::{CliResult, Failure};
 use crate::output::OutputDir;
-use scorelab_analysis::plot::{image_grid_png, scatter_png};
+use crate::score_source::{parse_list, ScoreSource};
 
 /// Samples within this distance of a training point count as "on a training point" in the summary.
 const ON_TRAINING_POINT: f32 = 1e-2;
 
-/// Parses "a,b;c,d" into points.
-fn parse_points(text: &str) -> CliResult<Vec<Vec<f64>>> {
-    text.split(';')
-        .map(|point| parse_list(point, "--points"))
-        .collect()
-}
-
-/// Parses a comma-separated list of numbers.
-fn parse_list(text: &str, flag: &str) -> CliResult<Vec<f64>> {
-    text.split(',')
-        .map(|v| {
-            v.trim()
-                .parse::<f64>()
-                .map_err(|_| Failure::usage(format!("{flag}: '{}' is not a number", v.trim())))
-        })
-        .collect()
-}
-
-/// Where the MNIST files are: the given folder, or the copy shipped with the sources.
-pub fn mnist_dir(dir: &Path) -> PathBuf {
-    if dir.exists() || dir.is_absolute() {
-        dir.to_path_buf()
-    } else {
-        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-        if shipped.exists() {
-            shipped
-        } else {
-            dir.to_path_buf()
-        }
-    }
-}
-
-/// A dataset spec read from a checkpoint, with a relative MNIST folder resolved like the flag's
-/// (so that a run started in the repository can be sampled from elsewhere).
-pub fn locate(spec: &DatasetSpec) -> DatasetSpec {
-    match spec {
-        DatasetSpec::Mnist { dir, split, n } => DatasetSpec::Mnist {
-            dir: mnist_dir(dir),
-            split: *split,
-            n: *n,
-        },
-        other => other.clone(),
-    }
-}
-
-/// The dataset described by the flags.
-/// `drawn_default` is the size of drawn 2-D datasets when --n-train is not given.
-pub fn dataset_spec(args: &DataArgs, drawn_default: usize) -> CliResult<DatasetSpec> {
-    let n = |default: usize| args.n_train.unwrap_or(default);
-    Ok(match args.dataset.as_str() {
-        "swissroll" => DatasetSpec::Swissroll {
-            n: n(drawn_default),
-            noise: args.noise,
-        },
-        "lemniscate" => DatasetSpec::Lemniscate {
-            n: n(drawn_default),
-            noise: args.noise,
-        },
-        "circle" => DatasetSpec::Circle { k: n(9) },
-        "diracs" => DatasetSpec::Diracs {
-            points: parse_points(&args.points)?,
-        },
-        "gmm" => DatasetSpec::Gmm {
-            n: n(drawn_default),
-            gmm: Gmm::default_ring(),
-        },
-        "mnist" => DatasetSpec::Mnist {
-            dir: mnist_dir(&args.mnist_dir),
-            split: MnistSplit::parse(&args.split)?,
-            n: args.n_train,
-        },
-        "csv" => DatasetSpec::Csv {
-            path: args
-                .data_file
-                .clone()
-                .ok_or_else(|| Failure::usage("--dataset csv needs --data-file PATH"))?,
-        },
-        other => {
-            return Err(Failure::usage(format!(
-                "unknown dataset '{other}' (expected one of: {})",
-                DATASET_NAMES.join(", ")
-            )))
-        }
-    })
-}
-
-/// The SDE described by the flags; `ve` without --sigma-max takes the data's largest pairwise distance.
-pub fn build_sde(args: &SdeArgs, data: &Dataset) -> CliResult<Sde> {
-    let params = SdeParams {
-        sigma_min: args.sigma_min,
-        sigma_max: args.sigma_max,
-        beta_min: args.beta_min,
-        beta_max: args.beta_max,
-        theta: args.theta,
-        sigma: args.sigma,
-        mu: args.mu,
-        c: args.c,
-        t_end: args.t_end,
-    };
-    let data_sigma_max =
-        (args.sde == "ve" && args.sigma_max.is_none()).then(|| data.max_pairwise_distance(2000));
-    Ok(params.build(&args.sde, data_sigma_max)?)
-}
-
-fn sampler_config(args: &SampleArgs) -> CliResult<SamplerConfig> {
+/// The sampler configuration described by the integrator flags.
+pub fn sampler_config(args: &SamplerArgs) -> CliResult<SamplerConfig> {
     let kind = SamplerKind::parse(&args.sampler).ok_or_else(|| {
         Failure::usage(format!(
             "unknown sampler '{}' (expected one of: {})",
@@ -150,15 +40,11 @@ fn sampler_config(args: &SampleArgs) -> CliResult<SamplerConfig> {
     config.eps = args.eps.unwrap_or(kind.default_eps());
     config.snr = args.snr;
     config.corrector_steps = args.corrector_steps;
-    config.denoise = args.denoise;
     config.seed = args.seed;
-    if let Some(record) = &args.record {
-        config.record_at = parse_list(record, "--record")?;
-    }
     Ok(config)
 }
 
-fn progress_bar(steps: usize) -> ProgressBar {
+pub fn progress_bar(steps: usize) -> ProgressBar {
     let bar = ProgressBar::new(steps as u64);
     bar.set_style(
         ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} steps, {per_sec}, eta {eta}")
@@ -169,129 +55,27 @@ fn progress_bar(steps: usize) -> ProgressBar {
     bar
 }
 
-/// The score to sample with and the training set it is compared against.
-struct ScoreSource {
-    score: Box<dyn ScoreFn>,
-    sde: Sde,
-    spec: DatasetSpec,
-    data: Dataset,
-    data_seed: u64,
-    /// Samples live in model space; this maps them back to data space.
-    normalisation: Normalisation,
-}
-
-/// A trained network from `--checkpoint`, with its SDE and rebuilt training set.
-fn checkpoint_source(args: &SampleArgs, device: &Device) -> CliResult<ScoreSource> {
-    let path = args
-        .checkpoint
-        .as_ref()
-        .ok_or_else(|| Failure::usage("--score checkpoint needs --checkpoint DIR"))?;
-    let file = match args.weights.as_str() {
-        "ema" => EMA_FILE,
-        "raw" => WEIGHTS_FILE,
-        other => {
-            return Err(Failure::usage(format!(
-                "unknown weights '{other}' (expected one of: ema, raw)"
-            )))
-        }
-    };
-    let (score, meta) = load_score_weights(path, file, device)?;
-    let data = locate(&meta.data.spec).load(meta.data.seed)?;
-    Ok(ScoreSource {
-        score,
-        sde: meta.sde,
-        spec: meta.data.spec,
-        data,
-        data_seed: meta.data.seed,
-        normalisation: meta.data.normalisation,
-    })
-}
-
-/// The empirical or exact score of the training set described by the flags.
-fn analytic_source(args: &SampleArgs, device: &Device) -> CliResult<ScoreSource> {
-    if args.checkpoint.is_some() {
-        return Err(Failure::usage("--checkpoint needs --score checkpoint"));
-    }
-    let spec = dataset_spec(&args.data, 100)?;
-    let data_seed = args.data.data_seed.unwrap_or(args.seed);
-    let data = spec.load(data_seed)?;
-    let sde = build_sde(&args.sde, &data)?;
-    let score: Box<dyn ScoreFn> = match args.score.as_str() {
-        "empirical" => Box::new(EmpiricalScore::with_chunks(
-            data.to_tensor(device),
-            sde.clone(),
-            args.query_chunk,
-            args.data_chunk,
-        )?),
-        "exact" => match &spec {
-            DatasetSpec::Gmm { gmm, .. } => {
-                Box::new(GmmScore::new(gmm.clone(), sde.clone(), device))
-            }
-            _ => {
-                return Err(Failure::usage(
-                    "--score exact needs --dataset gmm (the only dataset with a known density)",
-                ))
-            }
-        },
-        other => {
-            return Err(Failure::usage(format!(
-                "unknown score '{other}' (expected one of: empirical, exact, checkpoint)"
-            )))
-        }
-    };
-    Ok(ScoreSource {
-        score,
-        sde,
-        spec,
-        data,
-        data_seed,
-        normalisation: Normalisation::IDENTITY,
-    })
-}
-
 pub fn run(args: &SampleArgs) -> CliResult<()> {
-    let config = sampler_config(args)?;
+    let mut config = sampler_config(&args.integrator)?;
+    config.denoise = args.denoise;
+    if let Some(record) = &args.record {
+        config.record_at = parse_list(record, "--record")?;
+    }
     if args.n == 0 {
         return Err(Failure::usage("invalid parameter n: must be >= 1"));
     }
     let backend = BackendKind::parse(&args.device)?;
     let device = open_device(backend)?;
-    let source = if args.score == "checkpoint" {
-        checkpoint_source(args, &device)?
-    } else {
-        analytic_source(args, &device)?
-    };
     let ScoreSource {
-        score: base,
+        score,
         sde,
         spec,
         data,
         data_seed,
         normalisation,
-    } = source;
+    } = ScoreSource::open(&args.source, args.integrator.seed, &device)?;
     config.validate(&sde)?;
     let train_tensor = data.to_tensor(&device);
-    let score: Box<dyn ScoreFn> = match &args.perturb {
-        Some(text) => {
-            let e = parse_list(text, "--perturb")?;
-            if e.len() != base.dim() {
-                return Err(Failure::usage(format!(
-                    "--perturb has {} entries but the data dimension is {}",
-                    e.len(),
-                    base.dim()
-                )));
-            }
-            Box::new(PerturbedScore::new(base, &e, &device)?)
-        }
-        None => base,
-    };
-    if score.dim() != data.dim {
-        return Err(Failure::runtime(format!(
-            "the score has dimension {} but the training set has dimension {}",
-            score.dim(),
-            data.dim
-        )));
-    }
     // Every argument is checked by now: only a valid run creates the output folder.
     let out = OutputDir::create(&args.out, args.force)?;
 
@@ -351,9 +135,9 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
         let title = format!(
             "{} samples, {} score, {} {}, t_min = {}",
             kept,
-            args.score,
+            args.source.score,
             sde.name(),
-            args.sampler,
+            args.integrator.sampler,
             config.t_min
         );
         written.push(out.write("samples.png", &scatter_png(&title, &samples, &data.points)?)?);
@@ -378,9 +162,9 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
 
     let summary = json!({
         "command": "sample",
-        "score": args.score,
-        "checkpoint": args.checkpoint,
-        "perturbation": args.perturb,
+        "score": args.source.score,
+        "checkpoint": args.source.checkpoint,
+        "perturbation": args.source.perturb,
         "dataset": {
             "spec": spec,
             "name": data.name,

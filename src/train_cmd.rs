@@ -24,7 +24,7 @@ use scorelab_train::{
 
 use crate::cli::{Cli, TrainArgs};
 use crate::failure::{CliResult, Failure};
-use crate::sample_cmd::{build_sde, dataset_spec, locate};
+use crate::score_source::{build_sde, dataset_spec, locate};
 
 /// Model names accepted by --model.
 const MODEL_NAMES: [&str; 2] = ["mlp", "unet"];

@@ -187,6 +187,24 @@ fn value_range<'a>(values: impl Iterator<Item = &'a f64>, log: bool) -> (f64, f6
     }
 }
 
+/// A tick label with at most three significant digits.
+fn tick(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let magnitude = v.abs().log10().floor();
+    if !(-3.0..4.0).contains(&magnitude) {
+        return format!("{v:.1e}");
+    }
+    let decimals = (2.0 - magnitude).max(0.0) as usize;
+    let text = format!("{v:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
 /// Axis scales of a curve plot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Axes {
@@ -234,6 +252,8 @@ pub fn curves_png(
                     .configure_mesh()
                     .x_desc(x_label)
                     .y_desc(y_label)
+                    .x_label_formatter(&|v| tick(*v))
+                    .y_label_formatter(&|v| tick(*v))
                     .label_style(("sans-serif", 14))
                     .draw()
                     .map_err(plot_error)?;
@@ -276,7 +296,11 @@ pub fn histograms_png(
 ) -> Result<Vec<u8>> {
     let bins = bins.max(1);
     let (lo, hi) = value_range(series.iter().flat_map(|s| s.values.iter()), false);
-    let lo = lo.max(0.0f64.min(lo));
+    let all_positive = series
+        .iter()
+        .flat_map(|s| s.values.iter())
+        .all(|v| !v.is_finite() || *v >= 0.0);
+    let lo = if all_positive { 0.0 } else { lo };
     let width = (hi - lo) / bins as f64;
     let centres: Vec<f64> = (0..bins).map(|b| lo + (b as f64 + 0.5) * width).collect();
     let densities: Vec<Vec<f64>> = series

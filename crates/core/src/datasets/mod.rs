@@ -176,6 +176,32 @@ impl DatasetSpec {
             DatasetSpec::Csv { path } => load_csv(path),
         }
     }
+
+    /// `n` fresh points from the distribution this training set was drawn from, when it has
+    /// one: a new draw of a drawn dataset (load it with another seed), or the MNIST test split
+    /// for the training split. Fixed point sets (circle, diracs, CSV) have none.
+    pub fn fresh(&self, n: usize) -> Option<DatasetSpec> {
+        match self {
+            DatasetSpec::Swissroll { noise, .. } => Some(DatasetSpec::Swissroll { n, noise: *noise }),
+            DatasetSpec::Lemniscate { noise, .. } => {
+                Some(DatasetSpec::Lemniscate { n, noise: *noise })
+            }
+            DatasetSpec::Gmm { gmm, .. } => Some(DatasetSpec::Gmm {
+                n,
+                gmm: gmm.clone(),
+            }),
+            DatasetSpec::Mnist {
+                dir,
+                split: MnistSplit::Train,
+                ..
+            } => Some(DatasetSpec::Mnist {
+                dir: dir.clone(),
+                split: MnistSplit::Test,
+                n: Some(n.min(10_000)),
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// Rejects a count of zero.

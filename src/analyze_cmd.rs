@@ -1,0 +1,632 @@
+//! `scorelab analyze`: memorisation of samples, path diagnostics, the imitation rate and the
+//! early-stopping sweep (DESIGN §6). Every command writes JSON, CSV and PNG files into its
+//! output folder and prints the key numbers.
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::{Device, Tensor};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use scorelab_analysis::memorization::{memorisation_stats, neighbours, Neighbours};
+use scorelab_analysis::paths::{path_diagnostics, PathConfig, PathReport};
+use scorelab_analysis::plot::{curves_png, histograms_png, image_grid_png, Axes, Series};
+use scorelab_analysis::quality::{quality, SlicedW2To};
+use scorelab_analysis::rate::{imitation_rate, RateConfig, RateReport};
+use scorelab_analysis::stats::summarise;
+use scorelab_analysis::tmin::{tmin_sweep, TminReport};
+use scorelab_core::datasets::swissroll_curve_distance;
+use scorelab_core::device::{tensor_from_rows, to_vec};
+use scorelab_core::{open_device, BackendKind, Dataset, DatasetSpec, EmpiricalScore, PerturbedScore, Sde, ScoreFn};
+use scorelab_train::checkpoint::read_meta;
+
+use crate::cli::{AnalyzeCommand, MemorizationArgs, OutputArgs, PathsArgs, RateArgs, TminArgs};
+use crate::failure::{CliResult, Failure};
+use crate::output::OutputDir;
+use crate::sample_cmd::{progress_bar, sampler_config};
+use crate::score_source::{dataset_spec, locate, parse_list, ScoreSource};
+
+pub fn run(what: &AnalyzeCommand) -> CliResult<()> {
+    match what {
+        AnalyzeCommand::Memorization(args) => memorization(args),
+        AnalyzeCommand::Paths(args) => paths(args),
+        AnalyzeCommand::Rate(args) => rate(args),
+        AnalyzeCommand::Tmin(args) => tmin(args),
+    }
+}
+
+fn open(output: &OutputArgs) -> CliResult<Device> {
+    Ok(open_device(BackendKind::parse(&output.device)?)?)
+}
+
+fn out_dir(output: &OutputArgs, default: &str) -> CliResult<OutputDir> {
+    let path = output.out.clone().unwrap_or_else(|| PathBuf::from(default));
+    OutputDir::create(&path, output.force)
+}
+
+/// Reads samples from .npy (any shape [n, ...]) or CSV, as rows of length `dim`.
+pub fn read_samples(path: &Path) -> CliResult<(Vec<f32>, usize)> {
+    let fail = |reason: String| Failure::runtime(format!("{}: {reason}", path.display()));
+    let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    if path.extension().is_some_and(|e| e == "csv") {
+        let data = scorelab_core::datasets::parse_csv(&String::from_utf8_lossy(&bytes), path)?;
+        return Ok((data.points, data.dim));
+    }
+    let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| fail(format!("not a .npy file: {e}")))?;
+    let shape: Vec<usize> = npy.shape().iter().map(|&s| s as usize).collect();
+    if shape.len() < 2 || shape[0] == 0 {
+        return Err(fail(format!(
+            "expected an array of shape [n, d] or [n, c, h, w] with n >= 1, got {shape:?}"
+        )));
+    }
+    let dim: usize = shape[1..].iter().product();
+    let values: Vec<f32> = match npy.dtype() {
+        npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 8 => {
+            npy.into_vec::<f64>()
+                .map_err(|e| fail(e.to_string()))?
+                .into_iter()
+                .map(|v| v as f32)
+                .collect()
+        }
+        _ => npy
+            .into_vec::<f32>()
+            .map_err(|e| fail(format!("expected float32 or float64 values: {e}")))?,
+    };
+    if let Some(k) = values.iter().position(|v| !v.is_finite()) {
+        return Err(fail(format!(
+            "sample {} has a non-finite coordinate",
+            k / dim.max(1)
+        )));
+    }
+    Ok((values, dim))
+}
+
+/// The part of `scorelab sample`'s summary.json that names the training set.
+#[derive(Deserialize)]
+struct SampleSummary {
+    checkpoint: Option<PathBuf>,
+    dataset: SummaryDataset,
+}
+
+#[derive(Deserialize)]
+struct SummaryDataset {
+    spec: DatasetSpec,
+    seed: u64,
+}
+
+/// The training set of `memorization`: a checkpoint's, the summary's beside the samples, or
+/// the flags'. Returns the dataset, its spec and seed, and where it came from.
+fn training_set(args: &MemorizationArgs) -> CliResult<(Dataset, DatasetSpec, u64, String)> {
+    if let Some(dir) = &args.checkpoint {
+        let meta = read_meta(dir)?;
+        let spec = locate(&meta.data.spec);
+        let data = spec.load(meta.data.seed)?;
+        return Ok((data, spec, meta.data.seed, format!("checkpoint {}", dir.display())));
+    }
+    let summary = args
+        .samples
+        .parent()
+        .map(|p| p.join("summary.json"))
+        .filter(|p| p.exists() && !args.ignore_summary);
+    if let Some(path) = summary {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Failure::runtime(format!("{}: {e}", path.display())))?;
+        let parsed: SampleSummary = serde_json::from_str(&text).map_err(|e| {
+            Failure::runtime(format!(
+                "{}: not a summary of `scorelab sample` ({e}); pass --ignore-summary to use the data flags",
+                path.display()
+            ))
+        })?;
+        if let Some(dir) = parsed.checkpoint {
+            let meta = read_meta(&dir)?;
+            let spec = locate(&meta.data.spec);
+            let data = spec.load(meta.data.seed)?;
+            return Ok((data, spec, meta.data.seed, format!("checkpoint {} (from {})", dir.display(), path.display())));
+        }
+        let spec = locate(&parsed.dataset.spec);
+        let data = spec.load(parsed.dataset.seed)?;
+        return Ok((data, spec, parsed.dataset.seed, path.display().to_string()));
+    }
+    let spec = dataset_spec(&args.data, 100)?;
+    let seed = args.data.data_seed.unwrap_or(args.seed);
+    let data = spec.load(seed)?;
+    Ok((data, spec, seed, "the data flags".into()))
+}
+
+/// Fresh draws of the training distribution: one to compare with, one for the noise floor.
+pub struct Baselines {
+    pub fresh: Option<Tensor<2>>,
+    pub floor: Option<Tensor<2>>,
+}
+
+impl Baselines {
+    /// Two independent fresh draws of `n` points (seeds after `seed`), when `spec` has any.
+    pub fn draw(spec: &DatasetSpec, seed: u64, n: usize, device: &Device) -> CliResult<Self> {
+        let Some(fresh_spec) = spec.fresh(n) else {
+            return Ok(Baselines { fresh: None, floor: None });
+        };
+        let fresh = fresh_spec.load(seed.wrapping_add(1))?;
+        // The MNIST test split is finite: the noise floor is a second, disjoint-seeded subset.
+        let floor = fresh_spec.load(seed.wrapping_add(2))?;
+        Ok(Baselines {
+            fresh: Some(fresh.to_tensor(device)),
+            floor: Some(floor.to_tensor(device)),
+        })
+    }
+}
+
+/// Memorisation, on-manifold distance and quality of `samples` (data space) against
+/// `training`, next to the same numbers for fresh data. Returns the JSON section and the
+/// per-sample neighbours (and the fresh points' ones).
+pub fn memorisation_section(
+    samples: &Tensor<2>,
+    training: &Tensor<2>,
+    spec: &DatasetSpec,
+    baselines: &Baselines,
+    threshold: f64,
+) -> CliResult<(Value, Neighbours, Option<Neighbours>)> {
+    let own = neighbours(samples, training)?;
+    let mut section = json!({ "samples": memorisation_stats(&own, threshold)? });
+    let fresh = match &baselines.fresh {
+        Some(fresh) => {
+            let theirs = neighbours(fresh, training)?;
+            section["fresh"] = json!(memorisation_stats(&theirs, threshold)?);
+            Some(theirs)
+        }
+        None => None,
+    };
+    if matches!(spec, DatasetSpec::Swissroll { .. }) {
+        let curve = |t: &Tensor<2>| {
+            summarise(
+                to_vec(t.clone())
+                    .chunks(2)
+                    .map(|p| swissroll_curve_distance(p[0] as f64, p[1] as f64)),
+            )
+        };
+        section["on_manifold"] = json!({ "samples": curve(samples) });
+        if let Some(fresh) = &baselines.fresh {
+            section["on_manifold"]["fresh"] = json!(curve(fresh));
+        }
+    }
+    let [_, dim] = samples.dims();
+    if dim <= 64 {
+        if let (Some(fresh), Some(floor)) = (&baselines.fresh, &baselines.floor) {
+            section["quality"] = json!({
+                "samples_vs_fresh": quality(samples, fresh, 0)?,
+                "noise_floor_fresh_vs_fresh": quality(floor, fresh, 0)?,
+            });
+        }
+    }
+    Ok((section, own, fresh))
+}
+
+fn d1_values(n: &Neighbours) -> Vec<f64> {
+    n.nearest.d1.iter().map(|&v| v as f64).collect()
+}
+
+/// The d1 histogram of samples (and fresh points) as PNG bytes.
+pub fn d1_histogram(title: &str, samples: &Neighbours, fresh: Option<&Neighbours>) -> CliResult<Vec<u8>> {
+    let own = d1_values(samples);
+    let theirs = fresh.map(d1_values);
+    let mut series = vec![Series { label: "samples", values: &own }];
+    if let Some(values) = &theirs {
+        series.push(Series { label: "fresh data", values });
+    }
+    Ok(histograms_png(title, "distance to the nearest training point d1", &series, 40)?)
+}
+
+fn memorization(args: &MemorizationArgs) -> CliResult<()> {
+    let device = open(&args.output)?;
+    let (values, dim) = read_samples(&args.samples)?;
+    let (data, spec, seed, origin) = training_set(args)?;
+    if dim != data.dim {
+        return Err(Failure::runtime(format!(
+            "{}: samples have dimension {dim} but the training set ({origin}) has dimension {}",
+            args.samples.display(),
+            data.dim
+        )));
+    }
+    if !(args.threshold > 0.0 && args.threshold <= 1.0) {
+        return Err(Failure::usage(format!(
+            "invalid parameter threshold: must lie in (0, 1], got {}",
+            args.threshold
+        )));
+    }
+    let n = values.len() / dim;
+    let out = out_dir(&args.output, "out/memorization")?;
+    let samples = tensor_from_rows(&values, n, dim, &device);
+    let training = data.to_tensor(&device);
+    let baselines = Baselines::draw(&spec, seed, args.fresh.unwrap_or(n), &device)?;
+    let (section, own, fresh) =
+        memorisation_section(&samples, &training, &spec, &baselines, args.threshold)?;
+
+    let mut written = Vec::new();
+    let mut csv = String::from("sample,d1,d2,ratio,nearest,second_nearest\n");
+    for i in 0..n {
+        let t = &own.nearest;
+        csv.push_str(&format!(
+            "{i},{},{},{},{},{}\n",
+            t.d1[i], t.d2[i], own.ratio[i], t.i1[i], t.i2[i]
+        ));
+    }
+    written.push(out.write("neighbours.csv", csv.as_bytes())?);
+    written.push(out.write(
+        "d1_histogram.png",
+        &d1_histogram(&format!("{n} samples against {} training points", data.n), &own, fresh.as_ref())?,
+    )?);
+    if let Some([1, h, w]) = data.image_shape {
+        // each sample next to its nearest training image, 8 pairs per row
+        let shown = n.min(32);
+        let mut pairs = Vec::with_capacity(2 * shown * h * w);
+        for i in 0..shown {
+            pairs.extend_from_slice(&values[i * dim..(i + 1) * dim]);
+            pairs.extend_from_slice(data.row(own.nearest.i1[i]));
+        }
+        written.push(out.write("nearest_pairs.png", &image_grid_png(&pairs, h, w, 16, 2)?)?);
+    }
+    let report = json!({
+        "command": "analyze memorization",
+        "samples_file": args.samples,
+        "samples": n,
+        "training_set": { "spec": spec, "seed": seed, "n": data.n, "dim": dim, "from": origin },
+        "memorization": section,
+        "files": written.iter().filter_map(|p| p.file_name()).map(|f| f.to_string_lossy().into_owned()).collect::<Vec<_>>(),
+    });
+    out.write_json("memorization.json", &report)?;
+    let stats = &report["memorization"];
+    println!(
+        "memorised fraction {:.3} (d1/d2 < {:.3}), mean d1 {:.4}{}; wrote {}",
+        stats["samples"]["memorised_fraction"].as_f64().unwrap_or(f64::NAN),
+        args.threshold,
+        stats["samples"]["d1"]["mean"].as_f64().unwrap_or(f64::NAN),
+        match stats.get("fresh") {
+            Some(f) => format!(
+                "; fresh data: memorised fraction {:.3}, mean d1 {:.4}",
+                f["memorised_fraction"].as_f64().unwrap_or(f64::NAN),
+                f["d1"]["mean"].as_f64().unwrap_or(f64::NAN)
+            ),
+            None => String::new(),
+        },
+        out.file("").display()
+    );
+    Ok(())
+}
+
+/// Writes the curves of a path report (PNG) and its table (CSV).
+pub fn write_path_report(out: &OutputDir, report: &PathReport) -> CliResult<Vec<PathBuf>> {
+    let log_x = Axes { log_x: true, log_y: false };
+    let log_xy = Axes { log_x: true, log_y: true };
+    let d1: Vec<Series> = report
+        .series
+        .iter()
+        .map(|s| Series { label: &s.label, values: &s.mean_d1 })
+        .collect();
+    let mut written = vec![out.write(
+        "paths_d1.png",
+        &curves_png("mean distance to the nearest training point", "τ", "mean d1", &report.tau, &d1, log_xy)?,
+    )?];
+    written.push(out.write(
+        "paths_score_gap.png",
+        &curves_png(
+            "score gap along the model's paths",
+            "τ",
+            "mean ‖s_θ − s_emp‖",
+            &report.tau,
+            &[
+                Series { label: "‖s_θ − s_emp‖", values: &report.score_gap },
+                Series { label: "σ·‖s_θ − s_emp‖", values: &report.scaled_score_gap },
+            ],
+            log_xy,
+        )?,
+    )?);
+    written.push(out.write(
+        "paths_novikov.png",
+        &curves_png(
+            "Novikov exponent ∫ ½ g² ‖s_θ − s_emp‖² dτ from T",
+            "τ",
+            "cumulative exponent",
+            &report.tau,
+            &[Series { label: "model vs empirical", values: &report.novikov }],
+            log_xy,
+        )?,
+    )?);
+    let violations: Vec<Series> = report
+        .series
+        .iter()
+        .filter_map(|s| s.divergence.as_ref().map(|d| Series { label: &s.label, values: &d.violation_fraction }))
+        .collect();
+    if !violations.is_empty() {
+        written.push(out.write(
+            "paths_li_yau.png",
+            &curves_png("fraction of points with ∇·s below −d/σ²", "τ", "violating fraction", &report.tau, &violations, log_x)?,
+        )?);
+    }
+    let mut header = vec!["tau".to_string(), "sigma".into()];
+    for s in &report.series {
+        let name = s.label.replace(' ', "_");
+        header.push(format!("{name}_mean_d1"));
+        header.push(format!("{name}_memorised_fraction"));
+        if s.divergence.is_some() {
+            header.push(format!("{name}_mean_divergence"));
+            header.push(format!("{name}_li_yau_violations"));
+        }
+    }
+    header.extend(["score_gap".into(), "scaled_score_gap".into(), "novikov".into()]);
+    let mut csv = header.join(",") + "\n";
+    for k in 0..report.tau.len() {
+        let mut row = vec![report.tau[k], report.sigma[k]];
+        for s in &report.series {
+            row.push(s.mean_d1[k]);
+            row.push(s.memorised_fraction[k]);
+            if let Some(d) = &s.divergence {
+                row.push(d.mean[k]);
+                row.push(d.violation_fraction[k]);
+            }
+        }
+        row.extend([report.score_gap[k], report.scaled_score_gap[k], report.novikov[k]]);
+        csv.push_str(&row.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(","));
+        csv.push('\n');
+    }
+    written.push(out.write("paths.csv", csv.as_bytes())?);
+    Ok(written)
+}
+
+fn divergence_flag(text: &str, dim: usize) -> CliResult<bool> {
+    match text {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        "auto" => Ok(dim <= 64),
+        other => Err(Failure::usage(format!(
+            "unknown divergence '{other}' (expected one of: auto, on, off)"
+        ))),
+    }
+}
+
+fn paths(args: &PathsArgs) -> CliResult<()> {
+    let device = open(&args.output)?;
+    let sampler = sampler_config(&args.integrator)?;
+    let source = ScoreSource::open(&args.source, args.integrator.seed, &device)?;
+    let divergence = divergence_flag(&args.divergence, source.data.dim)?;
+    let empirical = source.empirical_twin(&args.source, &device)?;
+    let perturbed = match &args.compare_perturb {
+        Some(text) => {
+            let e = parse_list(text, "--compare-perturb")?;
+            let twin = source.empirical_twin(&args.source, &device)?;
+            if e.len() != twin.dim() {
+                return Err(Failure::usage(format!(
+                    "--compare-perturb has {} entries but the data dimension is {}",
+                    e.len(),
+                    twin.dim()
+                )));
+            }
+            Some(PerturbedScore::new(twin, &e, &device)?)
+        }
+        None => None,
+    };
+    let config = PathConfig {
+        sampler,
+        n: args.n,
+        evaluations: args.evaluations,
+        divergence,
+        distance_scale: source.normalisation.scale,
+    };
+    if args.n == 0 {
+        return Err(Failure::usage("invalid parameter n: must be >= 1"));
+    }
+    config.sampler.validate(&source.sde)?;
+    let out = out_dir(&args.output, "out/paths")?;
+    let runs = 2 + usize::from(perturbed.is_some());
+    let bar = progress_bar(runs * config.sampler.steps);
+    let report = path_diagnostics(
+        source.score.as_ref(),
+        &empirical,
+        perturbed.as_ref().map(|p| p as &dyn ScoreFn),
+        &source.training_in_model_space(&device),
+        &config,
+        &device,
+        &mut |k| bar.set_position(k as u64),
+    )?;
+    bar.finish_and_clear();
+    let written = write_path_report(&out, &report)?;
+    out.write_json(
+        "paths.json",
+        &json!({
+            "command": "analyze paths",
+            "score": args.source.score,
+            "checkpoint": args.source.checkpoint,
+            "sde": source.sde,
+            "training_set": { "spec": source.spec, "seed": source.data_seed, "n": source.data.n },
+            "config": config,
+            "report": report,
+            "files": written.iter().filter_map(|p| p.file_name()).map(|f| f.to_string_lossy().into_owned()).collect::<Vec<_>>(),
+        }),
+    )?;
+    let last = report.tau.len() - 1;
+    let d1: Vec<String> = report
+        .series
+        .iter()
+        .map(|s| format!("{} {:.4}", s.label, s.mean_d1[last]))
+        .collect();
+    println!(
+        "at τ = {:.3e}: mean d1 {}; score gap {:.3e}; Novikov exponent {:.3e}; wrote {}",
+        report.tau[last],
+        d1.join(", "),
+        report.score_gap[last],
+        report.novikov[last],
+        out.file("").display()
+    );
+    Ok(())
+}
+
+/// Writes the rate plot and table.
+pub fn write_rate_report(out: &OutputDir, report: &RateReport) -> CliResult<Vec<PathBuf>> {
+    let fit: Vec<f64> = report
+        .tau
+        .iter()
+        .map(|t| (report.pooled.intercept + report.pooled.slope * t.ln()).exp())
+        .collect();
+    let fit_label = format!("fit: slope {:.3} (theory 1/2)", report.pooled.slope);
+    let png = curves_png(
+        "imitation rate of the empirical-score ODE (heat SDE)",
+        "τ",
+        "geometric mean of d1",
+        &report.tau,
+        &[
+            Series { label: "measured", values: &report.d1_geometric_mean },
+            Series { label: &fit_label, values: &fit },
+        ],
+        Axes { log_x: true, log_y: true },
+    )?;
+    let mut csv = String::from("tau,d1_geometric_mean\n");
+    for (t, d) in report.tau.iter().zip(&report.d1_geometric_mean) {
+        csv.push_str(&format!("{t},{d}\n"));
+    }
+    Ok(vec![out.write("rate.png", &png)?, out.write("rate.csv", csv.as_bytes())?])
+}
+
+fn rate(args: &RateArgs) -> CliResult<()> {
+    let device = open(&args.output)?;
+    let spec = dataset_spec(&args.data, 100)?;
+    let seed = args.data.data_seed.unwrap_or(args.seed);
+    let data = spec.load(seed)?;
+    let sde = Sde::heat(args.c, args.t_end)?;
+    let fit_window = match &args.fit_window {
+        Some(text) => match parse_list(text, "--fit-window")?[..] {
+            [lo, hi] => Some((lo, hi)),
+            _ => return Err(Failure::usage("--fit-window takes two numbers: lo,hi")),
+        },
+        None => None,
+    };
+    let config = RateConfig {
+        n: args.n,
+        steps: args.steps,
+        t_min: args.t_min,
+        records: args.records,
+        fit_window,
+        seed: args.seed,
+    };
+    let training = data.to_tensor(&device);
+    let score = EmpiricalScore::new(training.clone(), sde.clone())?;
+    let out = out_dir(&args.output, "out/rate")?;
+    let bar = progress_bar(args.steps);
+    let report = imitation_rate(&score, &training, &config, &device, &mut |k| bar.set_position(k as u64))?;
+    bar.finish_and_clear();
+    let written = write_rate_report(&out, &report)?;
+    out.write_json(
+        "rate.json",
+        &json!({
+            "command": "analyze rate",
+            "training_set": { "spec": spec, "seed": seed, "n": data.n },
+            "sde": sde,
+            "config": config,
+            "report": report,
+            "files": written.iter().filter_map(|p| p.file_name()).map(|f| f.to_string_lossy().into_owned()).collect::<Vec<_>>(),
+        }),
+    )?;
+    println!(
+        "slope {:.3} (95% CI {:.3} to {:.3}; theory 0.5) over τ in [{:.2e}, {:.2e}]; wrote {}",
+        report.slope,
+        report.slope_ci95.0,
+        report.slope_ci95.1,
+        report.fit_window.0,
+        report.fit_window.1,
+        out.file("").display()
+    );
+    Ok(())
+}
+
+fn tmin(args: &TminArgs) -> CliResult<()> {
+    let device = open(&args.output)?;
+    let sampler = sampler_config(&args.integrator)?;
+    let t_mins = parse_list(&args.t_mins, "--t-mins")?;
+    let source = ScoreSource::open(&args.source, args.integrator.seed, &device)?;
+    for &t in &t_mins {
+        let mut check = sampler.clone();
+        check.t_min = t;
+        check.validate(&source.sde)?;
+    }
+    if args.n == 0 {
+        return Err(Failure::usage("invalid parameter n: must be >= 1"));
+    }
+    let out = out_dir(&args.output, "out/tmin")?;
+    let training = source.training_in_model_space(&device);
+    // quality against fresh data, in model space like the samples
+    let fresh = source.spec.fresh(args.n).map(|s| s.load(source.data_seed.wrapping_add(1))).transpose()?;
+    let metric = match &fresh {
+        Some(f) if f.dim <= 64 => Some(SlicedW2To {
+            reference: tensor_from_rows(&source.normalisation.to_model(&f.points), f.n, f.dim, &device),
+            seed: 0,
+        }),
+        _ => None,
+    };
+    let bar = progress_bar(t_mins.len() * sampler.steps);
+    let report = tmin_sweep(
+        source.score.as_ref(),
+        &training,
+        &sampler,
+        &t_mins,
+        args.n,
+        args.threshold,
+        source.normalisation.scale,
+        metric.as_ref().map(|m| m as _),
+        &device,
+        &mut |k| bar.set_position(k as u64),
+    )?;
+    bar.finish_and_clear();
+    let written = write_tmin_report(&out, &report)?;
+    out.write_json(
+        "tmin.json",
+        &json!({
+            "command": "analyze tmin",
+            "score": args.source.score,
+            "checkpoint": args.source.checkpoint,
+            "sde": source.sde,
+            "training_set": { "spec": source.spec, "seed": source.data_seed, "n": source.data.n },
+            "sampler": sampler,
+            "report": report,
+            "files": written.iter().filter_map(|p| p.file_name()).map(|f| f.to_string_lossy().into_owned()).collect::<Vec<_>>(),
+        }),
+    )?;
+    for row in &report.rows {
+        println!(
+            "t_min {:.1e} (σ {:.3e}): memorised {:.3}, mean d1 {:.4}{}",
+            row.t_min,
+            row.sigma,
+            row.memorisation.memorised_fraction,
+            row.memorisation.d1.mean,
+            row.quality.map(|q| format!(", sliced W2 {q:.4}")).unwrap_or_default()
+        );
+    }
+    println!("wrote {}", out.file("").display());
+    Ok(())
+}
+
+/// Writes the sweep's plot and table.
+pub fn write_tmin_report(out: &OutputDir, report: &TminReport) -> CliResult<Vec<PathBuf>> {
+    let t: Vec<f64> = report.rows.iter().map(|r| r.t_min).collect();
+    let memorised: Vec<f64> = report.rows.iter().map(|r| r.memorisation.memorised_fraction).collect();
+    let d1: Vec<f64> = report.rows.iter().map(|r| r.memorisation.d1.mean).collect();
+    let quality: Vec<f64> = report.rows.iter().map(|r| r.quality.unwrap_or(f64::NAN)).collect();
+    let mut series = vec![
+        Series { label: "memorised fraction", values: &memorised },
+        Series { label: "mean d1", values: &d1 },
+    ];
+    if let Some(name) = &report.quality_metric {
+        series.push(Series { label: name, values: &quality });
+    }
+    let png = curves_png("early stopping", "t_min", "value", &t, &series, Axes { log_x: true, log_y: false })?;
+    let mut csv = String::from("t_min,sigma,memorised_fraction,mean_d1,median_d1,quality,nonfinite\n");
+    for r in &report.rows {
+        csv.push_str(&format!(
+            "{},{},{},{},{},{},{}\n",
+            r.t_min,
+            r.sigma,
+            r.memorisation.memorised_fraction,
+            r.memorisation.d1.mean,
+            r.memorisation.d1.median,
+            r.quality.map(|q| q.to_string()).unwrap_or_default(),
+            r.nonfinite
+        ));
+    }
+    Ok(vec![out.write("tmin.png", &png)?, out.write("tmin.csv", csv.as_bytes())?])
+}

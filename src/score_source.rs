@@ -1,0 +1,253 @@
+//! Where a command's score comes from: the empirical or exact score of a dataset described by
+//! flags, or a trained network from a checkpoint, together with its training set and SDE.
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::{Device, Tensor};
+
+use scorelab_core::datasets::{MnistSplit, DATASET_NAMES};
+use scorelab_core::device::tensor_from_rows;
+use scorelab_core::{
+    Dataset, DatasetSpec, EmpiricalScore, Gmm, GmmScore, PerturbedScore, ScoreFn, Sde, SdeParams,
+};
+use scorelab_train::checkpoint::{EMA_FILE, WEIGHTS_FILE};
+use scorelab_train::{load_score_weights, Normalisation};
+
+use crate::cli::{DataArgs, ScoreArgs, SdeArgs};
+use crate::failure::{CliResult, Failure};
+
+/// Parses "a,b;c,d" into points.
+fn parse_points(text: &str) -> CliResult<Vec<Vec<f64>>> {
+    text.split(';')
+        .map(|point| parse_list(point, "--points"))
+        .collect()
+}
+
+/// Parses a comma-separated list of numbers.
+pub fn parse_list(text: &str, flag: &str) -> CliResult<Vec<f64>> {
+    text.split(',')
+        .map(|v| {
+            v.trim()
+                .parse::<f64>()
+                .map_err(|_| Failure::usage(format!("{flag}: '{}' is not a number", v.trim())))
+        })
+        .collect()
+}
+
+/// Where the MNIST files are: the given folder, or the copy shipped with the sources.
+pub fn mnist_dir(dir: &Path) -> PathBuf {
+    if dir.exists() || dir.is_absolute() {
+        dir.to_path_buf()
+    } else {
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        if shipped.exists() {
+            shipped
+        } else {
+            dir.to_path_buf()
+        }
+    }
+}
+
+/// A dataset spec read from a checkpoint, with a relative MNIST folder resolved like the flag's
+/// (so that a run started in the repository can be sampled from elsewhere).
+pub fn locate(spec: &DatasetSpec) -> DatasetSpec {
+    match spec {
+        DatasetSpec::Mnist { dir, split, n } => DatasetSpec::Mnist {
+            dir: mnist_dir(dir),
+            split: *split,
+            n: *n,
+        },
+        other => other.clone(),
+    }
+}
+
+/// The dataset described by the flags.
+/// `drawn_default` is the size of drawn 2-D datasets when --n-train is not given.
+pub fn dataset_spec(args: &DataArgs, drawn_default: usize) -> CliResult<DatasetSpec> {
+    let n = |default: usize| args.n_train.unwrap_or(default);
+    Ok(match args.dataset.as_str() {
+        "swissroll" => DatasetSpec::Swissroll {
+            n: n(drawn_default),
+            noise: args.noise,
+        },
+        "lemniscate" => DatasetSpec::Lemniscate {
+            n: n(drawn_default),
+            noise: args.noise,
+        },
+        "circle" => DatasetSpec::Circle { k: n(9) },
+        "diracs" => DatasetSpec::Diracs {
+            points: parse_points(&args.points)?,
+        },
+        "gmm" => DatasetSpec::Gmm {
+            n: n(drawn_default),
+            gmm: Gmm::default_ring(),
+        },
+        "mnist" => DatasetSpec::Mnist {
+            dir: mnist_dir(&args.mnist_dir),
+            split: MnistSplit::parse(&args.split)?,
+            n: args.n_train,
+        },
+        "csv" => DatasetSpec::Csv {
+            path: args
+                .data_file
+                .clone()
+                .ok_or_else(|| Failure::usage("--dataset csv needs --data-file PATH"))?,
+        },
+        other => {
+            return Err(Failure::usage(format!(
+                "unknown dataset '{other}' (expected one of: {})",
+                DATASET_NAMES.join(", ")
+            )))
+        }
+    })
+}
+
+/// The SDE described by the flags; `ve` without --sigma-max takes the data's largest pairwise distance.
+pub fn build_sde(args: &SdeArgs, data: &Dataset) -> CliResult<Sde> {
+    let params = SdeParams {
+        sigma_min: args.sigma_min,
+        sigma_max: args.sigma_max,
+        beta_min: args.beta_min,
+        beta_max: args.beta_max,
+        theta: args.theta,
+        sigma: args.sigma,
+        mu: args.mu,
+        c: args.c,
+        t_end: args.t_end,
+    };
+    let data_sigma_max =
+        (args.sde == "ve" && args.sigma_max.is_none()).then(|| data.max_pairwise_distance(2000));
+    Ok(params.build(&args.sde, data_sigma_max)?)
+}
+
+/// The score to sample with and the training set it is compared against.
+pub struct ScoreSource {
+    pub score: Box<dyn ScoreFn>,
+    pub sde: Sde,
+    pub spec: DatasetSpec,
+    /// The training set, in data space.
+    pub data: Dataset,
+    pub data_seed: u64,
+    /// Samples live in model space; this maps them back to data space.
+    pub normalisation: Normalisation,
+}
+
+/// A trained network from `--checkpoint`, with its SDE and rebuilt training set.
+fn checkpoint_source(args: &ScoreArgs, device: &Device) -> CliResult<ScoreSource> {
+    let path = args
+        .checkpoint
+        .as_ref()
+        .ok_or_else(|| Failure::usage("--score checkpoint needs --checkpoint DIR"))?;
+    let file = match args.weights.as_str() {
+        "ema" => EMA_FILE,
+        "raw" => WEIGHTS_FILE,
+        other => {
+            return Err(Failure::usage(format!(
+                "unknown weights '{other}' (expected one of: ema, raw)"
+            )))
+        }
+    };
+    let (score, meta) = load_score_weights(path, file, device)?;
+    let data = locate(&meta.data.spec).load(meta.data.seed)?;
+    Ok(ScoreSource {
+        score,
+        sde: meta.sde,
+        spec: meta.data.spec,
+        data,
+        data_seed: meta.data.seed,
+        normalisation: meta.data.normalisation,
+    })
+}
+
+/// The empirical or exact score of the training set described by the flags.
+fn analytic_source(args: &ScoreArgs, seed: u64, device: &Device) -> CliResult<ScoreSource> {
+    if args.checkpoint.is_some() {
+        return Err(Failure::usage("--checkpoint needs --score checkpoint"));
+    }
+    let spec = dataset_spec(&args.data, 100)?;
+    let data_seed = args.data.data_seed.unwrap_or(seed);
+    let data = spec.load(data_seed)?;
+    let sde = build_sde(&args.sde, &data)?;
+    let score: Box<dyn ScoreFn> = match args.score.as_str() {
+        "empirical" => Box::new(EmpiricalScore::with_chunks(
+            data.to_tensor(device),
+            sde.clone(),
+            args.query_chunk,
+            args.data_chunk,
+        )?),
+        "exact" => match &spec {
+            DatasetSpec::Gmm { gmm, .. } => {
+                Box::new(GmmScore::new(gmm.clone(), sde.clone(), device))
+            }
+            _ => {
+                return Err(Failure::usage(
+                    "--score exact needs --dataset gmm (the only dataset with a known density)",
+                ))
+            }
+        },
+        other => {
+            return Err(Failure::usage(format!(
+                "unknown score '{other}' (expected one of: empirical, exact, checkpoint)"
+            )))
+        }
+    };
+    Ok(ScoreSource {
+        score,
+        sde,
+        spec,
+        data,
+        data_seed,
+        normalisation: Normalisation::IDENTITY,
+    })
+}
+
+impl ScoreSource {
+    /// The score named by `args`, perturbed when --perturb is given; `seed` is the default
+    /// seed of the training-set draw.
+    pub fn open(args: &ScoreArgs, seed: u64, device: &Device) -> CliResult<Self> {
+        let source = if args.score == "checkpoint" {
+            checkpoint_source(args, device)?
+        } else {
+            analytic_source(args, seed, device)?
+        };
+        let score: Box<dyn ScoreFn> = match &args.perturb {
+            Some(text) => {
+                let e = parse_list(text, "--perturb")?;
+                if e.len() != source.score.dim() {
+                    return Err(Failure::usage(format!(
+                        "--perturb has {} entries but the data dimension is {}",
+                        e.len(),
+                        source.score.dim()
+                    )));
+                }
+                Box::new(PerturbedScore::new(source.score, &e, device)?)
+            }
+            None => source.score,
+        };
+        let source = ScoreSource { score, ..source };
+        if source.score.dim() != source.data.dim {
+            return Err(Failure::runtime(format!(
+                "the score has dimension {} but the training set has dimension {}",
+                source.score.dim(),
+                source.data.dim
+            )));
+        }
+        Ok(source)
+    }
+
+    /// The training set in the space the score lives in (normalised for images).
+    pub fn training_in_model_space(&self, device: &Device) -> Tensor<2> {
+        let points = self.normalisation.to_model(&self.data.points);
+        tensor_from_rows(&points, self.data.n, self.data.dim, device)
+    }
+
+    /// The empirical score of the training set in model space, under the score's SDE.
+    pub fn empirical_twin(&self, args: &ScoreArgs, device: &Device) -> CliResult<EmpiricalScore> {
+        Ok(EmpiricalScore::with_chunks(
+            self.training_in_model_space(device),
+            self.sde.clone(),
+            args.query_chunk,
+            args.data_chunk,
+        )?)
+    }
+}
