@@ -18,7 +18,7 @@ use scorelab_analysis::tmin::{tmin_sweep, TminReport};
 use scorelab_core::datasets::swissroll_curve_distance;
 use scorelab_core::device::{tensor_from_rows, to_vec};
 use scorelab_core::{open_device, BackendKind, Dataset, DatasetSpec, EmpiricalScore, PerturbedScore, Sde, ScoreFn};
-use scorelab_train::checkpoint::read_meta;
+use scorelab_train::checkpoint::{read_meta, resolve};
 
 use crate::cli::{AnalyzeCommand, MemorizationArgs, OutputArgs, PathsArgs, RateArgs, TminArgs};
 use crate::failure::{CliResult, Failure};
@@ -98,7 +98,7 @@ struct SummaryDataset {
 /// the flags'. Returns the dataset, its spec and seed, and where it came from.
 fn training_set(args: &MemorizationArgs) -> CliResult<(Dataset, DatasetSpec, u64, String)> {
     if let Some(dir) = &args.checkpoint {
-        let meta = read_meta(dir)?;
+        let meta = read_meta(&resolve(dir)?)?;
         let spec = locate(&meta.data.spec);
         let data = spec.load(meta.data.seed)?;
         return Ok((data, spec, meta.data.seed, format!("checkpoint {}", dir.display())));
@@ -118,7 +118,7 @@ fn training_set(args: &MemorizationArgs) -> CliResult<(Dataset, DatasetSpec, u64
             ))
         })?;
         if let Some(dir) = parsed.checkpoint {
-            let meta = read_meta(&dir)?;
+            let meta = read_meta(&resolve(&dir)?)?;
             let spec = locate(&meta.data.spec);
             let data = spec.load(meta.data.seed)?;
             return Ok((data, spec, meta.data.seed, format!("checkpoint {} (from {})", dir.display(), path.display())));

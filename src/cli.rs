@@ -24,6 +24,9 @@ pub enum Command {
     /// network, W3: empirical score on MNIST, W4: ssm and hyvarinen training) and print one
     /// JSON line per workload.
     Bench(BenchArgs),
+    /// Train a Swiss-roll score, sample it and the empirical score of its training set, and
+    /// write a report comparing their memorisation, quality and reverse paths.
+    Demo(DemoArgs),
     /// Measure memorisation and quality: of samples, along reverse paths, the imitation rate
     /// and early stopping.
     Analyze {
@@ -449,4 +452,27 @@ pub struct TminArgs {
     pub threshold: f64,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// full (500 training points, 16,000 steps; a minute or two on a CPU) or quick (a small
+    /// run that checks the whole pipeline in seconds).
+    #[arg(long, default_value = "full")]
+    pub size: String,
+    /// Seed of the training set, the network and the sampler noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// A sample is memorised when d1/d2 is below this.
+    #[arg(long, default_value_t = 1.0 / 3.0)]
+    pub threshold: f64,
+    /// Backend: cpu (flex), ndarray or wgpu.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Output folder.
+    #[arg(long, default_value = "out/demo")]
+    pub out: PathBuf,
+    /// Write into the output folder even if it exists (overwriting files of the same name).
+    #[arg(long)]
+    pub force: bool,
 }

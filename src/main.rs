@@ -2,6 +2,7 @@
 
 mod analyze_cmd;
 mod bench_cmd;
+mod demo_cmd;
 mod cli;
 mod failure;
 mod output;
@@ -37,5 +38,6 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> failure::CliResult<()> {
         Command::Sample(args) => sample_cmd::run(&args),
         Command::Bench(args) => bench_cmd::run(&args),
         Command::Analyze { what } => analyze_cmd::run(&what),
+        Command::Demo(args) => demo_cmd::run(&args),
     }
 }

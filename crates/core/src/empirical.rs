@@ -160,7 +160,9 @@ impl EmpiricalScore {
         let mean = acc.weighted / acc.total.clone();
         let score = (mean.clone() * alpha.clone() + shift - x) / sigma2.clone();
         let div = acc.weighted_sq_norm.map(|q| {
-            let spread = q / acc.total - mean.powi_scalar(2).sum_dim(1);
+            // E‖y‖² − ‖E y‖² is a variance (≥ 0); in float32 the difference of two nearly equal
+            // terms can come out slightly negative, which would put ∇·s below −d/σ²
+            let spread = (q / acc.total - mean.powi_scalar(2).sum_dim(1)).clamp_min(0.0);
             spread * alpha.powi_scalar(2) / sigma2.clone().powi_scalar(2)
                 - sigma2.recip().mul_scalar(self.dim as f64)
         });
