@@ -17,7 +17,9 @@ use scorelab_analysis::stats::summarise;
 use scorelab_analysis::tmin::{tmin_sweep, TminReport};
 use scorelab_core::datasets::swissroll_curve_distance;
 use scorelab_core::device::{tensor_from_rows, to_vec};
-use scorelab_core::{open_device, BackendKind, Dataset, DatasetSpec, EmpiricalScore, PerturbedScore, Sde, ScoreFn};
+use scorelab_core::{
+    open_device, BackendKind, Dataset, DatasetSpec, EmpiricalScore, PerturbedScore, ScoreFn, Sde,
+};
 use scorelab_train::checkpoint::{read_meta, resolve};
 
 use crate::cli::{AnalyzeCommand, MemorizationArgs, OutputArgs, PathsArgs, RateArgs, TminArgs};
@@ -101,7 +103,12 @@ fn training_set(args: &MemorizationArgs) -> CliResult<(Dataset, DatasetSpec, u64
         let meta = read_meta(&resolve(dir)?)?;
         let spec = locate(&meta.data.spec);
         let data = spec.load(meta.data.seed)?;
-        return Ok((data, spec, meta.data.seed, format!("checkpoint {}", dir.display())));
+        return Ok((
+            data,
+            spec,
+            meta.data.seed,
+            format!("checkpoint {}", dir.display()),
+        ));
     }
     let summary = args
         .samples
@@ -121,7 +128,12 @@ fn training_set(args: &MemorizationArgs) -> CliResult<(Dataset, DatasetSpec, u64
             let meta = read_meta(&resolve(&dir)?)?;
             let spec = locate(&meta.data.spec);
             let data = spec.load(meta.data.seed)?;
-            return Ok((data, spec, meta.data.seed, format!("checkpoint {} (from {})", dir.display(), path.display())));
+            return Ok((
+                data,
+                spec,
+                meta.data.seed,
+                format!("checkpoint {} (from {})", dir.display(), path.display()),
+            ));
         }
         let spec = locate(&parsed.dataset.spec);
         let data = spec.load(parsed.dataset.seed)?;
@@ -143,7 +155,10 @@ impl Baselines {
     /// Two independent fresh draws of `n` points (seeds after `seed`), when `spec` has any.
     pub fn draw(spec: &DatasetSpec, seed: u64, n: usize, device: &Device) -> CliResult<Self> {
         let Some(fresh_spec) = spec.fresh(n) else {
-            return Ok(Baselines { fresh: None, floor: None });
+            return Ok(Baselines {
+                fresh: None,
+                floor: None,
+            });
         };
         let fresh = fresh_spec.load(seed.wrapping_add(1))?;
         // The MNIST test split is finite: the noise floor is a second, disjoint-seeded subset.
@@ -205,14 +220,29 @@ fn d1_values(n: &Neighbours) -> Vec<f64> {
 }
 
 /// The d1 histogram of samples (and fresh points) as PNG bytes.
-pub fn d1_histogram(title: &str, samples: &Neighbours, fresh: Option<&Neighbours>) -> CliResult<Vec<u8>> {
+pub fn d1_histogram(
+    title: &str,
+    samples: &Neighbours,
+    fresh: Option<&Neighbours>,
+) -> CliResult<Vec<u8>> {
     let own = d1_values(samples);
     let theirs = fresh.map(d1_values);
-    let mut series = vec![Series { label: "samples", values: &own }];
+    let mut series = vec![Series {
+        label: "samples",
+        values: &own,
+    }];
     if let Some(values) = &theirs {
-        series.push(Series { label: "fresh data", values });
+        series.push(Series {
+            label: "fresh data",
+            values,
+        });
     }
-    Ok(histograms_png(title, "distance to the nearest training point d1", &series, 40)?)
+    Ok(histograms_png(
+        title,
+        "distance to the nearest training point d1",
+        &series,
+        40,
+    )?)
 }
 
 fn memorization(args: &MemorizationArgs) -> CliResult<()> {
@@ -233,6 +263,11 @@ fn memorization(args: &MemorizationArgs) -> CliResult<()> {
         )));
     }
     let n = values.len() / dim;
+    if data.n < 2 {
+        return Err(Failure::usage(
+            "the training set needs at least two points for d1/d2",
+        ));
+    }
     let out = out_dir(&args.output, "out/memorization")?;
     let samples = tensor_from_rows(&values, n, dim, &device);
     let training = data.to_tensor(&device);
@@ -252,7 +287,11 @@ fn memorization(args: &MemorizationArgs) -> CliResult<()> {
     written.push(out.write("neighbours.csv", csv.as_bytes())?);
     written.push(out.write(
         "d1_histogram.png",
-        &d1_histogram(&format!("{n} samples against {} training points", data.n), &own, fresh.as_ref())?,
+        &d1_histogram(
+            &format!("{n} samples against {} training points", data.n),
+            &own,
+            fresh.as_ref(),
+        )?,
     )?);
     if let Some([1, h, w]) = data.image_shape {
         // each sample next to its nearest training image, 8 pairs per row
@@ -276,7 +315,9 @@ fn memorization(args: &MemorizationArgs) -> CliResult<()> {
     let stats = &report["memorization"];
     println!(
         "memorised fraction {:.3} (d1/d2 < {:.3}), mean d1 {:.4}{}; wrote {}",
-        stats["samples"]["memorised_fraction"].as_f64().unwrap_or(f64::NAN),
+        stats["samples"]["memorised_fraction"]
+            .as_f64()
+            .unwrap_or(f64::NAN),
         args.threshold,
         stats["samples"]["d1"]["mean"].as_f64().unwrap_or(f64::NAN),
         match stats.get("fresh") {
@@ -294,16 +335,32 @@ fn memorization(args: &MemorizationArgs) -> CliResult<()> {
 
 /// Writes the curves of a path report (PNG) and its table (CSV).
 pub fn write_path_report(out: &OutputDir, report: &PathReport) -> CliResult<Vec<PathBuf>> {
-    let log_x = Axes { log_x: true, log_y: false };
-    let log_xy = Axes { log_x: true, log_y: true };
+    let log_x = Axes {
+        log_x: true,
+        log_y: false,
+    };
+    let log_xy = Axes {
+        log_x: true,
+        log_y: true,
+    };
     let d1: Vec<Series> = report
         .series
         .iter()
-        .map(|s| Series { label: &s.label, values: &s.mean_d1 })
+        .map(|s| Series {
+            label: &s.label,
+            values: &s.mean_d1,
+        })
         .collect();
     let mut written = vec![out.write(
         "paths_d1.png",
-        &curves_png("mean distance to the nearest training point", "τ", "mean d1", &report.tau, &d1, log_xy)?,
+        &curves_png(
+            "mean distance to the nearest training point",
+            "τ",
+            "mean d1",
+            &report.tau,
+            &d1,
+            log_xy,
+        )?,
     )?];
     written.push(out.write(
         "paths_score_gap.png",
@@ -313,8 +370,14 @@ pub fn write_path_report(out: &OutputDir, report: &PathReport) -> CliResult<Vec<
             "mean ‖s_θ − s_emp‖",
             &report.tau,
             &[
-                Series { label: "‖s_θ − s_emp‖", values: &report.score_gap },
-                Series { label: "σ·‖s_θ − s_emp‖", values: &report.scaled_score_gap },
+                Series {
+                    label: "‖s_θ − s_emp‖",
+                    values: &report.score_gap,
+                },
+                Series {
+                    label: "σ·‖s_θ − s_emp‖",
+                    values: &report.scaled_score_gap,
+                },
             ],
             log_xy,
         )?,
@@ -326,19 +389,34 @@ pub fn write_path_report(out: &OutputDir, report: &PathReport) -> CliResult<Vec<
             "τ",
             "cumulative exponent",
             &report.tau,
-            &[Series { label: "model vs empirical", values: &report.novikov }],
+            &[Series {
+                label: "model vs empirical",
+                values: &report.novikov,
+            }],
             log_xy,
         )?,
     )?);
     let violations: Vec<Series> = report
         .series
         .iter()
-        .filter_map(|s| s.divergence.as_ref().map(|d| Series { label: &s.label, values: &d.violation_fraction }))
+        .filter_map(|s| {
+            s.divergence.as_ref().map(|d| Series {
+                label: &s.label,
+                values: &d.violation_fraction,
+            })
+        })
         .collect();
     if !violations.is_empty() {
         written.push(out.write(
             "paths_li_yau.png",
-            &curves_png("fraction of points with ∇·s below −d/σ²", "τ", "violating fraction", &report.tau, &violations, log_x)?,
+            &curves_png(
+                "fraction of points with ∇·s below −d/σ²",
+                "τ",
+                "violating fraction",
+                &report.tau,
+                &violations,
+                log_x,
+            )?,
         )?);
     }
     let mut header = vec!["tau".to_string(), "sigma".into()];
@@ -351,7 +429,11 @@ pub fn write_path_report(out: &OutputDir, report: &PathReport) -> CliResult<Vec<
             header.push(format!("{name}_li_yau_violations"));
         }
     }
-    header.extend(["score_gap".into(), "scaled_score_gap".into(), "novikov".into()]);
+    header.extend([
+        "score_gap".into(),
+        "scaled_score_gap".into(),
+        "novikov".into(),
+    ]);
     let mut csv = header.join(",") + "\n";
     for k in 0..report.tau.len() {
         let mut row = vec![report.tau[k], report.sigma[k]];
@@ -363,8 +445,17 @@ pub fn write_path_report(out: &OutputDir, report: &PathReport) -> CliResult<Vec<
                 row.push(d.violation_fraction[k]);
             }
         }
-        row.extend([report.score_gap[k], report.scaled_score_gap[k], report.novikov[k]]);
-        csv.push_str(&row.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(","));
+        row.extend([
+            report.score_gap[k],
+            report.scaled_score_gap[k],
+            report.novikov[k],
+        ]);
+        csv.push_str(
+            &row.iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
         csv.push('\n');
     }
     written.push(out.write("paths.csv", csv.as_bytes())?);
@@ -410,10 +501,7 @@ fn paths(args: &PathsArgs) -> CliResult<()> {
         divergence,
         distance_scale: source.normalisation.scale,
     };
-    if args.n == 0 {
-        return Err(Failure::usage("invalid parameter n: must be >= 1"));
-    }
-    config.sampler.validate(&source.sde)?;
+    config.validate(&source.sde)?;
     let out = out_dir(&args.output, "out/paths")?;
     let runs = 2 + usize::from(perturbed.is_some());
     let bar = progress_bar(runs * config.sampler.steps);
@@ -472,16 +560,28 @@ pub fn write_rate_report(out: &OutputDir, report: &RateReport) -> CliResult<Vec<
         "geometric mean of d1",
         &report.tau,
         &[
-            Series { label: "measured", values: &report.d1_geometric_mean },
-            Series { label: &fit_label, values: &fit },
+            Series {
+                label: "measured",
+                values: &report.d1_geometric_mean,
+            },
+            Series {
+                label: &fit_label,
+                values: &fit,
+            },
         ],
-        Axes { log_x: true, log_y: true },
+        Axes {
+            log_x: true,
+            log_y: true,
+        },
     )?;
     let mut csv = String::from("tau,d1_geometric_mean\n");
     for (t, d) in report.tau.iter().zip(&report.d1_geometric_mean) {
         csv.push_str(&format!("{t},{d}\n"));
     }
-    Ok(vec![out.write("rate.png", &png)?, out.write("rate.csv", csv.as_bytes())?])
+    Ok(vec![
+        out.write("rate.png", &png)?,
+        out.write("rate.csv", csv.as_bytes())?,
+    ])
 }
 
 fn rate(args: &RateArgs) -> CliResult<()> {
@@ -507,9 +607,12 @@ fn rate(args: &RateArgs) -> CliResult<()> {
     };
     let training = data.to_tensor(&device);
     let score = EmpiricalScore::new(training.clone(), sde.clone())?;
+    config.plan(&sde, &training)?;
     let out = out_dir(&args.output, "out/rate")?;
     let bar = progress_bar(args.steps);
-    let report = imitation_rate(&score, &training, &config, &device, &mut |k| bar.set_position(k as u64))?;
+    let report = imitation_rate(&score, &training, &config, &device, &mut |k| {
+        bar.set_position(k as u64)
+    })?;
     bar.finish_and_clear();
     let written = write_rate_report(&out, &report)?;
     out.write_json(
@@ -540,6 +643,15 @@ fn tmin(args: &TminArgs) -> CliResult<()> {
     let sampler = sampler_config(&args.integrator)?;
     let t_mins = parse_list(&args.t_mins, "--t-mins")?;
     let source = ScoreSource::open(&args.source, args.integrator.seed, &device)?;
+    if t_mins.is_empty() {
+        return Err(Failure::usage("--t-mins: give at least one time"));
+    }
+    if !(args.threshold > 0.0 && args.threshold <= 1.0) {
+        return Err(Failure::usage(format!(
+            "invalid parameter threshold: must lie in (0, 1], got {}",
+            args.threshold
+        )));
+    }
     for &t in &t_mins {
         let mut check = sampler.clone();
         check.t_min = t;
@@ -551,10 +663,19 @@ fn tmin(args: &TminArgs) -> CliResult<()> {
     let out = out_dir(&args.output, "out/tmin")?;
     let training = source.training_in_model_space(&device);
     // quality against fresh data, in model space like the samples
-    let fresh = source.spec.fresh(args.n).map(|s| s.load(source.data_seed.wrapping_add(1))).transpose()?;
+    let fresh = source
+        .spec
+        .fresh(args.n)
+        .map(|s| s.load(source.data_seed.wrapping_add(1)))
+        .transpose()?;
     let metric = match &fresh {
         Some(f) if f.dim <= 64 => Some(SlicedW2To {
-            reference: tensor_from_rows(&source.normalisation.to_model(&f.points), f.n, f.dim, &device),
+            reference: tensor_from_rows(
+                &source.normalisation.to_model(&f.points),
+                f.n,
+                f.dim,
+                &device,
+            ),
             seed: 0,
         }),
         _ => None,
@@ -594,7 +715,9 @@ fn tmin(args: &TminArgs) -> CliResult<()> {
             row.sigma,
             row.memorisation.memorised_fraction,
             row.memorisation.d1.mean,
-            row.quality.map(|q| format!(", sliced W2 {q:.4}")).unwrap_or_default()
+            row.quality
+                .map(|q| format!(", sliced W2 {q:.4}"))
+                .unwrap_or_default()
         );
     }
     println!("wrote {}", out.file("").display());
@@ -604,18 +727,46 @@ fn tmin(args: &TminArgs) -> CliResult<()> {
 /// Writes the sweep's plot and table.
 pub fn write_tmin_report(out: &OutputDir, report: &TminReport) -> CliResult<Vec<PathBuf>> {
     let t: Vec<f64> = report.rows.iter().map(|r| r.t_min).collect();
-    let memorised: Vec<f64> = report.rows.iter().map(|r| r.memorisation.memorised_fraction).collect();
+    let memorised: Vec<f64> = report
+        .rows
+        .iter()
+        .map(|r| r.memorisation.memorised_fraction)
+        .collect();
     let d1: Vec<f64> = report.rows.iter().map(|r| r.memorisation.d1.mean).collect();
-    let quality: Vec<f64> = report.rows.iter().map(|r| r.quality.unwrap_or(f64::NAN)).collect();
+    let quality: Vec<f64> = report
+        .rows
+        .iter()
+        .map(|r| r.quality.unwrap_or(f64::NAN))
+        .collect();
     let mut series = vec![
-        Series { label: "memorised fraction", values: &memorised },
-        Series { label: "mean d1", values: &d1 },
+        Series {
+            label: "memorised fraction",
+            values: &memorised,
+        },
+        Series {
+            label: "mean d1",
+            values: &d1,
+        },
     ];
     if let Some(name) = &report.quality_metric {
-        series.push(Series { label: name, values: &quality });
+        series.push(Series {
+            label: name,
+            values: &quality,
+        });
     }
-    let png = curves_png("early stopping", "t_min", "value", &t, &series, Axes { log_x: true, log_y: false })?;
-    let mut csv = String::from("t_min,sigma,memorised_fraction,mean_d1,median_d1,quality,nonfinite\n");
+    let png = curves_png(
+        "early stopping",
+        "t_min",
+        "value",
+        &t,
+        &series,
+        Axes {
+            log_x: true,
+            log_y: false,
+        },
+    )?;
+    let mut csv =
+        String::from("t_min,sigma,memorised_fraction,mean_d1,median_d1,quality,nonfinite\n");
     for r in &report.rows {
         csv.push_str(&format!(
             "{},{},{},{},{},{},{}\n",
@@ -628,5 +779,8 @@ pub fn write_tmin_report(out: &OutputDir, report: &TminReport) -> CliResult<Vec<
             r.nonfinite
         ));
     }
-    Ok(vec![out.write("tmin.png", &png)?, out.write("tmin.csv", csv.as_bytes())?])
+    Ok(vec![
+        out.write("tmin.png", &png)?,
+        out.write("tmin.csv", csv.as_bytes())?,
+    ])
 }

@@ -120,8 +120,14 @@ fn loss_png(log: &Path) -> CliResult<Vec<u8>> {
         "step",
         "loss",
         &steps,
-        &[Series { label: "loss", values: &losses }],
-        Axes { log_x: false, log_y: true },
+        &[Series {
+            label: "loss",
+            values: &losses,
+        }],
+        Axes {
+            log_x: false,
+            log_y: true,
+        },
     )?)
 }
 
@@ -135,41 +141,88 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
     let n_train = plan.n_train.to_string();
     let t_min = plan.t_min.to_string();
 
-    eprintln!("[1/5] training an MLP score on {} Swiss-roll points", plan.n_train);
-    let mut train = strings(&["train", "--dataset", "swissroll", "--sde", "vp", "--model", "mlp"]);
+    eprintln!(
+        "[1/5] training an MLP score on {} Swiss-roll points",
+        plan.n_train
+    );
+    let mut train = strings(&[
+        "train",
+        "--dataset",
+        "swissroll",
+        "--sde",
+        "vp",
+        "--model",
+        "mlp",
+    ]);
     train.extend(strings(&[
-        "--n-train", &n_train,
-        "--width", &plan.width.to_string(),
-        "--depth", "3",
-        "--steps", &plan.train_steps.to_string(),
-        "--batch-size", &plan.batch.to_string(),
-        "--lr", "2e-3",
-        "--ema-decay", &plan.ema_decay.to_string(),
-        "--seed", &seed,
-        "--device", &args.device,
-        "--out", &path_of("train"),
+        "--n-train",
+        &n_train,
+        "--width",
+        &plan.width.to_string(),
+        "--depth",
+        "3",
+        "--steps",
+        &plan.train_steps.to_string(),
+        "--batch-size",
+        &plan.batch.to_string(),
+        "--lr",
+        "2e-3",
+        "--ema-decay",
+        &plan.ema_decay.to_string(),
+        "--seed",
+        &seed,
+        "--device",
+        &args.device,
+        "--out",
+        &path_of("train"),
         "--force",
     ]));
     run_subcommand(&train)?;
 
     eprintln!("[2/5] sampling from the model and from the empirical score (same noise)");
     let sampler_flags = strings(&[
-        "--sampler", "em",
-        "--steps", &plan.sampler_steps.to_string(),
-        "--grid", "quadratic",
-        "--t-min", &t_min,
+        "--sampler",
+        "em",
+        "--steps",
+        &plan.sampler_steps.to_string(),
+        "--grid",
+        "quadratic",
+        "--t-min",
+        &t_min,
         "--denoise",
-        "--n", &plan.samples.to_string(),
-        "--seed", &seed,
-        "--device", &args.device,
+        "--n",
+        &plan.samples.to_string(),
+        "--seed",
+        &seed,
+        "--device",
+        &args.device,
         "--force",
     ]);
-    let mut model = strings(&["sample", "--score", "checkpoint", "--checkpoint", &path_of("train"), "--out", &path_of("samples_model")]);
+    let mut model = strings(&[
+        "sample",
+        "--score",
+        "checkpoint",
+        "--checkpoint",
+        &path_of("train"),
+        "--out",
+        &path_of("samples_model"),
+    ]);
     model.extend(sampler_flags.iter().cloned());
     run_subcommand(&model)?;
     let mut empirical = strings(&[
-        "sample", "--score", "empirical", "--dataset", "swissroll", "--n-train", &n_train,
-        "--data-seed", &seed, "--sde", "vp", "--out", &path_of("samples_empirical"),
+        "sample",
+        "--score",
+        "empirical",
+        "--dataset",
+        "swissroll",
+        "--n-train",
+        &n_train,
+        "--data-seed",
+        &seed,
+        "--sde",
+        "vp",
+        "--out",
+        &path_of("samples_empirical"),
     ]);
     empirical.extend(sampler_flags.iter().cloned());
     run_subcommand(&empirical)?;
@@ -201,9 +254,18 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
             "distance to the nearest training point",
             "d1",
             &[
-                Series { label: "model samples", values: &d1_model },
-                Series { label: "empirical-score samples", values: &d1_empirical },
-                Series { label: "fresh data", values: &d1_fresh },
+                Series {
+                    label: "model samples",
+                    values: &d1_model,
+                },
+                Series {
+                    label: "empirical-score samples",
+                    values: &d1_empirical,
+                },
+                Series {
+                    label: "fresh data",
+                    values: &d1_fresh,
+                },
             ],
             40,
         )?,
@@ -212,7 +274,8 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
 
     eprintln!("[4/5] reverse paths: model against empirical score from the same noise");
     let empirical_score = EmpiricalScore::new(training.clone(), meta.sde.clone())?;
-    let mut sampler = SamplerConfig::new(SamplerKind::EulerMaruyama, plan.sampler_steps, plan.t_min);
+    let mut sampler =
+        SamplerConfig::new(SamplerKind::EulerMaruyama, plan.sampler_steps, plan.t_min);
     sampler.grid = TauGrid::Quadratic;
     sampler.seed = args.seed;
     let path_config = PathConfig {
@@ -235,7 +298,10 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
     )?;
     bar.finish_and_clear();
     write_path_report(&paths_out, &report)?;
-    paths_out.write_json("paths.json", &json!({ "config": path_config, "report": report }))?;
+    paths_out.write_json(
+        "paths.json",
+        &json!({ "config": path_config, "report": report }),
+    )?;
 
     eprintln!("[5/5] writing the report");
     let summary = json!({
@@ -303,7 +369,10 @@ fn report_markdown(
 ) -> String {
     let m = &summary["memorization"];
     let mut md = String::new();
-    let _ = writeln!(md, "# scorelab demo: a learned score against the empirical score\n");
+    let _ = writeln!(
+        md,
+        "# scorelab demo: a learned score against the empirical score\n"
+    );
     let _ = writeln!(
         md,
         "Training set: {} Swiss-roll points (noise {}, seed {}). An MLP ({}×3, SiLU, ε-parameterised) \
@@ -322,7 +391,10 @@ fn report_markdown(
     );
     let _ = writeln!(md, "## Samples\n");
     let _ = writeln!(md, "| model | empirical score |\n| --- | --- |");
-    let _ = writeln!(md, "| ![model](samples_model/samples.png) | ![empirical](samples_empirical/samples.png) |\n");
+    let _ = writeln!(
+        md,
+        "| ![model](samples_model/samples.png) | ![empirical](samples_empirical/samples.png) |\n"
+    );
     let _ = writeln!(md, "## Memorisation\n");
     let _ = writeln!(
         md,
@@ -346,13 +418,26 @@ fn report_markdown(
             number(&quality["energy_distance"]),
         )
     };
-    for (name, key) in [("model samples", "model"), ("empirical-score samples", "empirical")] {
+    for (name, key) in [
+        ("model samples", "model"),
+        ("empirical-score samples", "empirical"),
+    ] {
         let s = &m[key];
-        let line = row(name, &s["samples"], &s["on_manifold"]["samples"], &s["quality"]["samples_vs_fresh"]);
+        let line = row(
+            name,
+            &s["samples"],
+            &s["on_manifold"]["samples"],
+            &s["quality"]["samples_vs_fresh"],
+        );
         let _ = writeln!(md, "{line}");
     }
     let s = &m["model"];
-    let fresh = row("fresh data", &s["fresh"], &s["on_manifold"]["fresh"], &s["quality"]["noise_floor_fresh_vs_fresh"]);
+    let fresh = row(
+        "fresh data",
+        &s["fresh"],
+        &s["on_manifold"]["fresh"],
+        &s["quality"]["noise_floor_fresh_vs_fresh"],
+    );
     let _ = writeln!(md, "{fresh}\n");
     let _ = writeln!(
         md,

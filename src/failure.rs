@@ -77,7 +77,6 @@ impl From<TrainError> for Failure {
     }
 }
 
-
 impl From<AnalysisError> for Failure {
     fn from(e: AnalysisError) -> Self {
         match e {

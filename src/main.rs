@@ -2,8 +2,8 @@
 
 mod analyze_cmd;
 mod bench_cmd;
-mod demo_cmd;
 mod cli;
+mod demo_cmd;
 mod failure;
 mod output;
 mod sample_cmd;

@@ -5,11 +5,11 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
+use scorelab_analysis::plot::{image_grid_png, scatter_png};
 use scorelab_core::device::to_vec;
 use scorelab_core::nearest::nearest_neighbours;
 use scorelab_core::{open_device, BackendKind};
 use scorelab_sample::{sample, SamplerConfig, SamplerKind, TauGrid, GRID_NAMES, SAMPLER_NAMES};
-use scorelab_analysis::plot::{image_grid_png, scatter_png};
 
 use crate::cli::{SampleArgs, SamplerArgs};
 use crate::failure::{CliResult, Failure};

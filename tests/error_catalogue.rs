@@ -74,6 +74,8 @@ fn fixtures(dir: &Path) {
     fs::write(dir.join("unknown-key.toml"), "stepz = 3\n").unwrap();
     fs::write(dir.join("garbled.toml"), "steps = = 3\n").unwrap();
     fs::write(dir.join("a-file"), "not a folder").unwrap();
+    fs::write(dir.join("three-d.csv"), "0.1,0.2,0.3\n0.3,0.4,0.5\n").unwrap();
+    fs::write(dir.join("garbage.npy"), "this is not an array").unwrap();
     fs::create_dir(dir.join("occupied")).unwrap();
     fs::write(dir.join("occupied/keep.txt"), "earlier work").unwrap();
 

@@ -36,6 +36,22 @@ pub struct PathConfig {
     pub distance_scale: f64,
 }
 
+impl PathConfig {
+    /// Checks the run against the SDE it will use.
+    pub fn validate(&self, sde: &scorelab_core::Sde) -> Result<()> {
+        if self.n == 0 {
+            return Err(AnalysisError::invalid("n", "must be >= 1"));
+        }
+        if self.evaluations < 2 {
+            return Err(AnalysisError::invalid("evaluations", "must be >= 2"));
+        }
+        if !(self.distance_scale.is_finite() && self.distance_scale > 0.0) {
+            return Err(AnalysisError::invalid("distance-scale", "must be > 0"));
+        }
+        Ok(self.sampler.validate(sde)?)
+    }
+}
+
 /// The divergence of one path's score against the Li–Yau bound, per recorded time.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DivergenceSeries {
@@ -119,10 +135,8 @@ fn series(
         }),
     };
     for snapshot in path {
-        let stats = memorisation_stats(
-            &neighbours(&snapshot.points, training)?,
-            DEFAULT_THRESHOLD,
-        )?;
+        let stats =
+            memorisation_stats(&neighbours(&snapshot.points, training)?, DEFAULT_THRESHOLD)?;
         out.mean_d1.push(stats.d1.mean * config.distance_scale);
         out.memorised_fraction.push(stats.memorised_fraction);
         if let Some(div) = out.divergence.as_mut() {
@@ -168,10 +182,7 @@ pub fn path_diagnostics(
             )));
         }
     }
-    if config.evaluations < 2 {
-        return Err(AnalysisError::invalid("evaluations", "must be >= 2"));
-    }
-    config.sampler.validate(&sde)?;
+    config.validate(&sde)?;
     let times = config.sampler.times(&sde);
     let indices = evaluation_indices(config.sampler.steps, config.evaluations);
     let mut sampler = config.sampler.clone();
@@ -182,7 +193,9 @@ pub fn path_diagnostics(
     let mut done = 0usize;
     let mut run = |score: &dyn ScoreFn| -> Result<Vec<PathSnapshot>> {
         let base = done;
-        let out = sample(score, &sampler, config.n, device, &mut |k| progress(base + k))?;
+        let out = sample(score, &sampler, config.n, device, &mut |k| {
+            progress(base + k)
+        })?;
         done += steps;
         if let Some(row) = out.nonfinite_rows.first() {
             return Err(AnalysisError::invalid(
@@ -201,7 +214,10 @@ pub fn path_diagnostics(
 
     let mut report = PathReport {
         tau: model_path.iter().map(|p| p.tau).collect(),
-        sigma: model_path.iter().map(|p| sde.sigma2(p.tau).sqrt()).collect(),
+        sigma: model_path
+            .iter()
+            .map(|p| sde.sigma2(p.tau).sqrt())
+            .collect(),
         series: vec![
             series("model", model, &model_path, training, config)?,
             series("empirical", empirical, &empirical_path, training, config)?,
@@ -211,9 +227,13 @@ pub fn path_diagnostics(
         novikov: Vec::new(),
     };
     if let (Some(score), Some(path)) = (perturbed, &perturbed_path) {
-        report
-            .series
-            .push(series("perturbed empirical", score, path, training, config)?);
+        report.series.push(series(
+            "perturbed empirical",
+            score,
+            path,
+            training,
+            config,
+        )?);
     }
 
     let mut integrand = Vec::with_capacity(model_path.len());

@@ -179,7 +179,11 @@ fn value_range<'a>(values: impl Iterator<Item = &'a f64>, log: bool) -> (f64, f6
         return if log { (1e-3, 1.0) } else { (0.0, 1.0) };
     }
     if log {
-        let (lo, hi) = if hi > lo { (lo, hi) } else { (lo / 2.0, hi * 2.0) };
+        let (lo, hi) = if hi > lo {
+            (lo, hi)
+        } else {
+            (lo / 2.0, hi * 2.0)
+        };
         (lo / 1.2, hi * 1.2)
     } else {
         let pad = ((hi - lo) * 0.05).max(1e-9 + lo.abs() * 1e-3);

@@ -72,7 +72,12 @@ pub fn sliced_wasserstein2(
     let mut theta = Vec::with_capacity(d * projections);
     for _ in 0..projections {
         let v: Vec<f64> = (0..d).map(|_| StandardNormal.sample(&mut rng)).collect();
-        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt().max(f64::MIN_POSITIVE);
+        let norm = v
+            .iter()
+            .map(|x| x * x)
+            .sum::<f64>()
+            .sqrt()
+            .max(f64::MIN_POSITIVE);
         theta.extend(v.iter().map(|x| (x / norm) as f32));
     }
     // theta is K × d; projections are n × K, sorted down each column

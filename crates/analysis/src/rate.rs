@@ -8,7 +8,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use scorelab_core::nearest::two_nearest_neighbours;
-use scorelab_core::ScoreFn;
+use scorelab_core::{ScoreFn, Sde};
 use scorelab_sample::{sample, SamplerConfig, SamplerKind, TauGrid};
 
 use crate::error::{AnalysisError, Result};
@@ -60,6 +60,84 @@ fn median_spacing(training: &Tensor<2>) -> f64 {
     summarise(nearest.d2.iter().map(|&v| v as f64)).median
 }
 
+impl RateConfig {
+    /// Checks the configuration against the score's SDE and training set and returns the
+    /// sampler run and the fit window.
+    pub fn plan(&self, sde: &Sde, training: &Tensor<2>) -> Result<(SamplerConfig, (f64, f64))> {
+        if sde.name() != "heat" {
+            return Err(AnalysisError::invalid(
+                "sde",
+                format!(
+                    "the imitation rate is stated for the heat SDE, got {}",
+                    sde.name()
+                ),
+            ));
+        }
+        if self.n < 2 || self.records < 3 {
+            return Err(AnalysisError::invalid(
+                "n",
+                "needs at least 2 paths and 3 recorded times",
+            ));
+        }
+        if training.dims()[0] < 2 {
+            return Err(AnalysisError::invalid(
+                "training",
+                "needs at least two training points",
+            ));
+        }
+        let mut sampler = SamplerConfig::new(SamplerKind::OdeRk4, self.steps, self.t_min);
+        sampler.grid = TauGrid::Log;
+        sampler.seed = self.seed;
+        sampler.validate(sde)?;
+        let t_end = sde.t_end();
+        sampler.record_at = (0..self.records)
+            .map(|k| t_end * (self.t_min / t_end).powf(k as f64 / (self.records - 1) as f64))
+            .collect();
+        let window = match self.fit_window {
+            Some(window) => window,
+            None => {
+                let sigma_star = WINDOW_SPACING_FRACTION * median_spacing(training);
+                // σ²(τ) is increasing: bisect on log τ for σ(τ) = σ*
+                let (mut lo, mut hi) = (self.t_min.ln(), t_end.ln());
+                for _ in 0..100 {
+                    let mid = 0.5 * (lo + hi);
+                    if sde.sigma2(mid.exp()).sqrt() < sigma_star {
+                        lo = mid;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                (self.t_min, lo.exp())
+            }
+        };
+        if !(window.0 > 0.0 && window.0 < window.1) {
+            return Err(AnalysisError::invalid(
+                "fit-window",
+                format!("needs 0 < lo < hi, got [{}, {}]", window.0, window.1),
+            ));
+        }
+        let inside = sampler
+            .record_at
+            .iter()
+            .filter(|&&t| in_window(t, window))
+            .count();
+        if inside < 3 {
+            return Err(AnalysisError::invalid(
+                "fit-window",
+                format!(
+                    "[{:.3e}, {:.3e}] holds {inside} recorded times; the fit needs 3 (lower t-min, record more times or widen the window)",
+                    window.0, window.1
+                ),
+            ));
+        }
+        Ok((sampler, window))
+    }
+}
+
+fn in_window(t: f64, window: (f64, f64)) -> bool {
+    t >= window.0 * (1.0 - 1e-9) && t <= window.1 * (1.0 + 1e-9)
+}
+
 /// Measures the imitation rate of `empirical` (the empirical score of `training` under the
 /// heat SDE). `progress` receives integration steps.
 pub fn imitation_rate(
@@ -69,61 +147,7 @@ pub fn imitation_rate(
     device: &Device,
     progress: &mut dyn FnMut(usize),
 ) -> Result<RateReport> {
-    let sde = empirical.sde();
-    if sde.name() != "heat" {
-        return Err(AnalysisError::invalid(
-            "sde",
-            format!(
-                "the imitation rate is stated for the heat SDE, got {}",
-                sde.name()
-            ),
-        ));
-    }
-    if config.n < 2 || config.records < 3 {
-        return Err(AnalysisError::invalid(
-            "n",
-            "needs at least 2 paths and 3 recorded times",
-        ));
-    }
-    if training.dims()[0] < 2 {
-        return Err(AnalysisError::invalid(
-            "training",
-            "needs at least two training points",
-        ));
-    }
-    let mut sampler = SamplerConfig::new(SamplerKind::OdeRk4, config.steps, config.t_min);
-    sampler.grid = TauGrid::Log;
-    sampler.seed = config.seed;
-    let t_end = sde.t_end();
-    sampler.record_at = (0..config.records)
-        .map(|k| t_end * (config.t_min / t_end).powf(k as f64 / (config.records - 1) as f64))
-        .collect();
-    sampler.validate(sde)?;
-
-    let window = match config.fit_window {
-        Some(window) => window,
-        None => {
-            let sigma_star = WINDOW_SPACING_FRACTION * median_spacing(training);
-            // σ²(τ) is increasing: bisect on log τ for σ(τ) = σ*
-            let (mut lo, mut hi) = (config.t_min.ln(), t_end.ln());
-            for _ in 0..100 {
-                let mid = 0.5 * (lo + hi);
-                if sde.sigma2(mid.exp()).sqrt() < sigma_star {
-                    lo = mid;
-                } else {
-                    hi = mid;
-                }
-            }
-            (config.t_min, lo.exp())
-        }
-    };
-    if !(window.0 > 0.0 && window.0 < window.1) {
-        return Err(AnalysisError::invalid(
-            "fit-window",
-            format!("needs 0 < lo < hi, got [{}, {}]", window.0, window.1),
-        ));
-    }
-
+    let (sampler, window) = config.plan(empirical.sde(), training)?;
     let out = sample(empirical, &sampler, config.n, device, progress)?;
     if !out.nonfinite_rows.is_empty() {
         return Err(AnalysisError::invalid(
@@ -148,7 +172,7 @@ pub fn imitation_rate(
         })
         .collect();
     let in_window: Vec<usize> = (0..tau.len())
-        .filter(|&k| tau[k] >= window.0 * (1.0 - 1e-9) && tau[k] <= window.1 * (1.0 + 1e-9))
+        .filter(|&k| in_window(tau[k], window))
         .collect();
     if in_window.len() < 3 {
         return Err(AnalysisError::invalid(

@@ -80,7 +80,11 @@ fn an_independent_cloud_is_rarely_memorised() {
     let fresh = gaussian(2000, 2, &[0.0, 0.0], 4, &device);
     let stats =
         memorisation_stats(&neighbours(&fresh, &train).unwrap(), DEFAULT_THRESHOLD).unwrap();
-    assert!(stats.memorised_fraction < 0.3, "{}", stats.memorised_fraction);
+    assert!(
+        stats.memorised_fraction < 0.3,
+        "{}",
+        stats.memorised_fraction
+    );
 }
 
 #[test]

@@ -19,12 +19,8 @@ fn constant_perturbation_has_the_closed_form_gap_and_novikov_exponent() {
     let sde = Sde::vp(0.1, 20.0, 1.0).unwrap();
     let empirical = EmpiricalScore::new(data.clone(), sde.clone()).unwrap();
     let e = [0.3, -0.4];
-    let model = PerturbedScore::new(
-        EmpiricalScore::new(data.clone(), sde).unwrap(),
-        &e,
-        &device,
-    )
-    .unwrap();
+    let model =
+        PerturbedScore::new(EmpiricalScore::new(data.clone(), sde).unwrap(), &e, &device).unwrap();
     let mut sampler = SamplerConfig::new(SamplerKind::EulerMaruyama, 200, 1e-3);
     sampler.seed = 4;
     sampler.grid = TauGrid::Quadratic;
@@ -35,8 +31,16 @@ fn constant_perturbation_has_the_closed_form_gap_and_novikov_exponent() {
         divergence: true,
         distance_scale: 1.0,
     };
-    let report =
-        path_diagnostics(&model, &empirical, None, &data, &config, &device, &mut |_| {}).unwrap();
+    let report = path_diagnostics(
+        &model,
+        &empirical,
+        None,
+        &data,
+        &config,
+        &device,
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(report.tau.len(), 41);
     for gap in &report.score_gap {
         assert!((gap - 0.5).abs() < 1e-4, "gap {gap}");
@@ -52,7 +56,11 @@ fn constant_perturbation_has_the_closed_form_gap_and_novikov_exponent() {
     // the empirical score's divergence never falls below the Li–Yau bound −d/σ²
     for series in &report.series {
         let div = series.divergence.as_ref().unwrap();
-        assert!(div.violation_fraction.iter().all(|&v| v == 0.0), "{}", series.label);
+        assert!(
+            div.violation_fraction.iter().all(|&v| v == 0.0),
+            "{}",
+            series.label
+        );
     }
     // the empirical paths end on the 9 points: mean d1 at t_min is of the order σ(t_min) ≈ 0.01
     let empirical_series = &report.series[1];

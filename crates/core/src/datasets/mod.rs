@@ -182,7 +182,9 @@ impl DatasetSpec {
     /// for the training split. Fixed point sets (circle, diracs, CSV) have none.
     pub fn fresh(&self, n: usize) -> Option<DatasetSpec> {
         match self {
-            DatasetSpec::Swissroll { noise, .. } => Some(DatasetSpec::Swissroll { n, noise: *noise }),
+            DatasetSpec::Swissroll { noise, .. } => {
+                Some(DatasetSpec::Swissroll { n, noise: *noise })
+            }
             DatasetSpec::Lemniscate { noise, .. } => {
                 Some(DatasetSpec::Lemniscate { n, noise: *noise })
             }

@@ -1,0 +1,202 @@
+//! End-to-end tests of `scorelab analyze` and `scorelab demo`.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::{scorelab, stderr};
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn run(args: &[&str]) -> String {
+    let output = scorelab(args);
+    assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The nine circle points given back as samples are all memorised, at distance 0.
+#[test]
+fn training_points_as_samples_are_memorised() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv: String = std::iter::once("x0,x1".to_string())
+        .chain((0..9).map(|k| {
+            let a = 2.0 * std::f64::consts::PI * k as f64 / 9.0;
+            format!("{},{}", a.cos() as f32, a.sin() as f32)
+        }))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let samples = dir.path().join("points.csv");
+    fs::write(&samples, csv).unwrap();
+    let out = dir.path().join("m");
+    run(&[
+        "analyze",
+        "memorization",
+        "--samples",
+        samples.to_str().unwrap(),
+        "--dataset",
+        "circle",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let report = json(&out.join("memorization.json"));
+    let stats = &report["memorization"]["samples"];
+    assert_eq!(stats["memorised_fraction"], 1.0);
+    assert!(stats["d1"]["max"].as_f64().unwrap() < 1e-6);
+    // the circle is a fixed point set: no fresh baseline
+    assert!(report["memorization"].get("fresh").is_none());
+    assert!(out.join("d1_histogram.png").exists());
+    assert!(out.join("neighbours.csv").exists());
+}
+
+/// Samples from `scorelab sample` are matched with their training set through summary.json;
+/// the empirical score stopped at a small t_min with a Tweedie step copies its training points,
+/// while a fresh Swiss-roll draw sits on the spiral away from them.
+#[test]
+fn memorization_reads_the_training_set_from_the_sample_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = dir.path().join("s");
+    run(&[
+        "sample",
+        "--n-train",
+        "50",
+        "--n",
+        "200",
+        "--steps",
+        "200",
+        "--t-min",
+        "1e-5",
+        "--denoise",
+        "--out",
+        samples.to_str().unwrap(),
+    ]);
+    let out = dir.path().join("m");
+    let stdout = run(&[
+        "analyze",
+        "memorization",
+        "--samples",
+        samples.join("samples.npy").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(stdout.contains("memorised fraction"), "{stdout}");
+    let report = json(&out.join("memorization.json"));
+    assert_eq!(report["training_set"]["n"], 50);
+    let m = &report["memorization"];
+    assert!(m["samples"]["memorised_fraction"].as_f64().unwrap() > 0.9);
+    assert!(m["fresh"]["memorised_fraction"].as_f64().unwrap() < 0.6);
+    assert!(m["on_manifold"]["fresh"]["max"].as_f64().unwrap() < 1e-5);
+    for key in ["samples_vs_fresh", "noise_floor_fresh_vs_fresh"] {
+        assert!(m["quality"][key]["sliced_w2"].as_f64().unwrap() > 0.0);
+    }
+}
+
+#[test]
+fn paths_rate_and_tmin_write_their_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = dir.path().join("p");
+    run(&[
+        "analyze",
+        "paths",
+        "--perturb",
+        "0.3,0",
+        "--compare-perturb",
+        "0,0.3",
+        "--n",
+        "50",
+        "--steps",
+        "50",
+        "--evaluations",
+        "11",
+        "--out",
+        paths.to_str().unwrap(),
+    ]);
+    let report = json(&paths.join("paths.json"));
+    let gap = report["report"]["score_gap"].as_array().unwrap();
+    assert_eq!(gap.len(), 11);
+    assert!(gap.iter().all(|g| (g.as_f64().unwrap() - 0.3).abs() < 1e-4));
+    assert_eq!(report["report"]["series"].as_array().unwrap().len(), 3);
+    for file in [
+        "paths.csv",
+        "paths_d1.png",
+        "paths_score_gap.png",
+        "paths_novikov.png",
+        "paths_li_yau.png",
+    ] {
+        assert!(paths.join(file).exists(), "{file}");
+    }
+
+    let rate = dir.path().join("r");
+    let stdout = run(&[
+        "analyze",
+        "rate",
+        "--dataset",
+        "circle",
+        "--n",
+        "40",
+        "--steps",
+        "100",
+        "--out",
+        rate.to_str().unwrap(),
+    ]);
+    assert!(stdout.contains("slope"), "{stdout}");
+    let slope = json(&rate.join("rate.json"))["report"]["slope"]
+        .as_f64()
+        .unwrap();
+    assert!((slope - 0.5).abs() < 0.1, "slope {slope}");
+    assert!(rate.join("rate.png").exists());
+
+    let tmin = dir.path().join("t");
+    run(&[
+        "analyze",
+        "tmin",
+        "--t-mins",
+        "0.1,0.001",
+        "--n",
+        "100",
+        "--steps",
+        "100",
+        "--out",
+        tmin.to_str().unwrap(),
+    ]);
+    let rows = json(&tmin.join("tmin.json"))["report"]["rows"].clone();
+    let d1 = |k: usize| rows[k]["memorisation"]["d1"]["mean"].as_f64().unwrap();
+    assert!(
+        d1(0) > d1(1),
+        "stopping earlier leaves samples further away"
+    );
+    assert!(rows[0]["quality"].as_f64().is_some());
+    assert!(tmin.join("tmin.png").exists());
+}
+
+/// The README's main command at its reduced size: the report is written and its numbers show
+/// the empirical score copying more than the model.
+#[test]
+fn demo_runs_end_to_end_at_the_quick_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let stdout = run(&["demo", "--size", "quick", "--out", out.to_str().unwrap()]);
+    assert!(stdout.contains("report:"), "{stdout}");
+    let report = fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("| model samples |"));
+    for file in [
+        "summary.json",
+        "d1_histogram.png",
+        "loss.png",
+        "samples_model/samples.png",
+        "samples_empirical/samples.png",
+        "paths/paths_d1.png",
+    ] {
+        assert!(out.join(file).exists(), "{file}");
+    }
+    let summary = json(&out.join("summary.json"));
+    let fraction = |who: &str| {
+        summary["memorization"][who]["samples"]["memorised_fraction"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(fraction("empirical") > 0.9, "{}", fraction("empirical"));
+    assert!(fraction("model") < fraction("empirical"));
+}
