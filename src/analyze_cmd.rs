@@ -22,7 +22,9 @@ use scorelab_core::{
 };
 use scorelab_train::checkpoint::{read_meta, resolve};
 
-use crate::cli::{AnalyzeCommand, MemorizationArgs, OutputArgs, PathsArgs, RateArgs, TminArgs};
+use crate::cli::{
+    AnalyzeCommand, MemorizationArgs, OutputArgs, PathsArgs, RateArgs, ScoreArgs, TminArgs,
+};
 use crate::failure::{CliResult, Failure};
 use crate::output::OutputDir;
 use crate::sample_cmd::{progress_bar, sampler_config};
@@ -309,7 +311,7 @@ fn memorization(args: &MemorizationArgs) -> CliResult<()> {
         "samples": n,
         "training_set": { "spec": spec, "seed": seed, "n": data.n, "dim": dim, "from": origin },
         "memorization": section,
-        "files": written.iter().filter_map(|p| p.file_name()).map(|f| f.to_string_lossy().into_owned()).collect::<Vec<_>>(),
+        "files": file_names(&written),
     });
     out.write_json("memorization.json", &report)?;
     let stats = &report["memorization"];
@@ -462,6 +464,33 @@ pub fn write_path_report(out: &OutputDir, report: &PathReport) -> CliResult<Vec<
     Ok(written)
 }
 
+/// The names of written files, for a report's "files" entry.
+fn file_names(written: &[PathBuf]) -> Vec<String> {
+    written
+        .iter()
+        .filter_map(|p| p.file_name())
+        .map(|f| f.to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The head of a report: the command, the score, its SDE and training set, and the files.
+fn source_json(
+    command: &str,
+    args: &ScoreArgs,
+    source: &ScoreSource,
+    written: &[PathBuf],
+) -> Value {
+    json!({
+        "command": command,
+        "score": args.score,
+        "checkpoint": args.checkpoint,
+        "perturbation": args.perturb,
+        "sde": source.sde,
+        "training_set": { "spec": source.spec, "seed": source.data_seed, "n": source.data.n },
+        "files": file_names(written),
+    })
+}
+
 fn divergence_flag(text: &str, dim: usize) -> CliResult<bool> {
     match text {
         "on" => Ok(true),
@@ -516,19 +545,10 @@ fn paths(args: &PathsArgs) -> CliResult<()> {
     )?;
     bar.finish_and_clear();
     let written = write_path_report(&out, &report)?;
-    out.write_json(
-        "paths.json",
-        &json!({
-            "command": "analyze paths",
-            "score": args.source.score,
-            "checkpoint": args.source.checkpoint,
-            "sde": source.sde,
-            "training_set": { "spec": source.spec, "seed": source.data_seed, "n": source.data.n },
-            "config": config,
-            "report": report,
-            "files": written.iter().filter_map(|p| p.file_name()).map(|f| f.to_string_lossy().into_owned()).collect::<Vec<_>>(),
-        }),
-    )?;
+    let mut record = source_json("analyze paths", &args.source, &source, &written);
+    record["config"] = json!(config);
+    record["report"] = json!(report);
+    out.write_json("paths.json", &record)?;
     let last = report.tau.len() - 1;
     let d1: Vec<String> = report
         .series
@@ -623,7 +643,7 @@ fn rate(args: &RateArgs) -> CliResult<()> {
             "sde": sde,
             "config": config,
             "report": report,
-            "files": written.iter().filter_map(|p| p.file_name()).map(|f| f.to_string_lossy().into_owned()).collect::<Vec<_>>(),
+            "files": file_names(&written),
         }),
     )?;
     println!(
@@ -695,19 +715,10 @@ fn tmin(args: &TminArgs) -> CliResult<()> {
     )?;
     bar.finish_and_clear();
     let written = write_tmin_report(&out, &report)?;
-    out.write_json(
-        "tmin.json",
-        &json!({
-            "command": "analyze tmin",
-            "score": args.source.score,
-            "checkpoint": args.source.checkpoint,
-            "sde": source.sde,
-            "training_set": { "spec": source.spec, "seed": source.data_seed, "n": source.data.n },
-            "sampler": sampler,
-            "report": report,
-            "files": written.iter().filter_map(|p| p.file_name()).map(|f| f.to_string_lossy().into_owned()).collect::<Vec<_>>(),
-        }),
-    )?;
+    let mut record = source_json("analyze tmin", &args.source, &source, &written);
+    record["sampler"] = json!(sampler);
+    record["report"] = json!(report);
+    out.write_json("tmin.json", &record)?;
     for row in &report.rows {
         println!(
             "t_min {:.1e} (σ {:.3e}): memorised {:.3}, mean d1 {:.4}{}",
