@@ -8,10 +8,11 @@ use burn::tensor::{Device, Tensor};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use scorelab_analysis::frechet::{class_histogram, frechet_distance};
 use scorelab_analysis::memorization::{memorisation_stats, neighbours, Neighbours};
 use scorelab_analysis::paths::{path_diagnostics, PathConfig, PathReport};
 use scorelab_analysis::plot::{curves_png, histograms_png, image_grid_png, Axes, Series};
-use scorelab_analysis::quality::{quality, SlicedW2To};
+use scorelab_analysis::quality::{quality, QualityMetric, SlicedW2To};
 use scorelab_analysis::rate::{imitation_rate, RateConfig, RateReport};
 use scorelab_analysis::stats::summarise;
 use scorelab_analysis::tmin::{tmin_sweep, TminReport};
@@ -21,14 +22,17 @@ use scorelab_core::{
     open_device, BackendKind, Dataset, DatasetSpec, EmpiricalScore, PerturbedScore, ScoreFn, Sde,
 };
 use scorelab_train::checkpoint::{read_meta, resolve};
+use scorelab_train::classifier::{FEATURES, PIXELS as FEATURE_INPUT};
+use scorelab_train::{load_classifier, Classifier, Normalisation};
 
 use crate::cli::{
-    AnalyzeCommand, MemorizationArgs, OutputArgs, PathsArgs, RateArgs, ScoreArgs, TminArgs,
+    AnalyzeCommand, ClassifierArgs, MemorizationArgs, OutputArgs, PathsArgs, RateArgs, ScoreArgs,
+    TminArgs,
 };
 use crate::failure::{CliResult, Failure};
 use crate::output::OutputDir;
 use crate::sample_cmd::{progress_bar, sampler_config};
-use crate::score_source::{dataset_spec, locate, parse_list, ScoreSource};
+use crate::score_source::{dataset_spec, locate, parse_list, shipped_path, ScoreSource};
 
 pub fn run(what: &AnalyzeCommand) -> CliResult<()> {
     match what {
@@ -217,6 +221,95 @@ pub fn memorisation_section(
     Ok((section, own, fresh))
 }
 
+/// The default location of the reference classifier.
+const SHIPPED_CLASSIFIER: &str = "checkpoints/mnist-classifier";
+
+/// Loads the classifier named by the flag, or the shipped one; None (with a warning) when the
+/// flag is not given and the shipped one is absent.
+fn open_classifier(args: &ClassifierArgs, device: &Device) -> CliResult<Option<Classifier>> {
+    match &args.classifier {
+        Some(dir) => Ok(Some(load_classifier(dir, device)?.0)),
+        None => {
+            let dir = shipped_path(Path::new(SHIPPED_CLASSIFIER));
+            if dir.join("model.bpk").exists() {
+                Ok(Some(load_classifier(&dir, device)?.0))
+            } else {
+                eprintln!(
+                    "warning: no classifier at {}; image quality is not measured (see scorelab train-classifier)",
+                    dir.display()
+                );
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// The Fréchet distance in a classifier's penultimate features to a fixed reference set of
+/// images; samples are mapped from model space to pixels in [0, 1] first.
+pub struct FrechetTo {
+    classifier: Classifier,
+    reference: Vec<f32>,
+    normalisation: Normalisation,
+}
+
+impl FrechetTo {
+    pub fn new(
+        classifier: Classifier,
+        reference: &Tensor<2>,
+        normalisation: Normalisation,
+    ) -> Self {
+        let reference = to_vec(classifier.features(reference.clone()));
+        FrechetTo {
+            classifier,
+            reference,
+            normalisation,
+        }
+    }
+
+    fn features(&self, images: &Tensor<2>) -> Vec<f32> {
+        to_vec(self.classifier.features(images.clone()))
+    }
+}
+
+impl QualityMetric for FrechetTo {
+    fn name(&self) -> &str {
+        "classifier Fréchet distance"
+    }
+
+    fn evaluate(&self, samples: &Tensor<2>) -> scorelab_analysis::Result<f64> {
+        let [n, d] = samples.dims();
+        let pixels = self.normalisation.to_data(&to_vec(samples.clone()));
+        let pixels = tensor_from_rows(&pixels, n, d, &samples.device());
+        frechet_distance(&self.features(&pixels), &self.reference, FEATURES)
+    }
+}
+
+/// Fréchet distance of image samples (pixels in [0, 1]) to the whole MNIST test split, the
+/// same for a test subset of the same size (the noise floor: the estimate is biased upwards at
+/// small n), and the predicted-class frequencies of both.
+fn image_quality(
+    classifier: Classifier,
+    samples: &Tensor<2>,
+    spec: &DatasetSpec,
+    baselines: &Baselines,
+    device: &Device,
+) -> CliResult<Value> {
+    let (Some(test), Some(floor)) = (spec.fresh(10_000), &baselines.floor) else {
+        return Ok(Value::Null);
+    };
+    let test = test.load(0)?.to_tensor(device);
+    let classes = |x: &Tensor<2>| class_histogram(&classifier.predict(x), 10);
+    let (sample_classes, test_classes) = (classes(samples), classes(&test));
+    let metric = FrechetTo::new(classifier, &test, Normalisation::IDENTITY);
+    Ok(json!({
+        "frechet_distance_to_test_split": metric.evaluate(samples)?,
+        "noise_floor_test_subset_of_the_same_size": metric.evaluate(floor)?,
+        "feature_dim": FEATURES,
+        "predicted_class_frequencies": sample_classes,
+        "test_class_frequencies": test_classes,
+    }))
+}
+
 fn d1_values(n: &Neighbours) -> Vec<f64> {
     n.nearest.d1.iter().map(|&v| v as f64).collect()
 }
@@ -274,8 +367,13 @@ fn memorization(args: &MemorizationArgs) -> CliResult<()> {
     let samples = tensor_from_rows(&values, n, dim, &device);
     let training = data.to_tensor(&device);
     let baselines = Baselines::draw(&spec, seed, args.fresh.unwrap_or(n), &device)?;
-    let (section, own, fresh) =
+    let (mut section, own, fresh) =
         memorisation_section(&samples, &training, &spec, &baselines, args.threshold)?;
+    if data.image_shape.is_some() && dim == FEATURE_INPUT {
+        if let Some(classifier) = open_classifier(&args.classifier, &device)? {
+            section["quality"] = image_quality(classifier, &samples, &spec, &baselines, &device)?;
+        }
+    }
 
     let mut written = Vec::new();
     let mut csv = String::from("sample,d1,d2,ratio,nearest,second_nearest\n");
@@ -683,13 +781,19 @@ fn tmin(args: &TminArgs) -> CliResult<()> {
     let out = out_dir(&args.output, "out/tmin")?;
     let training = source.training_in_model_space(&device);
     // quality against fresh data, in model space like the samples
+    // images are compared with the whole test split; points with a draw as large as the sample
+    let reference_size = if source.data.image_shape.is_some() {
+        10_000
+    } else {
+        args.n
+    };
     let fresh = source
         .spec
-        .fresh(args.n)
+        .fresh(reference_size)
         .map(|s| s.load(source.data_seed.wrapping_add(1)))
         .transpose()?;
-    let metric = match &fresh {
-        Some(f) if f.dim <= 64 => Some(SlicedW2To {
+    let metric: Option<Box<dyn QualityMetric>> = match &fresh {
+        Some(f) if f.dim <= 64 => Some(Box::new(SlicedW2To {
             reference: tensor_from_rows(
                 &source.normalisation.to_model(&f.points),
                 f.n,
@@ -697,7 +801,16 @@ fn tmin(args: &TminArgs) -> CliResult<()> {
                 &device,
             ),
             seed: 0,
-        }),
+        })),
+        Some(f) if f.image_shape.is_some() && f.dim == FEATURE_INPUT => {
+            open_classifier(&args.classifier, &device)?.map(|classifier| {
+                Box::new(FrechetTo::new(
+                    classifier,
+                    &f.to_tensor(&device),
+                    source.normalisation,
+                )) as Box<dyn QualityMetric>
+            })
+        }
         _ => None,
     };
     let bar = progress_bar(t_mins.len() * sampler.steps);
@@ -709,7 +822,7 @@ fn tmin(args: &TminArgs) -> CliResult<()> {
         args.n,
         args.threshold,
         source.normalisation.scale,
-        metric.as_ref().map(|m| m as _),
+        metric.as_deref(),
         &device,
         &mut |k| bar.set_position(k as u64),
     )?;
@@ -727,7 +840,10 @@ fn tmin(args: &TminArgs) -> CliResult<()> {
             row.memorisation.memorised_fraction,
             row.memorisation.d1.mean,
             row.quality
-                .map(|q| format!(", sliced W2 {q:.4}"))
+                .map(|q| format!(
+                    ", {} {q:.4}",
+                    report.quality_metric.as_deref().unwrap_or("quality")
+                ))
                 .unwrap_or_default()
         );
     }

@@ -24,11 +24,11 @@ fn w3(args: &BenchArgs) -> CliResult<()> {
     let backend = BackendKind::parse(&args.device)?;
     let device = open_device(backend)?;
     let data = load_mnist(
-        &crate::score_source::mnist_dir(&args.mnist_dir),
+        &crate::score_source::shipped_path(&args.mnist_dir),
         MnistSplit::Train,
     )?;
     let queries = load_mnist(
-        &crate::score_source::mnist_dir(&args.mnist_dir),
+        &crate::score_source::shipped_path(&args.mnist_dir),
         MnistSplit::Test,
     )?
     .subset(1000, 0);

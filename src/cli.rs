@@ -24,6 +24,9 @@ pub enum Command {
     /// network, W3: empirical score on MNIST, W4: ssm and hyvarinen training) and print one
     /// JSON line per workload.
     Bench(BenchArgs),
+    /// Train the MNIST classifier used to measure sample quality (features and class
+    /// frequencies) and write it as model.bpk + meta.json.
+    TrainClassifier(crate::classifier_cmd::TrainClassifierArgs),
     /// Train a Swiss-roll score, sample it and the empirical score of its training set, and
     /// write a report comparing their memorisation, quality and reverse paths.
     Demo(DemoArgs),
@@ -377,7 +380,18 @@ pub struct MemorizationArgs {
     #[arg(long)]
     pub fresh: Option<usize>,
     #[command(flatten)]
+    pub classifier: ClassifierArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// The MNIST classifier whose features give the Fréchet distance of image samples.
+#[derive(Debug, Clone, Args)]
+pub struct ClassifierArgs {
+    /// Classifier checkpoint (from `scorelab train-classifier`) for the quality of MNIST
+    /// samples [default: the reference classifier shipped in checkpoints/mnist-classifier].
+    #[arg(long)]
+    pub classifier: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -450,6 +464,8 @@ pub struct TminArgs {
     /// A sample is memorised when d1/d2 is below this.
     #[arg(long, default_value_t = 1.0 / 3.0)]
     pub threshold: f64,
+    #[command(flatten)]
+    pub classifier: ClassifierArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }

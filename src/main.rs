@@ -2,6 +2,7 @@
 
 mod analyze_cmd;
 mod bench_cmd;
+mod classifier_cmd;
 mod cli;
 mod demo_cmd;
 mod failure;
@@ -37,6 +38,7 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> failure::CliResult<()> {
         }
         Command::Sample(args) => sample_cmd::run(&args),
         Command::Bench(args) => bench_cmd::run(&args),
+        Command::TrainClassifier(args) => classifier_cmd::run(&args),
         Command::Analyze { what } => analyze_cmd::run(&what),
         Command::Demo(args) => demo_cmd::run(&args),
     }

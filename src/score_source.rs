@@ -34,8 +34,9 @@ pub fn parse_list(text: &str, flag: &str) -> CliResult<Vec<f64>> {
         .collect()
 }
 
-/// Where the MNIST files are: the given folder, or the copy shipped with the sources.
-pub fn mnist_dir(dir: &Path) -> PathBuf {
+/// A relative path as given when it exists here, else the copy shipped with the sources (the
+/// MNIST files, the reference classifier).
+pub fn shipped_path(dir: &Path) -> PathBuf {
     if dir.exists() || dir.is_absolute() {
         dir.to_path_buf()
     } else {
@@ -53,7 +54,7 @@ pub fn mnist_dir(dir: &Path) -> PathBuf {
 pub fn locate(spec: &DatasetSpec) -> DatasetSpec {
     match spec {
         DatasetSpec::Mnist { dir, split, n } => DatasetSpec::Mnist {
-            dir: mnist_dir(dir),
+            dir: shipped_path(dir),
             split: *split,
             n: *n,
         },
@@ -83,7 +84,7 @@ pub fn dataset_spec(args: &DataArgs, drawn_default: usize) -> CliResult<DatasetS
             gmm: Gmm::default_ring(),
         },
         "mnist" => DatasetSpec::Mnist {
-            dir: mnist_dir(&args.mnist_dir),
+            dir: shipped_path(&args.mnist_dir),
             split: MnistSplit::parse(&args.split)?,
             n: args.n_train,
         },

@@ -2,6 +2,7 @@
 //! reverse paths and at their ends, sample quality against fresh data, and the pictures.
 
 pub mod error;
+pub mod frechet;
 pub mod memorization;
 pub mod paths;
 pub mod plot;
@@ -11,6 +12,7 @@ pub mod stats;
 pub mod tmin;
 
 pub use error::{AnalysisError, Result};
+pub use frechet::{class_histogram, frechet_distance};
 
 /// The chunked nearest-neighbour engine (d1, d2 and their indices) lives in the core crate,
 /// where the samplers' summaries use it too.

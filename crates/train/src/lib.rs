@@ -4,6 +4,7 @@
 
 pub mod adam;
 pub mod checkpoint;
+pub mod classifier;
 pub mod config;
 pub mod error;
 pub mod loss;
@@ -14,6 +15,10 @@ pub mod trainer;
 pub mod unet;
 
 pub use checkpoint::{load_score, load_score_weights, Meta, NetworkScore};
+pub use classifier::{
+    load_classifier, save_classifier, train_classifier, Classifier, ClassifierConfig,
+    ClassifierMeta, ClassifierProgress, ClassifierReport,
+};
 pub use config::{DataInfo, ModelConfig, Normalisation, TrainConfig};
 pub use error::{Result, TrainError};
 pub use loss::{LossConfig, LossKind, Penalty, Projection, Weighting};
