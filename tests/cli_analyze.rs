@@ -200,3 +200,58 @@ fn demo_runs_end_to_end_at_the_quick_size() {
     assert!(fraction("empirical") > 0.9, "{}", fraction("empirical"));
     assert!(fraction("model") < fraction("empirical"));
 }
+
+/// MNIST samples get a grid beside their nearest training images and the shipped classifier's
+/// Fréchet distance to the test split with its same-size noise floor.
+#[test]
+fn mnist_memorization_measures_quality_with_the_shipped_classifier() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = dir.path().join("s");
+    run(&[
+        "sample",
+        "--dataset",
+        "mnist",
+        "--n-train",
+        "200",
+        "--n",
+        "16",
+        "--sampler",
+        "exp",
+        "--steps",
+        "20",
+        "--t-min",
+        "1e-3",
+        "--out",
+        samples.to_str().unwrap(),
+    ]);
+    let out = dir.path().join("m");
+    run(&[
+        "analyze",
+        "memorization",
+        "--samples",
+        samples.join("samples.npy").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(out.join("nearest_pairs.png").exists());
+    let report = json(&out.join("memorization.json"));
+    let m = &report["memorization"];
+    // the empirical score of 200 images returns (noisy) copies of them
+    assert!(m["samples"]["memorised_fraction"].as_f64().unwrap() > 0.9);
+    assert!(m["fresh"]["memorised_fraction"].as_f64().unwrap() < 0.1);
+    let q = &m["quality"];
+    assert!(q["frechet_distance_to_test_split"].as_f64().unwrap() > 0.0);
+    assert!(
+        q["noise_floor_test_subset_of_the_same_size"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    let total: f64 = q["predicted_class_frequencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
+    assert!((total - 1.0).abs() < 1e-9);
+}

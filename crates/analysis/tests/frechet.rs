@@ -71,7 +71,7 @@ fn commuting_covariances_match_the_closed_form() {
     let r = rotation();
     let (mu_a, var_a) = ([0.0, 1.0, -0.5, 2.0], [4.0, 1.0, 0.25, 2.0]);
     let (mu_b, var_b) = ([0.5, 0.0, -0.5, 1.5], [1.0, 1.0, 1.0, 0.5]);
-    let n = 20_000;
+    let n = 100_000;
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let a = gaussian(n, &mu_a, &var_a, &r, &mut rng);
     let b = gaussian(n, &mu_b, &var_b, &r, &mut rng);
