@@ -337,6 +337,7 @@ pub fn d1_histogram(
         "distance to the nearest training point d1",
         &series,
         40,
+        true,
     )?)
 }
 

@@ -268,6 +268,7 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
                 },
             ],
             40,
+            true,
         )?,
     )?;
     out.write("loss.png", &loss_png(&out.file("train").join("log.csv"))?)?;

@@ -291,51 +291,61 @@ pub fn curves_png(
     encode_png(rgb, width, height)
 }
 
-/// A PNG of overlaid histograms (as densities over shared bins) of several samples.
+/// A PNG of overlaid histograms of several samples over shared bins, as the fraction of each
+/// sample per bin. With `log_x` the bins are spaced evenly in log x between the smallest
+/// positive and the largest value, and values ≤ 0 fall into the first bin.
 pub fn histograms_png(
     title: &str,
     x_label: &str,
     series: &[Series],
     bins: usize,
+    log_x: bool,
 ) -> Result<Vec<u8>> {
     let bins = bins.max(1);
-    let (lo, hi) = value_range(series.iter().flat_map(|s| s.values.iter()), false);
-    let all_positive = series
-        .iter()
-        .flat_map(|s| s.values.iter())
-        .all(|v| !v.is_finite() || *v >= 0.0);
-    let lo = if all_positive { 0.0 } else { lo };
-    let width = (hi - lo) / bins as f64;
-    let centres: Vec<f64> = (0..bins).map(|b| lo + (b as f64 + 0.5) * width).collect();
-    let densities: Vec<Vec<f64>> = series
+    let values = || series.iter().flat_map(|s| s.values.iter());
+    let (lo, hi) = value_range(values(), log_x);
+    let all_positive = values().all(|v| !v.is_finite() || *v >= 0.0);
+    let lo = if all_positive && !log_x { 0.0 } else { lo };
+    let (to_axis, from_axis): (fn(f64) -> f64, fn(f64) -> f64) = if log_x {
+        (f64::ln, f64::exp)
+    } else {
+        (|v| v, |v| v)
+    };
+    let (a, b) = (to_axis(lo), to_axis(hi));
+    let width = (b - a) / bins as f64;
+    let centres: Vec<f64> = (0..bins)
+        .map(|k| from_axis(a + (k as f64 + 0.5) * width))
+        .collect();
+    let fractions: Vec<Vec<f64>> = series
         .iter()
         .map(|s| {
             let finite: Vec<f64> = s.values.iter().copied().filter(|v| v.is_finite()).collect();
             let mut counts = vec![0.0; bins];
-            for v in &finite {
-                let b = (((v - lo) / width) as usize).min(bins - 1);
-                counts[b] += 1.0;
+            for &v in &finite {
+                let at = if log_x && v <= 0.0 { a } else { to_axis(v) };
+                let k = (((at - a) / width).max(0.0) as usize).min(bins - 1);
+                counts[k] += 1.0;
             }
-            let total = finite.len().max(1) as f64 * width;
+            let total = finite.len().max(1) as f64;
             counts.iter().map(|c| c / total).collect()
         })
         .collect();
     let curves: Vec<Series> = series
         .iter()
-        .zip(&densities)
-        .map(|(s, d)| Series {
+        .zip(&fractions)
+        .map(|(s, f)| Series {
             label: s.label,
-            values: d,
+            values: f,
         })
         .collect();
     curves_png(
         title,
         x_label,
-        "density",
+        "fraction per bin",
         &centres,
         &curves,
         Axes {
-            log_x: false,
+            log_x,
             log_y: false,
         },
     )
