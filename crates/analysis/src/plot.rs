@@ -306,11 +306,8 @@ pub fn histograms_png(
     let (lo, hi) = value_range(values(), log_x);
     let all_positive = values().all(|v| !v.is_finite() || *v >= 0.0);
     let lo = if all_positive && !log_x { 0.0 } else { lo };
-    let (to_axis, from_axis): (fn(f64) -> f64, fn(f64) -> f64) = if log_x {
-        (f64::ln, f64::exp)
-    } else {
-        (|v| v, |v| v)
-    };
+    let to_axis = |v: f64| if log_x { v.ln() } else { v };
+    let from_axis = |v: f64| if log_x { v.exp() } else { v };
     let (a, b) = (to_axis(lo), to_axis(hi));
     let width = (b - a) / bins as f64;
     let centres: Vec<f64> = (0..bins)
