@@ -8,7 +8,9 @@ use burn::tensor::{Device, Tensor};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use scorelab_analysis::fisher::fisher_divergence;
 use scorelab_analysis::frechet::{class_histogram, frechet_distance};
+use scorelab_analysis::likelihood::{log_likelihood, LikelihoodConfig};
 use scorelab_analysis::memorization::{memorisation_stats, neighbours, Neighbours};
 use scorelab_analysis::paths::{path_diagnostics, PathConfig, PathReport};
 use scorelab_analysis::plot::{curves_png, histograms_png, image_grid_png, Axes, Series};
@@ -19,15 +21,19 @@ use scorelab_analysis::tmin::{tmin_sweep, TminReport};
 use scorelab_core::datasets::swissroll_curve_distance;
 use scorelab_core::device::{tensor_from_rows, to_vec};
 use scorelab_core::{
-    open_device, BackendKind, Dataset, DatasetSpec, EmpiricalScore, PerturbedScore, ScoreFn, Sde,
+    open_device, BackendKind, Dataset, DatasetSpec, EmpiricalScore, GmmScore, PerturbedScore,
+    ScoreFn, Sde,
 };
 use scorelab_train::checkpoint::{read_meta, resolve};
 use scorelab_train::classifier::{FEATURES, PIXELS as FEATURE_INPUT};
 use scorelab_train::{load_classifier, Classifier, Normalisation};
 
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
 use crate::cli::{
-    AnalyzeCommand, ClassifierArgs, MemorizationArgs, OutputArgs, PathsArgs, RateArgs, ScoreArgs,
-    TminArgs,
+    AnalyzeCommand, ClassifierArgs, FisherArgs, LikelihoodArgs, MemorizationArgs, OutputArgs,
+    PathsArgs, RateArgs, ScoreArgs, TminArgs,
 };
 use crate::failure::{CliResult, Failure};
 use crate::output::OutputDir;
@@ -40,6 +46,8 @@ pub fn run(what: &AnalyzeCommand) -> CliResult<()> {
         AnalyzeCommand::Paths(args) => paths(args),
         AnalyzeCommand::Rate(args) => rate(args),
         AnalyzeCommand::Tmin(args) => tmin(args),
+        AnalyzeCommand::Likelihood(args) => likelihood(args),
+        AnalyzeCommand::Fisher(args) => fisher(args),
     }
 }
 
@@ -911,4 +919,195 @@ pub fn write_tmin_report(out: &OutputDir, report: &TminReport) -> CliResult<Vec<
         out.write("tmin.png", &png)?,
         out.write("tmin.csv", csv.as_bytes())?,
     ])
+}
+
+/// Negative log-likelihood in nats per dimension of data-space points: the model-space density
+/// changes by the Jacobian of x ↦ (x − shift)/scale, d·log(scale).
+fn nll_per_dim(
+    score: &dyn ScoreFn,
+    points: &Dataset,
+    normalisation: Normalisation,
+    config: &LikelihoodConfig,
+    device: &Device,
+    bar: &indicatif::ProgressBar,
+) -> CliResult<Vec<f64>> {
+    let model = normalisation.to_model(&points.points);
+    let x = tensor_from_rows(&model, points.n, points.dim, device);
+    let ll = log_likelihood(score, &x, config, &mut |k| bar.set_position(k as u64))?;
+    let d = points.dim as f64;
+    Ok(ll
+        .iter()
+        .map(|l| -(l - d * normalisation.scale.ln()) / d)
+        .collect())
+}
+
+fn likelihood(args: &LikelihoodArgs) -> CliResult<()> {
+    let device = open(&args.output)?;
+    let source = ScoreSource::open(&args.source, args.seed, &device)?;
+    let config = LikelihoodConfig {
+        steps: args.steps,
+        t0: args.t0,
+    };
+    if args.max_points == 0 {
+        return Err(Failure::usage("invalid parameter max-points: must be >= 1"));
+    }
+    let mut sets: Vec<(String, Dataset)> = Vec::new();
+    match &args.points {
+        Some(path) => {
+            let (values, dim) = read_samples(path)?;
+            if dim != source.data.dim {
+                return Err(Failure::runtime(format!(
+                    "{}: points have dimension {dim} but the score has dimension {}",
+                    path.display(),
+                    source.data.dim
+                )));
+            }
+            sets.push((
+                path.display().to_string(),
+                Dataset::from_points("points", values, dim),
+            ));
+        }
+        None => {
+            sets.push(("training set".into(), source.data.clone()));
+            if let Some(spec) = source.spec.fresh(source.data.n.min(args.max_points)) {
+                sets.push((
+                    "fresh data".into(),
+                    spec.load(source.data_seed.wrapping_add(1))?,
+                ));
+            }
+        }
+    }
+    let sets: Vec<(String, Dataset)> = sets
+        .into_iter()
+        .map(|(name, data)| {
+            let data = if data.n > args.max_points {
+                data.subset(args.max_points, args.seed)
+            } else {
+                data
+            };
+            (name, data)
+        })
+        .collect();
+    config.validate(source.sde.t_end())?;
+    let out = out_dir(&args.output, "out/likelihood")?;
+    let mut results = Vec::new();
+    let mut csv = String::from("set,point,nll_nats_per_dim\n");
+    for (name, data) in &sets {
+        let bar = progress_bar(args.steps);
+        bar.set_message(format!("likelihood of the {name}"));
+        let nll = nll_per_dim(
+            source.score.as_ref(),
+            data,
+            source.normalisation,
+            &config,
+            &device,
+            &bar,
+        )?;
+        bar.finish_and_clear();
+        for (i, v) in nll.iter().enumerate() {
+            csv.push_str(&format!("{name},{i},{v}\n"));
+        }
+        let summary = summarise(nll.iter().copied());
+        println!(
+            "{name}: {} points, NLL {:.4} ± {:.4} nats/dim",
+            data.n,
+            summary.mean,
+            summary.std / (data.n as f64).sqrt()
+        );
+        results.push(json!({ "set": name, "n": data.n, "nll_nats_per_dim": summary }));
+    }
+    let gap = (results.len() == 2).then(|| {
+        results[1]["nll_nats_per_dim"]["mean"]
+            .as_f64()
+            .unwrap_or(f64::NAN)
+            - results[0]["nll_nats_per_dim"]["mean"]
+                .as_f64()
+                .unwrap_or(f64::NAN)
+    });
+    if let Some(gap) = gap {
+        println!("fresh − training NLL gap: {gap:.4} nats/dim (positive: the score prefers its training points)");
+    }
+    let written = vec![out.write("likelihood.csv", csv.as_bytes())?];
+    let mut record = source_json("analyze likelihood", &args.source, &source, &written);
+    record["config"] = json!(config);
+    record["sets"] = json!(results);
+    record["gap_fresh_minus_training_nats_per_dim"] = json!(gap);
+    out.write_json("likelihood.json", &record)?;
+    println!("wrote {}", out.file("").display());
+    Ok(())
+}
+
+fn fisher(args: &FisherArgs) -> CliResult<()> {
+    let device = open(&args.output)?;
+    let source = ScoreSource::open(&args.source, args.seed, &device)?;
+    let DatasetSpec::Gmm { gmm, .. } = &source.spec else {
+        return Err(Failure::usage(
+            "the Fisher divergence needs a known density: use --dataset gmm (or a checkpoint trained on it)",
+        ));
+    };
+    let times = parse_list(&args.times, "--times")?;
+    if args.n < 2 {
+        return Err(Failure::usage("invalid parameter n: must be >= 2"));
+    }
+    if let Some(t) = times
+        .iter()
+        .find(|&&t| !(t > 0.0 && t <= source.sde.t_end()))
+    {
+        return Err(Failure::usage(format!(
+            "--times: {t} is outside (0, T = {}]",
+            source.sde.t_end()
+        )));
+    }
+    let exact = GmmScore::new(gmm.clone(), source.sde.clone(), &device);
+    let (points, _) = gmm.sample(
+        args.n,
+        &mut ChaCha8Rng::seed_from_u64(args.seed.wrapping_add(1)),
+    );
+    let x0 = tensor_from_rows(&points, args.n, gmm.dim(), &device);
+    let out = out_dir(&args.output, "out/fisher")?;
+    let rows = fisher_divergence(source.score.as_ref(), &exact, &x0, &times, args.seed)?;
+    let t: Vec<f64> = rows.iter().map(|r| r.t).collect();
+    let divergence: Vec<f64> = rows.iter().map(|r| r.divergence).collect();
+    let relative: Vec<f64> = rows.iter().map(|r| r.relative).collect();
+    let png = curves_png(
+        "Fisher divergence to the exact score",
+        "t",
+        "E‖s − ∇log p_t‖²",
+        &t,
+        &[
+            Series {
+                label: "Fisher divergence",
+                values: &divergence,
+            },
+            Series {
+                label: "relative to E‖∇log p_t‖²",
+                values: &relative,
+            },
+        ],
+        Axes {
+            log_x: true,
+            log_y: true,
+        },
+    )?;
+    let mut csv = String::from("t,sigma,divergence,std_error,relative\n");
+    for r in &rows {
+        csv.push_str(&format!(
+            "{},{},{},{},{}\n",
+            r.t, r.sigma, r.divergence, r.std_error, r.relative
+        ));
+        println!(
+            "t {:.3e}: {:.4e} ± {:.1e} (relative {:.3e})",
+            r.t, r.divergence, r.std_error, r.relative
+        );
+    }
+    let written = vec![
+        out.write("fisher.png", &png)?,
+        out.write("fisher.csv", csv.as_bytes())?,
+    ];
+    let mut record = source_json("analyze fisher", &args.source, &source, &written);
+    record["n"] = json!(args.n);
+    record["rows"] = json!(rows);
+    out.write_json("fisher.json", &record)?;
+    println!("wrote {}", out.file("").display());
+    Ok(())
 }

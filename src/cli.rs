@@ -340,6 +340,12 @@ pub enum AnalyzeCommand {
     Rate(Box<RateArgs>),
     /// Memorisation and quality of samples stopped at several t_min.
     Tmin(Box<TminArgs>),
+    /// Negative log-likelihood of points under a score through the probability-flow ODE with
+    /// the exact divergence: the training set against fresh data (a memorisation signal).
+    Likelihood(Box<LikelihoodArgs>),
+    /// Fisher divergence E‖s − ∇log p_t‖² of a score against the exact score of a Gaussian
+    /// mixture (--dataset gmm), against t.
+    Fisher(Box<FisherArgs>),
 }
 
 /// Output folder and backend, shared by the analysis commands.
@@ -491,4 +497,45 @@ pub struct DemoArgs {
     /// Write into the output folder even if it exists (overwriting files of the same name).
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LikelihoodArgs {
+    #[command(flatten)]
+    pub source: ScoreArgs,
+    /// Points to evaluate (.npy or CSV) [default: the training set and a fresh draw of the same
+    /// size, whose difference is the train–test gap].
+    #[arg(long)]
+    pub points: Option<PathBuf>,
+    /// At most this many points of each set.
+    #[arg(long, default_value_t = 1000)]
+    pub max_points: usize,
+    /// RK4 steps on a geometric time grid.
+    #[arg(long, default_value_t = 200)]
+    pub steps: usize,
+    /// The time whose density is evaluated (p_{t0}).
+    #[arg(long, default_value_t = 1e-3)]
+    pub t0: f64,
+    /// Seed of the training-set draw and the fresh draw.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FisherArgs {
+    #[command(flatten)]
+    pub source: ScoreArgs,
+    /// Times t (comma-separated).
+    #[arg(long, default_value = "0.001,0.003,0.01,0.03,0.1,0.3,1")]
+    pub times: String,
+    /// Monte Carlo points per time (fresh draws of the mixture).
+    #[arg(long, default_value_t = 2000)]
+    pub n: usize,
+    /// Seed of the draws.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }

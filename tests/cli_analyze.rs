@@ -255,3 +255,51 @@ fn mnist_memorization_measures_quality_with_the_shipped_classifier() {
         .sum();
     assert!((total - 1.0).abs() < 1e-9);
 }
+
+/// The empirical score's likelihood strongly prefers its own training points (the train–test
+/// gap of a memorising score), and a constant shift of the exact mixture score has Fisher
+/// divergence ‖e‖² at every time.
+#[test]
+fn likelihood_gap_and_fisher_divergence() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ll");
+    let stdout = run(&[
+        "analyze",
+        "likelihood",
+        "--n-train",
+        "50",
+        "--steps",
+        "50",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(stdout.contains("NLL gap"), "{stdout}");
+    let gap = json(&out.join("likelihood.json"))["gap_fresh_minus_training_nats_per_dim"]
+        .as_f64()
+        .unwrap();
+    assert!(gap > 1.0, "gap {gap}");
+
+    let out = dir.path().join("f");
+    run(&[
+        "analyze",
+        "fisher",
+        "--dataset",
+        "gmm",
+        "--score",
+        "exact",
+        "--perturb",
+        "0.3,-0.4",
+        "--n",
+        "200",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let rows = json(&out.join("fisher.json"))["rows"].clone();
+    for row in rows.as_array().unwrap() {
+        assert!(
+            (row["divergence"].as_f64().unwrap() - 0.25).abs() < 1e-4,
+            "{row}"
+        );
+    }
+    assert!(out.join("fisher.png").exists());
+}

@@ -2,7 +2,9 @@
 //! reverse paths and at their ends, sample quality against fresh data, and the pictures.
 
 pub mod error;
+pub mod fisher;
 pub mod frechet;
+pub mod likelihood;
 pub mod memorization;
 pub mod paths;
 pub mod plot;

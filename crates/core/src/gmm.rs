@@ -128,6 +128,25 @@ impl Gmm {
         }
     }
 
+    /// log p(x) = log Σ_k π_k N(x; m_k, diag(v_k)), by log-sum-exp.
+    pub fn log_density(&self, x: &[f64]) -> f64 {
+        let terms: Vec<f64> = (0..self.components())
+            .map(|k| {
+                let quadratic_and_log_det: f64 = x
+                    .iter()
+                    .zip(&self.means[k])
+                    .zip(&self.variances[k])
+                    .map(|((xi, m), v)| {
+                        (xi - m).powi(2) / v + (2.0 * std::f64::consts::PI * v).ln()
+                    })
+                    .sum();
+                self.weights[k].ln() - 0.5 * quadratic_and_log_det
+            })
+            .collect();
+        let max = terms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        max + terms.iter().map(|t| (t - max).exp()).sum::<f64>().ln()
+    }
+
     /// Overall mean Σ π_k m_k.
     pub fn mean(&self) -> Vec<f64> {
         (0..self.dim())
