@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use scorelab_analysis::agreement::agreement;
 use scorelab_analysis::fisher::fisher_divergence;
 use scorelab_analysis::frechet::{class_histogram, frechet_distance};
 use scorelab_analysis::likelihood::{log_likelihood, LikelihoodConfig};
@@ -32,8 +33,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::cli::{
-    AnalyzeCommand, ClassifierArgs, FisherArgs, LikelihoodArgs, MemorizationArgs, OutputArgs,
-    PathsArgs, RateArgs, ScoreArgs, TminArgs,
+    AgreementArgs, AnalyzeCommand, ClassifierArgs, FisherArgs, LikelihoodArgs, MemorizationArgs,
+    OutputArgs, PathsArgs, RateArgs, ScoreArgs, TminArgs,
 };
 use crate::failure::{CliResult, Failure};
 use crate::output::OutputDir;
@@ -48,6 +49,7 @@ pub fn run(what: &AnalyzeCommand) -> CliResult<()> {
         AnalyzeCommand::Tmin(args) => tmin(args),
         AnalyzeCommand::Likelihood(args) => likelihood(args),
         AnalyzeCommand::Fisher(args) => fisher(args),
+        AnalyzeCommand::Agreement(args) => agreement_cmd(args),
     }
 }
 
@@ -1109,5 +1111,110 @@ fn fisher(args: &FisherArgs) -> CliResult<()> {
     record["rows"] = json!(rows);
     out.write_json("fisher.json", &record)?;
     println!("wrote {}", out.file("").display());
+    Ok(())
+}
+
+/// One side of an agreement run: a score and its training set in model space.
+struct Side {
+    score: Box<dyn ScoreFn>,
+    training: Tensor<2>,
+    origin: String,
+}
+
+fn checkpoint_side(dir: &Path, device: &Device) -> CliResult<(Side, Normalisation)> {
+    let (score, meta) = scorelab_train::load_score(dir, device)?;
+    let data = locate(&meta.data.spec).load(meta.data.seed)?;
+    let normalisation = meta.data.normalisation;
+    let points = normalisation.to_model(&data.points);
+    Ok((
+        Side {
+            score,
+            training: tensor_from_rows(&points, data.n, data.dim, device),
+            origin: dir.display().to_string(),
+        },
+        normalisation,
+    ))
+}
+
+fn empirical_side(args: &AgreementArgs, seed: u64, device: &Device) -> CliResult<Side> {
+    let spec = dataset_spec(&args.data, 100)?;
+    let data = spec.load(seed)?;
+    let sde = crate::score_source::build_sde(&args.sde, &data)?;
+    let training = data.to_tensor(device);
+    Ok(Side {
+        score: Box::new(EmpiricalScore::new(training.clone(), sde)?),
+        training,
+        origin: format!("empirical score of {} (data seed {seed})", data.name),
+    })
+}
+
+fn agreement_cmd(args: &AgreementArgs) -> CliResult<()> {
+    let device = open(&args.output)?;
+    let mut sampler = sampler_config(&args.integrator)?;
+    sampler.denoise = args.denoise;
+    let (a, b, scale) =
+        match (&args.a, &args.b, args.empirical) {
+            (Some(a), Some(b), false) => {
+                let (a, norm_a) = checkpoint_side(a, &device)?;
+                let (b, _) = checkpoint_side(b, &device)?;
+                (a, b, norm_a.scale)
+            }
+            (None, None, true) => {
+                let seed = args.data.data_seed.unwrap_or(args.integrator.seed);
+                (
+                    empirical_side(args, seed, &device)?,
+                    empirical_side(args, seed.wrapping_add(1), &device)?,
+                    1.0,
+                )
+            }
+            _ => return Err(Failure::usage(
+                "give two checkpoints with --a DIR --b DIR, or --empirical (with the data flags)",
+            )),
+        };
+    sampler.validate(a.score.sde())?;
+    if args.n == 0 {
+        return Err(Failure::usage("invalid parameter n: must be >= 1"));
+    }
+    let out = out_dir(&args.output, "out/agreement")?;
+    let bar = progress_bar(2 * sampler.steps);
+    let mut report = agreement(
+        a.score.as_ref(),
+        b.score.as_ref(),
+        &a.training,
+        &b.training,
+        &sampler,
+        args.n,
+        &device,
+        &mut |k| bar.set_position(k as u64),
+    )?;
+    bar.finish_and_clear();
+    for summary in [
+        &mut report.pair_distance,
+        &mut report.own_d1_a,
+        &mut report.own_d1_b,
+    ] {
+        summary.scale(scale);
+    }
+    out.write_json(
+        "agreement.json",
+        &json!({
+            "command": "analyze agreement",
+            "a": a.origin,
+            "b": b.origin,
+            "sampler": sampler,
+            "report": report,
+        }),
+    )?;
+    println!(
+        "pair distance {:.4} (median {:.4}) against own-training-set d1 {:.4} (A) and {:.4} (B); agreement {:.3}; centred cosine {:.3}; {} shared training points; wrote {}",
+        report.pair_distance.mean,
+        report.pair_distance.median,
+        report.own_d1_a.mean,
+        report.own_d1_b.mean,
+        report.agreement,
+        report.centred_cosine,
+        report.shared_training_points,
+        out.file("").display()
+    );
     Ok(())
 }

@@ -346,6 +346,9 @@ pub enum AnalyzeCommand {
     /// Fisher divergence E‖s − ∇log p_t‖² of a score against the exact score of a Gaussian
     /// mixture (--dataset gmm), against t.
     Fisher(Box<FisherArgs>),
+    /// Two scores trained on disjoint training sets, sampled from the same noise: distance
+    /// between paired samples against each sample's distance to its own training set.
+    Agreement(Box<AgreementArgs>),
 }
 
 /// Output folder and backend, shared by the analysis commands.
@@ -536,6 +539,34 @@ pub struct FisherArgs {
     /// Seed of the draws.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AgreementArgs {
+    /// First checkpoint (or run folder).
+    #[arg(long)]
+    pub a: Option<PathBuf>,
+    /// Second checkpoint (or run folder), trained on a training set disjoint from the first's.
+    #[arg(long)]
+    pub b: Option<PathBuf>,
+    /// Instead of checkpoints, compare the empirical scores of two independent draws of the
+    /// dataset given by the data flags (data seeds --seed and --seed + 1).
+    #[arg(long)]
+    pub empirical: bool,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub sde: SdeArgs,
+    #[command(flatten)]
+    pub integrator: SamplerArgs,
+    /// Finish with one Tweedie denoising step at t-min.
+    #[arg(long)]
+    pub denoise: bool,
+    /// Number of sample pairs.
+    #[arg(long, default_value_t = 500)]
+    pub n: usize,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -303,3 +303,37 @@ fn likelihood_gap_and_fisher_divergence() {
     }
     assert!(out.join("fisher.png").exists());
 }
+
+#[test]
+fn agreement_of_two_empirical_scores_and_its_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("a");
+    let stdout = run(&[
+        "analyze",
+        "agreement",
+        "--empirical",
+        "--n-train",
+        "50",
+        "--t-min",
+        "1e-5",
+        "--denoise",
+        "--steps",
+        "100",
+        "--n",
+        "100",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(stdout.contains("agreement"), "{stdout}");
+    let report = json(&out.join("agreement.json"))["report"].clone();
+    assert!(report["agreement"].as_f64().unwrap() < 0.2);
+    let output = scorelab(&[
+        "analyze",
+        "agreement",
+        "--a",
+        "x",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+}

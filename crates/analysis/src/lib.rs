@@ -1,6 +1,7 @@
 //! scorelab-analysis: how close generated samples sit to the training set (DESIGN §6), along
 //! reverse paths and at their ends, sample quality against fresh data, and the pictures.
 
+pub mod agreement;
 pub mod error;
 pub mod fisher;
 pub mod frechet;

@@ -15,6 +15,23 @@ pub struct Summary {
     pub max: f64,
 }
 
+impl Summary {
+    /// Multiplies every location and spread statistic by `k` > 0 (a change of units).
+    pub fn scale(&mut self, k: f64) {
+        for v in [
+            &mut self.mean,
+            &mut self.std,
+            &mut self.min,
+            &mut self.q10,
+            &mut self.median,
+            &mut self.q90,
+            &mut self.max,
+        ] {
+            *v *= k;
+        }
+    }
+}
+
 /// The q-quantile of sorted values by linear interpolation between order statistics.
 pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
     match sorted.len() {

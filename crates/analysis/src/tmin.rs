@@ -81,18 +81,7 @@ pub fn tmin_sweep(
 
 /// Multiplies every distance of `stats` by `scale` (ratios are unchanged).
 pub fn scale_distances(stats: &mut MemorisationStats, scale: f64) {
-    let d1 = &mut stats.d1;
-    for v in [
-        &mut d1.mean,
-        &mut d1.std,
-        &mut d1.min,
-        &mut d1.q10,
-        &mut d1.median,
-        &mut d1.q90,
-        &mut d1.max,
-    ] {
-        *v *= scale;
-    }
+    stats.d1.scale(scale);
 }
 
 /// The rows of `x` not listed in `drop`; None when none is left.

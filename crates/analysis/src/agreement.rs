@@ -1,0 +1,104 @@
+//! Disjoint-subset agreement (Kadkhodaie et al. 2024): two scores trained on disjoint training
+//! sets are run from the same noise. Scores that generalise produce nearly the same sample from
+//! the same noise; scores that memorise produce points of their own training sets, far apart.
+//! The report puts the distance between paired samples next to each sample's distance to its
+//! own training set.
+
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use scorelab_core::device::to_vec;
+use scorelab_core::ScoreFn;
+use scorelab_sample::{sample, SamplerConfig};
+
+use crate::error::{AnalysisError, Result};
+use crate::memorization::neighbours;
+use crate::stats::{summarise, Summary};
+
+/// The comparison of two scores' samples from shared noise.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgreementReport {
+    pub n: usize,
+    /// ‖x_a − x_b‖ for each pair.
+    pub pair_distance: Summary,
+    /// d1 of each A sample to A's training set, and of each B sample to B's.
+    pub own_d1_a: Summary,
+    pub own_d1_b: Summary,
+    /// Fraction of pairs at most as far from each other as either is from its own training set.
+    pub agreement: f64,
+    /// Mean cosine similarity of the paired samples after removing each set's mean (images).
+    pub centred_cosine: f64,
+    /// Training points of A that also occur (exactly) in B: 0 for disjoint sets.
+    pub shared_training_points: usize,
+}
+
+fn row_norms(x: Tensor<2>) -> Vec<f64> {
+    to_vec(x.powi_scalar(2).sum_dim(1))
+        .iter()
+        .map(|&v| (v as f64).sqrt())
+        .collect()
+}
+
+/// Samples `n` points from `a` and from `b` with the same sampler configuration (hence the
+/// same prior draw and Brownian increments) and compares them.
+#[allow(clippy::too_many_arguments)]
+pub fn agreement(
+    a: &dyn ScoreFn,
+    b: &dyn ScoreFn,
+    train_a: &Tensor<2>,
+    train_b: &Tensor<2>,
+    sampler: &SamplerConfig,
+    n: usize,
+    device: &Device,
+    progress: &mut dyn FnMut(usize),
+) -> Result<AgreementReport> {
+    if a.sde() != b.sde() || a.dim() != b.dim() {
+        return Err(AnalysisError::invalid(
+            "scores",
+            "the two scores must share their SDE and dimension",
+        ));
+    }
+    let steps = sampler.steps;
+    let xa = sample(a, sampler, n, device, progress)?;
+    let xb = sample(b, sampler, n, device, &mut |k| progress(steps + k))?;
+    if !(xa.nonfinite_rows.is_empty() && xb.nonfinite_rows.is_empty()) {
+        return Err(AnalysisError::invalid(
+            "sampler",
+            "some samples became non-finite; use more steps or a larger t-min",
+        ));
+    }
+    let (xa, xb) = (xa.samples, xb.samples);
+    let pair = row_norms(xa.clone() - xb.clone());
+    let own_a = neighbours(&xa, train_a)?.nearest.d1;
+    let own_b = neighbours(&xb, train_b)?.nearest.d1;
+    let agree = pair
+        .iter()
+        .zip(own_a.iter().zip(&own_b))
+        .filter(|(p, (da, db))| **p <= (**da as f64).min(**db as f64))
+        .count();
+    let centre = |x: Tensor<2>| x.clone() - x.mean_dim(0);
+    let (ca, cb) = (centre(xa), centre(xb));
+    let dots = to_vec((ca.clone() * cb.clone()).sum_dim(1));
+    let (na, nb) = (row_norms(ca), row_norms(cb));
+    let cosine = dots
+        .iter()
+        .zip(na.iter().zip(&nb))
+        .map(|(&dot, (x, y))| dot as f64 / (x * y).max(f64::MIN_POSITIVE))
+        .sum::<f64>()
+        / n as f64;
+    let shared = neighbours(train_a, train_b)?
+        .nearest
+        .d1
+        .iter()
+        .filter(|&&d| d == 0.0)
+        .count();
+    Ok(AgreementReport {
+        n,
+        pair_distance: summarise(pair.iter().copied()),
+        own_d1_a: summarise(own_a.iter().map(|&v| v as f64)),
+        own_d1_b: summarise(own_b.iter().map(|&v| v as f64)),
+        agreement: agree as f64 / n as f64,
+        centred_cosine: cosine,
+        shared_training_points: shared,
+    })
+}
