@@ -223,6 +223,13 @@ pub struct TrainArgs {
     /// Append to log.csv every this many steps.
     #[arg(long, default_value_t = 10)]
     pub log_every: u64,
+    /// Every this many steps, sample --eval-samples points with the EMA weights and append the
+    /// memorised fraction, d1 and (2-D) sliced W2 to fresh data to eval.csv (0: never).
+    #[arg(long, default_value_t = 0)]
+    pub eval_every: u64,
+    /// Samples per evaluation (see --eval-every).
+    #[arg(long, default_value_t = 500)]
+    pub eval_samples: usize,
     /// Backend: cpu (flex), ndarray or wgpu.
     #[arg(long, default_value = "cpu")]
     pub device: String,

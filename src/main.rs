@@ -10,6 +10,7 @@ mod output;
 mod sample_cmd;
 mod score_source;
 mod train_cmd;
+mod train_eval;
 
 use clap::{CommandFactory, FromArgMatches};
 

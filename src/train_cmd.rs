@@ -12,19 +12,21 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use scorelab_core::{open_device, BackendKind, Dataset};
+use burn::tensor::Device;
+use scorelab_core::{open_device, BackendKind, Dataset, DatasetSpec, ScoreFn};
 use scorelab_train::adam::AdamConfig;
 use scorelab_train::checkpoint::{list_checkpoints, read_meta, resolve};
 use scorelab_train::loss::{LossConfig, LossKind, Penalty, Projection, Weighting};
 use scorelab_train::trainer::{init_seed, LOG_FILE};
 use scorelab_train::{
-    run, DataInfo, MlpConfig, ModelConfig, Observer, Parameterisation, RunOutcome, ScoreNetwork,
-    StepReport, TrainConfig, Trainer, UNetConfig,
+    run, DataInfo, MlpConfig, ModelConfig, Normalisation, Observer, Parameterisation, RunOutcome,
+    ScoreNetwork, StepReport, TrainConfig, Trainer, UNetConfig,
 };
 
 use crate::cli::{Cli, TrainArgs};
 use crate::failure::{CliResult, Failure};
 use crate::score_source::{build_sde, dataset_spec, locate};
+use crate::train_eval::TrainingEvaluation;
 
 /// Model names accepted by --model.
 const MODEL_NAMES: [&str; 2] = ["mlp", "unet"];
@@ -33,11 +35,13 @@ const MODEL_NAMES: [&str; 2] = ["mlp", "unet"];
 const EXACT_DIVERGENCE_MAX_DIM: usize = 64;
 
 /// Flags that may accompany --resume (everything else is fixed by the checkpoint).
-const RESUMABLE: [&str; 8] = [
+const RESUMABLE: [&str; 10] = [
     "steps",
     "checkpoint_every",
     "keep",
     "log_every",
+    "eval_every",
+    "eval_samples",
     "device",
     "resume",
     "out",
@@ -221,6 +225,7 @@ struct Progress {
     bar: ProgressBar,
     stop: Arc<AtomicBool>,
     last: Option<StepReport>,
+    evaluation: Option<TrainingEvaluation>,
 }
 
 impl Observer for Progress {
@@ -239,6 +244,18 @@ impl Observer for Progress {
     fn interrupted(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
     }
+
+    fn evaluate_at(&self, step: u64) -> bool {
+        self.evaluation.as_ref().is_some_and(|e| e.due(step))
+    }
+
+    fn on_evaluation(&mut self, step: u64, score: &dyn ScoreFn) -> scorelab_train::Result<()> {
+        if let Some(evaluation) = &self.evaluation {
+            let line = evaluation.run(step, score)?;
+            self.bar.suspend(|| eprintln!("{line}"));
+        }
+        Ok(())
+    }
 }
 
 fn stop_flag() -> Arc<AtomicBool> {
@@ -249,8 +266,38 @@ fn stop_flag() -> Arc<AtomicBool> {
     stop
 }
 
+/// The measurements asked for by --eval-every, if any.
+fn evaluation(
+    args: &TrainArgs,
+    data: &Dataset,
+    spec: &DatasetSpec,
+    data_seed: u64,
+    normalisation: Normalisation,
+    start_step: u64,
+    device: &Device,
+) -> CliResult<Option<TrainingEvaluation>> {
+    if args.eval_every == 0 {
+        return Ok(None);
+    }
+    Ok(Some(TrainingEvaluation::new(
+        args.eval_every,
+        args.eval_samples,
+        data,
+        spec,
+        data_seed,
+        normalisation,
+        &args.out,
+        start_step,
+        device,
+    )?))
+}
+
 /// Runs a trainer to its configured number of steps and reports the outcome.
-fn drive<N: ScoreNetwork>(mut trainer: Trainer<N>, out: &Path) -> CliResult<()> {
+fn drive<N: ScoreNetwork>(
+    mut trainer: Trainer<N>,
+    out: &Path,
+    evaluation: Option<TrainingEvaluation>,
+) -> CliResult<()> {
     let start = trainer.step_count();
     let total = trainer.config.steps;
     let bar = ProgressBar::new(total);
@@ -265,6 +312,7 @@ fn drive<N: ScoreNetwork>(mut trainer: Trainer<N>, out: &Path) -> CliResult<()> 
         bar,
         stop: stop_flag(),
         last: None,
+        evaluation,
     };
     let started = Instant::now();
     let outcome = run(&mut trainer, out, &mut progress);
@@ -325,7 +373,7 @@ pub fn run_command(args: &TrainArgs, matches: &ArgMatches) -> CliResult<()> {
     config.validate(&sde)?;
     let device = open_device(backend)?;
     prepare_run_folder(&args.out, args.force)?;
-    let autodiff = device.autodiff();
+    let autodiff = device.clone().autodiff();
     eprintln!(
         "training {} ({}) on {} (n = {}, d = {}, sha256 {}…) with {} under {}; run folder {}",
         config.model.name(),
@@ -338,6 +386,15 @@ pub fn run_command(args: &TrainArgs, matches: &ArgMatches) -> CliResult<()> {
         sde.name(),
         args.out.display()
     );
+    let evaluation = evaluation(
+        args,
+        &data,
+        &info.spec,
+        data_seed,
+        info.normalisation,
+        0,
+        &device,
+    )?;
     let seed = init_seed(config.seed);
     match config.model.clone() {
         ModelConfig::Mlp(model) => {
@@ -345,6 +402,7 @@ pub fn run_command(args: &TrainArgs, matches: &ArgMatches) -> CliResult<()> {
             drive(
                 Trainer::new(config, sde, &data, info, net, &autodiff)?,
                 &args.out,
+                evaluation,
             )
         }
         ModelConfig::Unet(model) => {
@@ -352,6 +410,7 @@ pub fn run_command(args: &TrainArgs, matches: &ArgMatches) -> CliResult<()> {
             drive(
                 Trainer::new(config, sde, &data, info, net, &autodiff)?,
                 &args.out,
+                evaluation,
             )
         }
     }
@@ -379,7 +438,7 @@ fn resume(
     }
     let data = locate(&meta.data.spec).load(meta.data.seed)?;
     let device = open_device(backend)?;
-    let autodiff = device.autodiff();
+    let autodiff = device.clone().autodiff();
     if meta.step >= config.steps {
         println!(
             "{} is already at step {} of {}; nothing to do (raise --steps to train further)",
@@ -389,17 +448,26 @@ fn resume(
         );
         return Ok(());
     }
+    let evaluation = evaluation(
+        args,
+        &data,
+        &meta.data.spec,
+        meta.data.seed,
+        meta.data.normalisation,
+        meta.step,
+        &device,
+    )?;
     eprintln!("resuming {} at step {}", ckpt.display(), meta.step);
     match meta.model().clone() {
         ModelConfig::Mlp(model) => {
             let template = model.init(0, &autodiff)?;
             let trainer = Trainer::resume(&ckpt, &meta, config, &data, template, &autodiff)?;
-            drive(trainer, &args.out)
+            drive(trainer, &args.out, evaluation)
         }
         ModelConfig::Unet(model) => {
             let template = model.init(0, &autodiff)?;
             let trainer = Trainer::resume(&ckpt, &meta, config, &data, template, &autodiff)?;
-            drive(trainer, &args.out)
+            drive(trainer, &args.out, evaluation)
         }
     }
 }

@@ -337,3 +337,55 @@ fn agreement_of_two_empirical_scores_and_its_usage_errors() {
     ]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
 }
+
+/// `train --eval-every` appends one row per evaluation to eval.csv, and a resumed run
+/// continues the file.
+#[test]
+fn training_records_memorisation_every_k_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    let base = [
+        "train",
+        "--n-train",
+        "50",
+        "--width",
+        "16",
+        "--depth",
+        "1",
+        "--embedding",
+        "4",
+        "--batch-size",
+        "16",
+        "--eval-every",
+        "10",
+        "--eval-samples",
+        "20",
+    ];
+    let mut first: Vec<&str> = base.to_vec();
+    first.extend(["--steps", "20", "--out", run_dir.to_str().unwrap()]);
+    run(&first);
+    let rows = |path: &Path| -> Vec<String> {
+        fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(rows(&run_dir.join("eval.csv")), ["10", "20"]);
+    run(&[
+        "train",
+        "--resume",
+        "--steps",
+        "30",
+        "--eval-every",
+        "10",
+        "--eval-samples",
+        "20",
+        "--out",
+        run_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(rows(&run_dir.join("eval.csv")), ["10", "20", "30"]);
+    let header = fs::read_to_string(run_dir.join("eval.csv")).unwrap();
+    assert!(header.starts_with("step,memorised_fraction,mean_d1"));
+}

@@ -15,6 +15,10 @@ pub enum TrainError {
     #[error("checkpoint {}: {reason}", path.display())]
     Checkpoint { path: PathBuf, reason: String },
 
+    /// Measuring the model during training failed.
+    #[error("evaluation at step {step} failed: {reason}")]
+    Evaluation { step: u64, reason: String },
+
     /// The loss or the gradient became NaN or infinite.
     #[error("training stopped at step {step}: {what} is not finite ({value}); the last good checkpoint is kept")]
     NonFinite { step: u64, what: String, value: f64 },

@@ -13,10 +13,12 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use scorelab_core::device::to_vec;
-use scorelab_core::{CoreError, Dataset, Sde};
+use scorelab_core::{CoreError, Dataset, ScoreFn, Sde};
 
 use crate::adam::{ema_update, AdamState};
-use crate::checkpoint::{load_state, write_checkpoint, CheckpointState, Meta, FORMAT, VERSION};
+use crate::checkpoint::{
+    load_state, write_checkpoint, CheckpointState, Meta, NetworkScore, FORMAT, VERSION,
+};
 use crate::config::{points_hash, DataInfo, TrainConfig};
 use crate::error::{Result, TrainError};
 use crate::loss::{evaluate, Batch};
@@ -177,6 +179,15 @@ impl<N: ScoreNetwork> Trainer<N> {
         replace(self.net.valid(), self.ema.clone())
     }
 
+    /// The score of the EMA network under the run's SDE and parameterisation.
+    pub fn ema_score(&self) -> NetworkScore<N> {
+        NetworkScore::new(
+            self.ema_network(),
+            self.sde.clone(),
+            self.config.parameterisation,
+        )
+    }
+
     /// The metadata of a checkpoint of the current state.
     pub fn meta(&self) -> Meta {
         Meta {
@@ -278,6 +289,15 @@ impl<N: ScoreNetwork> Trainer<N> {
 pub trait Observer {
     fn on_step(&mut self, _report: &StepReport) {}
     fn on_checkpoint(&mut self, _path: &Path) {}
+    /// Whether to hand the EMA score to [`Observer::on_evaluation`] after `step`.
+    fn evaluate_at(&self, _step: u64) -> bool {
+        false
+    }
+    /// Receives the score with the EMA weights after a step chosen by `evaluate_at`; an error
+    /// stops the run (earlier checkpoints stay).
+    fn on_evaluation(&mut self, _step: u64, _score: &dyn ScoreFn) -> Result<()> {
+        Ok(())
+    }
     /// Checked before every step: true stops the run after a final checkpoint.
     fn interrupted(&self) -> bool {
         false
@@ -387,6 +407,10 @@ pub fn run<N: ScoreNetwork>(
             log.write(&report)?;
         }
         observer.on_step(&report);
+        if observer.evaluate_at(report.step) {
+            log.flush()?;
+            observer.on_evaluation(report.step, &trainer.ema_score())?;
+        }
         if config.checkpoint_every > 0 && report.step % config.checkpoint_every == 0 {
             saved = Some(save(trainer, &mut log, observer)?);
         }

@@ -1,0 +1,156 @@
+//! Memorisation measured during training (`train --eval-every K`): every K steps the EMA
+//! network samples a fixed batch from fixed noise, and the memorised fraction, d1 and (for 2-D
+//! data) sliced W2 to fresh data are appended to `eval.csv` in the run folder.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use burn::tensor::{Device, Tensor};
+
+use scorelab_analysis::memorization::{memorisation_stats, neighbours, DEFAULT_THRESHOLD};
+use scorelab_analysis::quality::{QualityMetric, SlicedW2To};
+use scorelab_core::device::tensor_from_rows;
+use scorelab_core::{Dataset, DatasetSpec, ScoreFn};
+use scorelab_sample::{sample, SamplerConfig, SamplerKind, TauGrid};
+use scorelab_train::{Normalisation, TrainError};
+
+/// The file in the run folder.
+pub const EVAL_FILE: &str = "eval.csv";
+const HEADER: &str = "step,memorised_fraction,mean_d1,median_d1,sliced_w2_to_fresh";
+
+/// What is measured, and where it goes.
+pub struct TrainingEvaluation {
+    pub every: u64,
+    samples: usize,
+    sampler: SamplerConfig,
+    training: Tensor<2>,
+    distance_scale: f64,
+    quality: Option<SlicedW2To>,
+    file: PathBuf,
+}
+
+impl TrainingEvaluation {
+    /// Measures every `every` steps with `samples` samples (Euler–Maruyama, 200 steps,
+    /// quadratic grid, t_min 1e-4, Tweedie step; seed fixed across evaluations). Rows of
+    /// `eval.csv` beyond `start_step` (left by a run that went past its last checkpoint) are
+    /// dropped.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        every: u64,
+        samples: usize,
+        data: &Dataset,
+        spec: &DatasetSpec,
+        data_seed: u64,
+        normalisation: Normalisation,
+        run_dir: &Path,
+        start_step: u64,
+        device: &Device,
+    ) -> Result<Self, TrainError> {
+        if samples == 0 {
+            return Err(TrainError::invalid("eval-samples", "must be >= 1"));
+        }
+        let mut sampler = SamplerConfig::new(SamplerKind::EulerMaruyama, 200, 1e-4);
+        sampler.grid = TauGrid::Quadratic;
+        sampler.denoise = true;
+        let model = normalisation.to_model(&data.points);
+        let training = tensor_from_rows(&model, data.n, data.dim, device);
+        let quality = match spec.fresh(samples) {
+            Some(fresh) if data.dim <= 64 => {
+                let fresh = fresh.load(data_seed.wrapping_add(1))?;
+                let points = normalisation.to_model(&fresh.points);
+                Some(SlicedW2To {
+                    reference: tensor_from_rows(&points, fresh.n, fresh.dim, device),
+                    seed: 0,
+                })
+            }
+            _ => None,
+        };
+        let file = run_dir.join(EVAL_FILE);
+        keep_rows_up_to(&file, start_step)?;
+        Ok(TrainingEvaluation {
+            every,
+            samples,
+            sampler,
+            training,
+            distance_scale: normalisation.scale,
+            quality,
+            file,
+        })
+    }
+
+    /// Whether `step` is an evaluation step.
+    pub fn due(&self, step: u64) -> bool {
+        self.every > 0 && step.is_multiple_of(self.every)
+    }
+
+    /// Samples with `score`, measures, appends a row and returns it as a one-line summary.
+    pub fn run(&self, step: u64, score: &dyn ScoreFn) -> Result<String, TrainError> {
+        let fail = |reason: String| TrainError::Evaluation { step, reason };
+        let device = self.training.device();
+        let out = sample(score, &self.sampler, self.samples, &device, &mut |_| {})
+            .map_err(|e| fail(e.to_string()))?;
+        let stats = neighbours(&out.samples, &self.training)
+            .and_then(|n| memorisation_stats(&n, DEFAULT_THRESHOLD))
+            .map_err(|e| fail(e.to_string()))?;
+        let quality = match &self.quality {
+            Some(metric) => Some(
+                metric
+                    .evaluate(&out.samples)
+                    .map_err(|e| fail(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let (mean, median) = (
+            stats.d1.mean * self.distance_scale,
+            stats.d1.median * self.distance_scale,
+        );
+        let quality_text = quality.map(|q| q.to_string()).unwrap_or_default();
+        let fresh = !self.file.exists();
+        let mut file = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.file)
+            .map_err(|e| fail(format!("{}: {e}", self.file.display())))?;
+        let mut text = String::new();
+        if fresh {
+            text.push_str(HEADER);
+            text.push('\n');
+        }
+        text.push_str(&format!(
+            "{step},{},{mean},{median},{quality_text}\n",
+            stats.memorised_fraction
+        ));
+        file.write_all(text.as_bytes())
+            .map_err(|e| fail(format!("{}: {e}", self.file.display())))?;
+        Ok(format!(
+            "step {step}: memorised fraction {:.3}, mean d1 {mean:.4}{}",
+            stats.memorised_fraction,
+            quality
+                .map(|q| format!(", sliced W2 {q:.4}"))
+                .unwrap_or_default()
+        ))
+    }
+}
+
+/// Drops the rows of an existing eval.csv whose step is beyond `step`.
+fn keep_rows_up_to(file: &Path, step: u64) -> Result<(), TrainError> {
+    if !file.exists() {
+        return Ok(());
+    }
+    let fail = |e: std::io::Error| TrainError::Evaluation {
+        step,
+        reason: format!("{}: {e}", file.display()),
+    };
+    let text = fs::read_to_string(file).map_err(fail)?;
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|line| {
+            line.split(',')
+                .next()
+                .and_then(|s| s.parse::<u64>().ok())
+                .is_none_or(|s| s <= step)
+        })
+        .collect();
+    fs::write(file, kept.join("\n") + "\n").map_err(fail)
+}
