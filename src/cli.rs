@@ -356,6 +356,9 @@ pub enum AnalyzeCommand {
     /// Two scores trained on disjoint training sets, sampled from the same noise: distance
     /// between paired samples against each sample's distance to its own training set.
     Agreement(Box<AgreementArgs>),
+    /// Curves of the memorised fraction, d1 and quality against training steps from the
+    /// eval.csv files of several runs (see train --eval-every).
+    Training(Box<TrainingCurvesArgs>),
 }
 
 /// Output folder and backend, shared by the analysis commands.
@@ -574,6 +577,15 @@ pub struct AgreementArgs {
     /// Number of sample pairs.
     #[arg(long, default_value_t = 500)]
     pub n: usize,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TrainingCurvesArgs {
+    /// Run folders trained with --eval-every (comma-separated).
+    #[arg(long)]
+    pub runs: String,
     #[command(flatten)]
     pub output: OutputArgs,
 }
