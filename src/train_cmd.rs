@@ -371,6 +371,11 @@ pub fn run_command(args: &TrainArgs, matches: &ArgMatches) -> CliResult<()> {
     let sde = build_sde(&args.sde, &model_space)?;
     let config = train_config(args, &sde, &data)?;
     config.validate(&sde)?;
+    if args.eval_every > 0 && args.eval_samples == 0 {
+        return Err(Failure::usage(
+            "invalid parameter eval-samples: must be >= 1",
+        ));
+    }
     let device = open_device(backend)?;
     prepare_run_folder(&args.out, args.force)?;
     let autodiff = device.clone().autodiff();
