@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use scorelab_analysis::agreement::agreement;
 use scorelab_analysis::fisher::fisher_divergence;
 use scorelab_analysis::frechet::{class_histogram, frechet_distance};
-use scorelab_analysis::likelihood::{log_likelihood, LikelihoodConfig};
+use scorelab_analysis::likelihood::{log_likelihood, DivergenceMethod, LikelihoodConfig};
 use scorelab_analysis::memorization::{memorisation_stats, neighbours, Neighbours};
 use scorelab_analysis::paths::{path_diagnostics, PathConfig, PathReport};
 use scorelab_analysis::plot::{curves_png, histograms_png, image_grid_png, Axes, Series};
@@ -29,7 +29,7 @@ use scorelab_train::checkpoint::{read_meta, resolve};
 use scorelab_train::classifier::{FEATURES, PIXELS as FEATURE_INPUT};
 use scorelab_train::{load_classifier, Classifier, Normalisation};
 
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::cli::{
@@ -947,9 +947,37 @@ fn nll_per_dim(
 fn likelihood(args: &LikelihoodArgs) -> CliResult<()> {
     let device = open(&args.output)?;
     let source = ScoreSource::open(&args.source, args.seed, &device)?;
+    let rademacher = match args.probe.as_str() {
+        "rademacher" => true,
+        "gaussian" => false,
+        other => {
+            return Err(Failure::usage(format!(
+                "unknown probe '{other}' (expected one of: gaussian, rademacher)"
+            )))
+        }
+    };
+    let hutchinson = match args.divergence.as_str() {
+        "exact" => false,
+        "hutchinson" => true,
+        "auto" => source.data.dim > 64,
+        other => {
+            return Err(Failure::usage(format!(
+                "unknown divergence '{other}' (expected one of: auto, exact, hutchinson)"
+            )))
+        }
+    };
     let config = LikelihoodConfig {
         steps: args.steps,
         t0: args.t0,
+        divergence: if hutchinson {
+            DivergenceMethod::Hutchinson {
+                probes: args.probes,
+                rademacher,
+                seed: args.seed,
+            }
+        } else {
+            DivergenceMethod::Exact
+        },
     };
     if args.max_points == 0 {
         return Err(Failure::usage("invalid parameter max-points: must be >= 1"));
@@ -995,12 +1023,28 @@ fn likelihood(args: &LikelihoodArgs) -> CliResult<()> {
     let out = out_dir(&args.output, "out/likelihood")?;
     let mut results = Vec::new();
     let mut csv = String::from("set,point,nll_nats_per_dim\n");
+    // 8-bit images: uniform dequantisation u = (k + U)/256 of the pixel levels k, so that
+    // −log P(k) ≤ −log p(u) + d·ln 256 (one draw of U; reported in bits per dimension)
+    let dequantise = source.data.image_shape.is_some();
+    let mut noise = ChaCha8Rng::seed_from_u64(args.seed.wrapping_add(2));
     for (name, data) in &sets {
         let bar = progress_bar(args.steps);
         bar.set_message(format!("likelihood of the {name}"));
+        let evaluated = if dequantise {
+            let points = data
+                .points
+                .iter()
+                .map(|&x| ((x * 255.0).round() + noise.random::<f32>()) / 256.0)
+                .collect();
+            let mut copy = Dataset::from_points(data.name.clone(), points, data.dim);
+            copy.image_shape = data.image_shape;
+            copy
+        } else {
+            data.clone()
+        };
         let nll = nll_per_dim(
             source.score.as_ref(),
-            data,
+            &evaluated,
             source.normalisation,
             &config,
             &device,
@@ -1017,7 +1061,13 @@ fn likelihood(args: &LikelihoodArgs) -> CliResult<()> {
             summary.mean,
             summary.std / (data.n as f64).sqrt()
         );
-        results.push(json!({ "set": name, "n": data.n, "nll_nats_per_dim": summary }));
+        let mut entry = json!({ "set": name, "n": data.n, "nll_nats_per_dim": summary });
+        if dequantise {
+            let bits = (summary.mean + 256f64.ln()) / std::f64::consts::LN_2;
+            println!("{name}: {bits:.4} bits/dim (uniform dequantisation)");
+            entry["bits_per_dim"] = json!(bits);
+        }
+        results.push(entry);
     }
     let gap = (results.len() == 2).then(|| {
         results[1]["nll_nats_per_dim"]["mean"]

@@ -529,6 +529,15 @@ pub struct LikelihoodArgs {
     /// The time whose density is evaluated (p_{t0}).
     #[arg(long, default_value_t = 1e-3)]
     pub t0: f64,
+    /// ∇·s along the flow: exact, hutchinson, or auto (exact up to 64 dimensions).
+    #[arg(long, default_value = "auto")]
+    pub divergence: String,
+    /// Hutchinson: probe vectors per point (fixed for the whole integration).
+    #[arg(long, default_value_t = 1)]
+    pub probes: usize,
+    /// Hutchinson: gaussian or rademacher probes.
+    #[arg(long, default_value = "rademacher")]
+    pub probe: String,
     /// Seed of the training-set draw and the fresh draw.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

@@ -389,3 +389,34 @@ fn training_records_memorisation_every_k_steps() {
     let header = fs::read_to_string(run_dir.join("eval.csv")).unwrap();
     assert!(header.starts_with("step,memorised_fraction,mean_d1"));
 }
+
+/// MNIST likelihood with the empirical score: pixels are dequantised and the NLL is also given in
+/// bits per dimension; the memorising score gives its training images far higher likelihood.
+#[test]
+fn mnist_likelihood_reports_bits_per_dimension() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ll");
+    let stdout = run(&[
+        "analyze",
+        "likelihood",
+        "--dataset",
+        "mnist",
+        "--n-train",
+        "100",
+        "--max-points",
+        "8",
+        "--steps",
+        "20",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(stdout.contains("bits/dim"), "{stdout}");
+    let report = json(&out.join("likelihood.json"));
+    let bits = |k: usize| report["sets"][k]["bits_per_dim"].as_f64().unwrap();
+    assert!(
+        bits(0).is_finite() && bits(1) > bits(0) + 10.0,
+        "{} {}",
+        bits(0),
+        bits(1)
+    );
+}

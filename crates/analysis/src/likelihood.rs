@@ -6,13 +6,31 @@
 //! geometric time grid, jointly for x and the log-density increment, with the exact divergence
 //! of the score; log p_T is the SDE's Gaussian prior.
 
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
-use scorelab_core::device::to_vec;
+use scorelab_core::device::{tensor_from_rows, to_vec};
 use scorelab_core::{ScoreFn, Times};
 
 use crate::error::{AnalysisError, Result};
+
+/// How ∇·s is obtained along the flow.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum DivergenceMethod {
+    /// The exact trace (d derivative evaluations per point).
+    Exact,
+    /// Hutchinson's estimator with `probes` fixed probe vectors per point, drawn once for the
+    /// whole integration (so log p is estimated without bias): Gaussian or Rademacher entries.
+    Hutchinson {
+        probes: usize,
+        rademacher: bool,
+        seed: u64,
+    },
+}
 
 /// The integration of the probability-flow ODE.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -21,6 +39,7 @@ pub struct LikelihoodConfig {
     pub steps: usize,
     /// The time whose density is evaluated (p_{t0}; t0 > 0 keeps the score finite).
     pub t0: f64,
+    pub divergence: DivergenceMethod,
 }
 
 impl LikelihoodConfig {
@@ -28,6 +47,9 @@ impl LikelihoodConfig {
     pub fn validate(&self, t_end: f64) -> Result<()> {
         if self.steps == 0 {
             return Err(AnalysisError::invalid("steps", "must be >= 1"));
+        }
+        if let DivergenceMethod::Hutchinson { probes: 0, .. } = self.divergence {
+            return Err(AnalysisError::invalid("probes", "must be >= 1"));
         }
         if !(self.t0 > 0.0 && self.t0 < t_end) {
             return Err(AnalysisError::invalid(
@@ -39,13 +61,48 @@ impl LikelihoodConfig {
     }
 }
 
-/// F(x, t) and ∇·F for a batch.
-fn flow(score: &dyn ScoreFn, x: &Tensor<2>, t: f64) -> (Tensor<2>, Tensor<1>) {
+/// K probe blocks for n points: [K·n, d] with N(0, 1) or ±1 entries.
+fn draw_probes(
+    k: usize,
+    n: usize,
+    d: usize,
+    rademacher: bool,
+    seed: u64,
+    device: &Device,
+) -> Tensor<2> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let values: Vec<f32> = (0..k * n * d)
+        .map(|_| {
+            if rademacher {
+                if rng.random::<bool>() {
+                    1.0
+                } else {
+                    -1.0
+                }
+            } else {
+                StandardNormal.sample(&mut rng)
+            }
+        })
+        .collect();
+    tensor_from_rows(&values, k * n, d, device)
+}
+
+/// F(x, t) and ∇·F for a batch (∇·s exact, or estimated with `probes`).
+fn flow(
+    score: &dyn ScoreFn,
+    x: &Tensor<2>,
+    t: f64,
+    probes: Option<&Tensor<2>>,
+) -> (Tensor<2>, Tensor<1>) {
     let sde = score.sde();
     let [_, d] = x.dims();
     let (a, b) = sde.drift(t);
     let half_g2 = 0.5 * sde.diffusion(t).powi(2);
-    let (s, div) = score.score_and_divergence(x.clone(), &Times::Same(t));
+    let times = Times::Same(t);
+    let (s, div) = match probes {
+        Some(v) => score.score_and_divergence_estimate(x.clone(), &times, v),
+        None => score.score_and_divergence(x.clone(), &times),
+    };
     let velocity = x.clone().mul_scalar(a).add_scalar(b) - s.mul_scalar(half_g2);
     let divergence = div.mul_scalar(-half_g2).add_scalar(a * d as f64);
     (velocity, divergence)
@@ -67,15 +124,39 @@ pub fn log_likelihood(
     let grid: Vec<f64> = (0..=config.steps)
         .map(|k| config.t0 * (t_end / config.t0).powf(k as f64 / config.steps as f64))
         .collect();
+    let probes = match config.divergence {
+        DivergenceMethod::Exact => None,
+        DivergenceMethod::Hutchinson {
+            probes,
+            rademacher,
+            seed,
+        } => Some(draw_probes(probes, n, d, rademacher, seed, &x.device())),
+    };
+    let probes = probes.as_ref();
     let mut y = x.clone();
     let mut integral = vec![0.0f64; n];
     for k in 0..config.steps {
         let (t, h) = (grid[k], grid[k + 1] - grid[k]);
         let mid = t + 0.5 * h;
-        let (k1, j1) = flow(score, &y, t);
-        let (k2, j2) = flow(score, &(y.clone() + k1.clone().mul_scalar(0.5 * h)), mid);
-        let (k3, j3) = flow(score, &(y.clone() + k2.clone().mul_scalar(0.5 * h)), mid);
-        let (k4, j4) = flow(score, &(y.clone() + k3.clone().mul_scalar(h)), t + h);
+        let (k1, j1) = flow(score, &y, t, probes);
+        let (k2, j2) = flow(
+            score,
+            &(y.clone() + k1.clone().mul_scalar(0.5 * h)),
+            mid,
+            probes,
+        );
+        let (k3, j3) = flow(
+            score,
+            &(y.clone() + k2.clone().mul_scalar(0.5 * h)),
+            mid,
+            probes,
+        );
+        let (k4, j4) = flow(
+            score,
+            &(y.clone() + k3.clone().mul_scalar(h)),
+            t + h,
+            probes,
+        );
         let increment =
             to_vec((j1 + j2.mul_scalar(2.0) + j3.mul_scalar(2.0) + j4).mul_scalar(h / 6.0));
         for (total, inc) in integral.iter_mut().zip(increment) {

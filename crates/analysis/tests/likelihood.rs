@@ -5,7 +5,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use scorelab_analysis::fisher::fisher_divergence;
-use scorelab_analysis::likelihood::{log_likelihood, LikelihoodConfig};
+use scorelab_analysis::likelihood::{log_likelihood, DivergenceMethod, LikelihoodConfig};
 use scorelab_core::device::tensor_from_rows;
 use scorelab_core::{EmpiricalScore, Gmm, GmmScore, PerturbedScore, Sde};
 
@@ -23,7 +23,11 @@ fn check_against_closed_form(gmm: Gmm, t0: f64) {
     let (points, _) = at_t0.sample(64, &mut ChaCha8Rng::seed_from_u64(2));
     let d = gmm.dim();
     let x = tensor_from_rows(&points, 64, d, &device);
-    let config = LikelihoodConfig { steps: 200, t0 };
+    let config = LikelihoodConfig {
+        steps: 200,
+        t0,
+        divergence: DivergenceMethod::Exact,
+    };
     let ll = log_likelihood(&score, &x, &config, &mut |_| {}).unwrap();
     for (row, got) in points.chunks(d).zip(&ll) {
         let point: Vec<f64> = row.iter().map(|&v| v as f64).collect();
@@ -70,7 +74,11 @@ fn the_empirical_score_has_its_own_exact_density() {
     let ll = log_likelihood(
         &score,
         &x,
-        &LikelihoodConfig { steps: 200, t0 },
+        &LikelihoodConfig {
+            steps: 200,
+            t0,
+            divergence: DivergenceMethod::Exact,
+        },
         &mut |_| {},
     )
     .unwrap();

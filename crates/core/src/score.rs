@@ -69,6 +69,19 @@ pub trait ScoreFn {
     /// The score and its divergence ∇·s ∈ R^B.
     fn score_and_divergence(&self, x: Tensor<2>, t: &Times) -> (Tensor<2>, Tensor<1>);
 
+    /// The score and Hutchinson's estimate of its divergence, (1/K) Σ_k v_kᵀ (∂s/∂x) v_k, for
+    /// probes ∈ R^{K·B×d} (block k holds v_k for every row), unbiased when E v vᵀ = I. Scores
+    /// whose exact divergence is cheap return it (an estimate without variance).
+    fn score_and_divergence_estimate(
+        &self,
+        x: Tensor<2>,
+        t: &Times,
+        probes: &Tensor<2>,
+    ) -> (Tensor<2>, Tensor<1>) {
+        let _ = probes;
+        self.score_and_divergence(x, t)
+    }
+
     /// Checks that a batch has this score's dimension.
     fn check_input(&self, x: &Tensor<2>) -> Result<()> {
         let [_, d] = x.dims();
@@ -122,6 +135,16 @@ impl<S: ScoreFn> ScoreFn for PerturbedScore<S> {
         let (s, div) = self.inner.score_and_divergence(x, t);
         (s + self.offset.clone(), div)
     }
+
+    fn score_and_divergence_estimate(
+        &self,
+        x: Tensor<2>,
+        t: &Times,
+        probes: &Tensor<2>,
+    ) -> (Tensor<2>, Tensor<1>) {
+        let (s, div) = self.inner.score_and_divergence_estimate(x, t, probes);
+        (s + self.offset.clone(), div)
+    }
 }
 
 impl<S: ScoreFn + ?Sized> ScoreFn for Box<S> {
@@ -139,5 +162,14 @@ impl<S: ScoreFn + ?Sized> ScoreFn for Box<S> {
 
     fn score_and_divergence(&self, x: Tensor<2>, t: &Times) -> (Tensor<2>, Tensor<1>) {
         (**self).score_and_divergence(x, t)
+    }
+
+    fn score_and_divergence_estimate(
+        &self,
+        x: Tensor<2>,
+        t: &Times,
+        probes: &Tensor<2>,
+    ) -> (Tensor<2>, Tensor<1>) {
+        (**self).score_and_divergence_estimate(x, t, probes)
     }
 }

@@ -20,7 +20,8 @@ use crate::config::{DataInfo, ModelConfig, TrainConfig};
 use crate::error::{Result, TrainError};
 use crate::mlp::Mlp;
 use crate::network::{
-    network_score, network_score_and_divergence, Marginals, Parameterisation, ScoreNetwork,
+    network_score, network_score_and_divergence, network_score_jvp, Marginals, Parameterisation,
+    ScoreNetwork,
 };
 use crate::params::{flatten, replace};
 use crate::unet::UNet;
@@ -302,6 +303,22 @@ impl<N: ScoreNetwork> ScoreFn for NetworkScore<N> {
             start += len;
         }
         (Tensor::cat(scores, 0), Tensor::cat(divs, 0))
+    }
+
+    fn score_and_divergence_estimate(
+        &self,
+        x: Tensor<2>,
+        t: &Times,
+        probes: &Tensor<2>,
+    ) -> (Tensor<2>, Tensor<1>) {
+        let [rows, _] = x.dims();
+        let [probe_rows, _] = probes.dims();
+        let k = probe_rows / rows.max(1);
+        let m = Marginals::new(&self.sde, &t.per_row(rows), &x.device());
+        let (s, js) = network_score_jvp(&self.net, self.param, x, &m, probes.clone());
+        // v_kᵀ (∂s/∂x) v_k for every block and row, averaged over the K blocks
+        let quadratic = (js * probes.clone()).sum_dim(1).reshape([k, rows]);
+        (s, quadratic.mean_dim(0).reshape([rows]))
     }
 }
 
