@@ -93,6 +93,10 @@ pub struct DataArgs {
     /// MNIST split: train or test.
     #[arg(long, default_value = "train")]
     pub split: String,
+    /// MNIST: only part i of k disjoint parts of the split, "i/k" (e.g. 1/2 and 2/2 with the
+    /// same --data-seed are disjoint halves); --n-train then takes the first n of the part.
+    #[arg(long)]
+    pub part: Option<String>,
     /// Seed of the training-set draw or subset (default: --seed).
     #[arg(long)]
     pub data_seed: Option<u64>,

@@ -16,6 +16,16 @@ use scorelab_train::{load_score_weights, Normalisation};
 use crate::cli::{DataArgs, ScoreArgs, SdeArgs};
 use crate::failure::{CliResult, Failure};
 
+/// Parses "i/k" (part i of k).
+fn parse_part(text: &str) -> CliResult<(usize, usize)> {
+    let bad = || Failure::usage(format!("--part: expected i/k such as 1/2, got '{text}'"));
+    let (i, k) = text.split_once('/').ok_or_else(bad)?;
+    Ok((
+        i.trim().parse().map_err(|_| bad())?,
+        k.trim().parse().map_err(|_| bad())?,
+    ))
+}
+
 /// Parses "a,b;c,d" into points.
 fn parse_points(text: &str) -> CliResult<Vec<Vec<f64>>> {
     text.split(';')
@@ -53,10 +63,16 @@ pub fn shipped_path(dir: &Path) -> PathBuf {
 /// (so that a run started in the repository can be sampled from elsewhere).
 pub fn locate(spec: &DatasetSpec) -> DatasetSpec {
     match spec {
-        DatasetSpec::Mnist { dir, split, n } => DatasetSpec::Mnist {
+        DatasetSpec::Mnist {
+            dir,
+            split,
+            n,
+            part,
+        } => DatasetSpec::Mnist {
             dir: shipped_path(dir),
             split: *split,
             n: *n,
+            part: *part,
         },
         other => other.clone(),
     }
@@ -87,6 +103,7 @@ pub fn dataset_spec(args: &DataArgs, drawn_default: usize) -> CliResult<DatasetS
             dir: shipped_path(&args.mnist_dir),
             split: MnistSplit::parse(&args.split)?,
             n: args.n_train,
+            part: args.part.as_deref().map(parse_part).transpose()?,
         },
         "csv" => DatasetSpec::Csv {
             path: args

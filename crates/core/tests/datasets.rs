@@ -51,6 +51,7 @@ fn mnist_subset_is_seeded() {
         dir: mnist_dir(),
         split: MnistSplit::Test,
         n: Some(50),
+        part: None,
     };
     let a = spec(1).load(1).unwrap();
     let b = spec(1).load(1).unwrap();
@@ -171,4 +172,32 @@ fn point_datasets_are_seeded_and_sized() {
 fn max_pairwise_distance_is_exact_on_small_sets() {
     let data = Dataset::from_points("t", vec![0.0, 0.0, 3.0, 4.0, 1.0, 1.0], 2);
     assert_eq!(data.max_pairwise_distance(100), 5.0);
+}
+
+/// Parts i/k with one seed are disjoint and together hold every image once.
+#[test]
+fn mnist_parts_are_disjoint_halves() {
+    let part = |i: usize| DatasetSpec::Mnist {
+        dir: mnist_dir(),
+        split: MnistSplit::Test,
+        n: None,
+        part: Some((i, 2)),
+    };
+    let (a, b) = (part(1).load(4).unwrap(), part(2).load(4).unwrap());
+    assert_eq!(a.n + b.n, 10_000);
+    let rows = |d: &scorelab_core::Dataset| -> std::collections::HashSet<Vec<u32>> {
+        (0..d.n)
+            .map(|i| d.row(i).iter().map(|v| v.to_bits()).collect())
+            .collect()
+    };
+    let (ra, rb) = (rows(&a), rows(&b));
+    // MNIST holds a few duplicated images, so compare counts of distinct rows
+    assert!(ra.intersection(&rb).count() <= 5);
+    let bad = DatasetSpec::Mnist {
+        dir: mnist_dir(),
+        split: MnistSplit::Test,
+        n: None,
+        part: Some((3, 2)),
+    };
+    assert!(bad.load(0).is_err());
 }

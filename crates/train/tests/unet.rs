@@ -239,6 +239,7 @@ fn short_mnist_training_lowers_the_loss_and_round_trips() {
         dir,
         split: MnistSplit::Train,
         n: Some(256),
+        part: None,
     };
     let data = spec.load(0).unwrap();
     let mut model = UNetConfig::preset("tiny", [1, 28, 28]).unwrap();

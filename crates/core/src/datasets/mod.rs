@@ -11,6 +11,7 @@ mod toy;
 use std::path::PathBuf;
 
 use burn::tensor::{Device, Tensor};
+use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -103,6 +104,24 @@ impl Dataset {
         self.select(&indices)
     }
 
+    /// Part `i` of `k` disjoint contiguous parts (numbered from 1) of a seeded permutation of
+    /// the points: parts with the same seed never share a point.
+    pub fn part(&self, i: usize, k: usize, seed: u64) -> Result<Dataset> {
+        if k == 0 || i == 0 || i > k || k > self.n {
+            return Err(CoreError::invalid(
+                "part",
+                format!(
+                    "needs 1 <= i <= k <= {} (the number of points), got {i}/{k}",
+                    self.n
+                ),
+            ));
+        }
+        let mut indices: Vec<usize> = (0..self.n).collect();
+        indices.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+        let (start, end) = ((i - 1) * self.n / k, i * self.n / k);
+        Ok(self.select(&indices[start..end]))
+    }
+
     /// The largest pairwise distance (Song & Ermon's σ_max for the VE SDE), computed exactly
     /// on at most `max_points` points (a seeded subset beyond that).
     pub fn max_pairwise_distance(&self, max_points: usize) -> f64 {
@@ -137,11 +156,14 @@ pub enum DatasetSpec {
     Diracs { points: Vec<Vec<f64>> },
     /// `n` draws from a Gaussian mixture.
     Gmm { n: usize, gmm: Gmm },
-    /// MNIST images from `dir`, optionally a seeded subset of `n`.
+    /// MNIST images from `dir`, optionally a seeded subset of `n`; with `part` = (i, k) only
+    /// the i-th of k disjoint parts of a seeded permutation (then the first `n` of it).
     Mnist {
         dir: PathBuf,
         split: MnistSplit,
         n: Option<usize>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        part: Option<(usize, usize)>,
     },
     /// Points from a CSV file.
     Csv { path: PathBuf },
@@ -163,12 +185,24 @@ impl DatasetSpec {
                 data.labels = Some(labels.into_iter().map(|k| k as u8).collect());
                 Ok(data)
             }
-            DatasetSpec::Mnist { dir, split, n } => {
-                let data = load_mnist(dir, *split)?;
+            DatasetSpec::Mnist {
+                dir,
+                split,
+                n,
+                part,
+            } => {
+                let mut data = load_mnist(dir, *split)?;
+                if let Some((i, k)) = *part {
+                    data = data.part(i, k, seed)?;
+                }
                 Ok(match n {
                     Some(n) => {
                         require_count("n-train", *n)?;
-                        data.subset(*n, seed)
+                        if part.is_some() {
+                            data.select(&(0..(*n).min(data.n)).collect::<Vec<_>>())
+                        } else {
+                            data.subset(*n, seed)
+                        }
                     }
                     None => data,
                 })
@@ -200,6 +234,7 @@ impl DatasetSpec {
                 dir: dir.clone(),
                 split: MnistSplit::Test,
                 n: Some(n.min(10_000)),
+                part: None,
             }),
             _ => None,
         }
