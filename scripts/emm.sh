@@ -23,5 +23,7 @@ for n in $SIZES; do
     if awk -v f="$fraction" 'BEGIN { exit !(f >= 0.9) }'; then EMM=$n; fi
 done
 column -s, -t < "$OUT/emm.csv"
+"$BIN" plot --csv "$OUT/emm.csv" --x n_train --y memorised_fraction --log-x \
+    --title "memorised fraction against training-set size" --out "$OUT/emm.png"
 echo "effective memorisation size (largest N with memorised fraction >= 0.9): $EMM"
 echo "$EMM" > "$OUT/emm.txt"

@@ -1022,6 +1022,7 @@ fn likelihood(args: &LikelihoodArgs) -> CliResult<()> {
     config.validate(source.sde.t_end())?;
     let out = out_dir(&args.output, "out/likelihood")?;
     let mut results = Vec::new();
+    let mut per_point: Vec<(String, Vec<f64>)> = Vec::new();
     let mut csv = String::from("set,point,nll_nats_per_dim\n");
     // 8-bit images: uniform dequantisation u = (k + U)/256 of the pixel levels k, so that
     // −log P(k) ≤ −log p(u) + d·ln 256 (one draw of U; reported in bits per dimension)
@@ -1068,6 +1069,7 @@ fn likelihood(args: &LikelihoodArgs) -> CliResult<()> {
             entry["bits_per_dim"] = json!(bits);
         }
         results.push(entry);
+        per_point.push((name.clone(), nll));
     }
     let gap = (results.len() == 2).then(|| {
         results[1]["nll_nats_per_dim"]["mean"]
@@ -1080,7 +1082,24 @@ fn likelihood(args: &LikelihoodArgs) -> CliResult<()> {
     if let Some(gap) = gap {
         println!("fresh − training NLL gap: {gap:.4} nats/dim (positive: the score prefers its training points)");
     }
-    let written = vec![out.write("likelihood.csv", csv.as_bytes())?];
+    let series: Vec<Series> = per_point
+        .iter()
+        .map(|(name, values)| Series {
+            label: name,
+            values,
+        })
+        .collect();
+    let png = histograms_png(
+        "negative log-likelihood per point",
+        "NLL (nats per dimension)",
+        &series,
+        40,
+        false,
+    )?;
+    let written = vec![
+        out.write("likelihood.csv", csv.as_bytes())?,
+        out.write("likelihood.png", &png)?,
+    ];
     let mut record = source_json("analyze likelihood", &args.source, &source, &written);
     record["config"] = json!(config);
     record["sets"] = json!(results);
@@ -1246,6 +1265,34 @@ fn agreement_cmd(args: &AgreementArgs) -> CliResult<()> {
     ] {
         summary.scale(scale);
     }
+    let scaled: Vec<Vec<f64>> = report
+        .per_pair
+        .iter()
+        .map(|v| v.iter().map(|x| x * scale).collect())
+        .collect();
+    out.write(
+        "agreement.png",
+        &histograms_png(
+            "paired samples from the same noise",
+            "distance",
+            &[
+                Series {
+                    label: "between the paired samples",
+                    values: &scaled[0],
+                },
+                Series {
+                    label: "A sample to A's training set",
+                    values: &scaled[1],
+                },
+                Series {
+                    label: "B sample to B's training set",
+                    values: &scaled[2],
+                },
+            ],
+            40,
+            true,
+        )?,
+    )?;
     out.write_json(
         "agreement.json",
         &json!({

@@ -30,6 +30,8 @@ pub enum Command {
     /// Train a Swiss-roll score, sample it and the empirical score of its training set, and
     /// write a report comparing their memorisation, quality and reverse paths.
     Demo(DemoArgs),
+    /// Draw columns of a CSV file against another as curves (PNG), e.g. an experiment's table.
+    Plot(PlotArgs),
     /// Measure memorisation and quality: of samples, along reverse paths, the imitation rate
     /// and early stopping.
     Analyze {
@@ -601,4 +603,29 @@ pub struct TrainingCurvesArgs {
     pub runs: String,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PlotArgs {
+    /// CSV file with a header line.
+    #[arg(long)]
+    pub csv: PathBuf,
+    /// Column of the abscissa.
+    #[arg(long)]
+    pub x: String,
+    /// Columns to draw (comma-separated).
+    #[arg(long)]
+    pub y: String,
+    /// Logarithmic abscissa.
+    #[arg(long)]
+    pub log_x: bool,
+    /// Logarithmic ordinate.
+    #[arg(long)]
+    pub log_y: bool,
+    /// Title of the plot.
+    #[arg(long, default_value = "")]
+    pub title: String,
+    /// Output PNG file.
+    #[arg(long)]
+    pub out: PathBuf,
 }

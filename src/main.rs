@@ -7,6 +7,7 @@ mod cli;
 mod demo_cmd;
 mod failure;
 mod output;
+mod plot_cmd;
 mod sample_cmd;
 mod score_source;
 mod train_cmd;
@@ -42,5 +43,6 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> failure::CliResult<()> {
         Command::TrainClassifier(args) => classifier_cmd::run(&args),
         Command::Analyze { what } => analyze_cmd::run(&what),
         Command::Demo(args) => demo_cmd::run(&args),
+        Command::Plot(args) => plot_cmd::run(&args),
     }
 }

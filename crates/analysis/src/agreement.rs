@@ -30,6 +30,9 @@ pub struct AgreementReport {
     pub centred_cosine: f64,
     /// Training points of A that also occur (exactly) in B: 0 for disjoint sets.
     pub shared_training_points: usize,
+    /// The per-pair values behind the summaries: ‖x_a − x_b‖, and each sample's d1.
+    #[serde(skip)]
+    pub per_pair: [Vec<f64>; 3],
 }
 
 fn row_norms(x: Tensor<2>) -> Vec<f64> {
@@ -100,5 +103,10 @@ pub fn agreement(
         agreement: agree as f64 / n as f64,
         centred_cosine: cosine,
         shared_training_points: shared,
+        per_pair: [
+            pair,
+            own_a.iter().map(|&v| v as f64).collect(),
+            own_b.iter().map(|&v| v as f64).collect(),
+        ],
     })
 }

@@ -1,0 +1,75 @@
+//! `scorelab plot`: columns of a CSV table drawn as curves, for experiment scripts.
+
+use scorelab_analysis::plot::{curves_png, Axes, Series};
+
+use crate::cli::PlotArgs;
+use crate::failure::{CliResult, Failure};
+
+/// The numeric columns of a CSV file with a header, by name.
+fn read_columns(args: &PlotArgs, names: &[&str]) -> CliResult<Vec<Vec<f64>>> {
+    let path = &args.csv;
+    let fail = |reason: String| Failure::runtime(format!("{}: {reason}", path.display()));
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .ok_or_else(|| fail("empty file".into()))?
+        .split(',')
+        .map(str::trim)
+        .collect();
+    let indices: Vec<usize> = names
+        .iter()
+        .map(|name| {
+            header.iter().position(|h| h == name).ok_or_else(|| {
+                Failure::usage(format!(
+                    "{}: no column '{name}' (columns: {})",
+                    path.display(),
+                    header.join(", ")
+                ))
+            })
+        })
+        .collect::<CliResult<_>>()?;
+    let mut columns = vec![Vec::new(); names.len()];
+    for (k, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let fields: Vec<&str> = line.split(',').collect();
+        for (column, &i) in columns.iter_mut().zip(&indices) {
+            let value = fields
+                .get(i)
+                .and_then(|f| f.trim().parse::<f64>().ok())
+                .ok_or_else(|| fail(format!("line {}: column {} is not a number", k + 2, i + 1)))?;
+            column.push(value);
+        }
+    }
+    Ok(columns)
+}
+
+pub fn run(args: &PlotArgs) -> CliResult<()> {
+    let ys: Vec<&str> = args.y.split(',').map(str::trim).collect();
+    let names: Vec<&str> = std::iter::once(args.x.as_str())
+        .chain(ys.iter().copied())
+        .collect();
+    let columns = read_columns(args, &names)?;
+    let series: Vec<Series> = ys
+        .iter()
+        .zip(&columns[1..])
+        .map(|(label, values)| Series { label, values })
+        .collect();
+    let png = curves_png(
+        &args.title,
+        &args.x,
+        if ys.len() == 1 { ys[0] } else { "value" },
+        &columns[0],
+        &series,
+        Axes {
+            log_x: args.log_x,
+            log_y: args.log_y,
+        },
+    )?;
+    let temp = args.out.with_extension("png.partial");
+    let fail =
+        |e: std::io::Error| Failure::runtime(format!("cannot write {}: {e}", args.out.display()));
+    std::fs::write(&temp, png).map_err(fail)?;
+    std::fs::rename(&temp, &args.out).map_err(fail)?;
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
