@@ -420,3 +420,25 @@ fn mnist_likelihood_reports_bits_per_dimension() {
         bits(1)
     );
 }
+
+#[test]
+fn plot_draws_csv_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("table.csv");
+    fs::write(&csv, "n,a,b\n1,0.5,0.1\n10,0.3,0.2\n100,0.1,0.4\n").unwrap();
+    let png = dir.path().join("plot.png");
+    run(&[
+        "plot",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--x",
+        "n",
+        "--y",
+        "a,b",
+        "--log-x",
+        "--out",
+        png.to_str().unwrap(),
+    ]);
+    let bytes = fs::read(&png).unwrap();
+    assert_eq!(&bytes[1..4], b"PNG");
+}
