@@ -62,7 +62,7 @@ impl LikelihoodConfig {
 }
 
 /// K probe blocks for n points: [K·n, d] with N(0, 1) or ±1 entries.
-fn draw_probes(
+pub fn draw_probes(
     k: usize,
     n: usize,
     d: usize,

@@ -8,7 +8,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-use scorelab_analysis::likelihood::{log_likelihood, DivergenceMethod, LikelihoodConfig};
+use scorelab_analysis::likelihood::{
+    draw_probes, log_likelihood, DivergenceMethod, LikelihoodConfig,
+};
 use scorelab_core::device::{tensor_from_rows, to_vec};
 use scorelab_core::{ScoreFn, Sde, Times};
 use scorelab_train::{NetworkScore, Parameterisation};
@@ -34,23 +36,8 @@ fn single_probe_estimates_average_to_the_exact_divergence() {
     let exact = to_vec(score.score_and_divergence(x1, &t).1)[0] as f64;
     let m = 4000;
     let x = tensor_from_rows(&point.repeat(m), m, d, &device);
-    let mut rng = ChaCha8Rng::seed_from_u64(11);
     for rademacher in [false, true] {
-        let probes: Vec<f32> = (0..m * d)
-            .map(|_| {
-                if rademacher {
-                    let z: f32 = StandardNormal.sample(&mut rng);
-                    if z > 0.0 {
-                        1.0
-                    } else {
-                        -1.0
-                    }
-                } else {
-                    StandardNormal.sample(&mut rng)
-                }
-            })
-            .collect();
-        let v = tensor_from_rows(&probes, m, d, &device);
+        let v = draw_probes(1, m, d, rademacher, 11, &device);
         let estimates: Vec<f64> = to_vec(score.score_and_divergence_estimate(x.clone(), &t, &v).1)
             .iter()
             .map(|&e| e as f64)
