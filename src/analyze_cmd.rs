@@ -12,7 +12,7 @@ use scorelab_analysis::agreement::agreement;
 use scorelab_analysis::fisher::fisher_divergence;
 use scorelab_analysis::frechet::{class_histogram, frechet_distance};
 use scorelab_analysis::likelihood::{log_likelihood, DivergenceMethod, LikelihoodConfig};
-use scorelab_analysis::memorization::{memorisation_stats, neighbours, Neighbours};
+use scorelab_analysis::memorization::{copy_stats, memorisation_stats, neighbours, Neighbours};
 use scorelab_analysis::paths::{path_diagnostics, PathConfig, PathReport};
 use scorelab_analysis::plot::{curves_png, histograms_png, image_grid_png, Axes, Series};
 use scorelab_analysis::quality::{quality, QualityMetric, SlicedW2To};
@@ -198,7 +198,10 @@ pub fn memorisation_section(
     threshold: f64,
 ) -> CliResult<(Value, Neighbours, Option<Neighbours>)> {
     let own = neighbours(samples, training)?;
-    let mut section = json!({ "samples": memorisation_stats(&own, threshold)? });
+    let mut section = json!({
+        "samples": memorisation_stats(&own, threshold)?,
+        "copies": copy_stats(&own, threshold, training.dims()[0]),
+    });
     let fresh = match &baselines.fresh {
         Some(fresh) => {
             let theirs = neighbours(fresh, training)?;
@@ -397,6 +400,13 @@ fn memorization(args: &MemorizationArgs) -> CliResult<()> {
         ));
     }
     written.push(out.write("neighbours.csv", csv.as_bytes())?);
+    if let Some(counts) = section["copies"]["counts"].as_array() {
+        let mut text = String::from("training_point,copies\n");
+        for (i, c) in counts.iter().enumerate() {
+            text.push_str(&format!("{i},{c}\n"));
+        }
+        written.push(out.write("copies.csv", text.as_bytes())?);
+    }
     written.push(out.write(
         "d1_histogram.png",
         &d1_histogram(

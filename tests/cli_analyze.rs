@@ -47,6 +47,11 @@ fn training_points_as_samples_are_memorised() {
     assert!(stats["d1"]["max"].as_f64().unwrap() < 1e-6);
     // the circle is a fixed point set: no fresh baseline
     assert!(report["memorization"].get("fresh").is_none());
+    // every training point is copied exactly once
+    let copies = &report["memorization"]["copies"];
+    assert_eq!(copies["distinct_copied"], 9);
+    assert_eq!(copies["max_copies"], 1);
+    assert!(copies["counts"].as_array().unwrap().iter().all(|c| c == 1));
     assert!(out.join("d1_histogram.png").exists());
     assert!(out.join("neighbours.csv").exists());
 }

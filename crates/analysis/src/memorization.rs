@@ -85,3 +85,34 @@ pub fn memorisation_stats(neighbours: &Neighbours, threshold: f64) -> Result<Mem
         ratio: summarise(neighbours.ratio.iter().copied()),
     })
 }
+
+/// Which training points the memorised samples copy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CopyStats {
+    /// Training points that at least one memorised sample copies.
+    pub distinct_copied: usize,
+    /// The most copies of a single training point.
+    pub max_copies: usize,
+    /// Memorised samples per training point (only for training sets of at most
+    /// [`COPY_COUNTS_MAX_TRAINING`] points).
+    pub counts: Option<Vec<usize>>,
+}
+
+/// Training sets up to this size get their per-point copy counts written out.
+pub const COPY_COUNTS_MAX_TRAINING: usize = 1000;
+
+/// Counts, for each of `n_train` training points, the samples memorised (d1/d2 < threshold)
+/// with that point as their nearest.
+pub fn copy_stats(neighbours: &Neighbours, threshold: f64, n_train: usize) -> CopyStats {
+    let mut counts = vec![0usize; n_train];
+    for (&i, &r) in neighbours.nearest.i1.iter().zip(&neighbours.ratio) {
+        if r < threshold && i < n_train {
+            counts[i] += 1;
+        }
+    }
+    CopyStats {
+        distinct_copied: counts.iter().filter(|&&c| c > 0).count(),
+        max_copies: counts.iter().copied().max().unwrap_or(0),
+        counts: (n_train <= COPY_COUNTS_MAX_TRAINING).then_some(counts),
+    }
+}

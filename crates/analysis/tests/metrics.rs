@@ -175,3 +175,24 @@ fn mismatched_dimensions_are_errors() {
     assert!(energy_distance(&a, &b).is_err());
     assert!(memorisation_stats(&neighbours(&a, &a).unwrap(), 0.0).is_err());
 }
+
+#[test]
+fn copy_counts_follow_the_nearest_training_point() {
+    use scorelab_analysis::memorization::copy_stats;
+    let device = Device::flex();
+    let train = tensor(&roll(50, 1), &device);
+    // every training point given back once, and point 0 three more times
+    let copies = Tensor::cat(
+        vec![
+            train.clone(),
+            train.clone().narrow(0, 0, 1).repeat_dim(0, 3),
+        ],
+        0,
+    );
+    let stats = copy_stats(&neighbours(&copies, &train).unwrap(), DEFAULT_THRESHOLD, 50);
+    assert_eq!(stats.distinct_copied, 50);
+    assert_eq!(stats.max_copies, 4);
+    let counts = stats.counts.unwrap();
+    assert_eq!(counts[0], 4);
+    assert!(counts[1..].iter().all(|&c| c == 1));
+}
