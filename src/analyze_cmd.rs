@@ -39,7 +39,9 @@ use crate::cli::{
 use crate::failure::{CliResult, Failure};
 use crate::output::OutputDir;
 use crate::sample_cmd::{progress_bar, sampler_config};
-use crate::score_source::{dataset_spec, locate, parse_list, shipped_path, ScoreSource};
+use crate::score_source::{
+    checkpoint_training_set, dataset_spec, locate, parse_list, shipped_path, ScoreSource,
+};
 
 pub fn run(what: &AnalyzeCommand) -> CliResult<()> {
     match what {
@@ -118,8 +120,7 @@ struct SummaryDataset {
 fn training_set(args: &MemorizationArgs) -> CliResult<(Dataset, DatasetSpec, u64, String)> {
     if let Some(dir) = &args.checkpoint {
         let meta = read_meta(&resolve(dir)?)?;
-        let spec = locate(&meta.data.spec);
-        let data = spec.load(meta.data.seed)?;
+        let (spec, data) = checkpoint_training_set(&meta)?;
         return Ok((
             data,
             spec,
@@ -143,8 +144,7 @@ fn training_set(args: &MemorizationArgs) -> CliResult<(Dataset, DatasetSpec, u64
         })?;
         if let Some(dir) = parsed.checkpoint {
             let meta = read_meta(&resolve(&dir)?)?;
-            let spec = locate(&meta.data.spec);
-            let data = spec.load(meta.data.seed)?;
+            let (spec, data) = checkpoint_training_set(&meta)?;
             return Ok((
                 data,
                 spec,
@@ -816,12 +816,7 @@ fn tmin(args: &TminArgs) -> CliResult<()> {
         .transpose()?;
     let metric: Option<Box<dyn QualityMetric>> = match &fresh {
         Some(f) if f.dim <= 64 => Some(Box::new(SlicedW2To {
-            reference: tensor_from_rows(
-                &source.normalisation.to_model(&f.points),
-                f.n,
-                f.dim,
-                &device,
-            ),
+            reference: source.normalisation.to_model_tensor(f, &device),
             seed: 0,
         })),
         Some(f) if f.image_shape.is_some() && f.dim == FEATURE_INPUT => {
@@ -944,8 +939,7 @@ fn nll_per_dim(
     device: &Device,
     bar: &indicatif::ProgressBar,
 ) -> CliResult<Vec<f64>> {
-    let model = normalisation.to_model(&points.points);
-    let x = tensor_from_rows(&model, points.n, points.dim, device);
+    let x = normalisation.to_model_tensor(points, device);
     let ll = log_likelihood(score, &x, config, &mut |k| bar.set_position(k as u64))?;
     let d = points.dim as f64;
     Ok(ll
@@ -1203,13 +1197,12 @@ struct Side {
 
 fn checkpoint_side(dir: &Path, device: &Device) -> CliResult<(Side, Normalisation)> {
     let (score, meta) = scorelab_train::load_score(dir, device)?;
-    let data = locate(&meta.data.spec).load(meta.data.seed)?;
+    let (_, data) = checkpoint_training_set(&meta)?;
     let normalisation = meta.data.normalisation;
-    let points = normalisation.to_model(&data.points);
     Ok((
         Side {
             score,
-            training: tensor_from_rows(&points, data.n, data.dim, device),
+            training: normalisation.to_model_tensor(&data, device),
             origin: dir.display().to_string(),
         },
         normalisation,

@@ -22,6 +22,7 @@ use crate::cli::{Cli, Command, DemoArgs};
 use crate::failure::{CliResult, Failure};
 use crate::output::OutputDir;
 use crate::sample_cmd::progress_bar;
+use crate::score_source::checkpoint_training_set;
 
 /// The sizes of one demo run.
 struct Plan {
@@ -229,8 +230,7 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
 
     eprintln!("[3/5] memorisation: nearest training points, fresh data, quality");
     let (score, meta) = load_score(&out.file("train"), &device)?;
-    let spec = meta.data.spec.clone();
-    let data = spec.load(meta.data.seed)?;
+    let (spec, data) = checkpoint_training_set(&meta)?;
     let training = data.to_tensor(&device);
     let baselines = Baselines::draw(&spec, meta.data.seed, plan.samples, &device)?;
     let mut sections = Vec::new();

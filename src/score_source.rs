@@ -6,12 +6,11 @@ use std::path::{Path, PathBuf};
 use burn::tensor::{Device, Tensor};
 
 use scorelab_core::datasets::{MnistSplit, DATASET_NAMES};
-use scorelab_core::device::tensor_from_rows;
 use scorelab_core::{
     Dataset, DatasetSpec, EmpiricalScore, Gmm, GmmScore, PerturbedScore, ScoreFn, Sde, SdeParams,
 };
 use scorelab_train::checkpoint::{EMA_FILE, WEIGHTS_FILE};
-use scorelab_train::{load_score_weights, Normalisation};
+use scorelab_train::{load_score_weights, Meta, Normalisation};
 
 use crate::cli::{DataArgs, ScoreArgs, SdeArgs};
 use crate::failure::{CliResult, Failure};
@@ -76,6 +75,13 @@ pub fn locate(spec: &DatasetSpec) -> DatasetSpec {
         },
         other => other.clone(),
     }
+}
+
+/// The training set a checkpoint was trained on, with its located spec.
+pub fn checkpoint_training_set(meta: &Meta) -> CliResult<(DatasetSpec, Dataset)> {
+    let spec = locate(&meta.data.spec);
+    let data = spec.load(meta.data.seed)?;
+    Ok((spec, data))
 }
 
 /// The dataset described by the flags.
@@ -166,11 +172,11 @@ fn checkpoint_source(args: &ScoreArgs, device: &Device) -> CliResult<ScoreSource
         }
     };
     let (score, meta) = load_score_weights(path, file, device)?;
-    let data = locate(&meta.data.spec).load(meta.data.seed)?;
+    let (spec, data) = checkpoint_training_set(&meta)?;
     Ok(ScoreSource {
         score,
         sde: meta.sde,
-        spec: meta.data.spec,
+        spec,
         data,
         data_seed: meta.data.seed,
         normalisation: meta.data.normalisation,
@@ -255,8 +261,7 @@ impl ScoreSource {
 
     /// The training set in the space the score lives in (normalised for images).
     pub fn training_in_model_space(&self, device: &Device) -> Tensor<2> {
-        let points = self.normalisation.to_model(&self.data.points);
-        tensor_from_rows(&points, self.data.n, self.data.dim, device)
+        self.normalisation.to_model_tensor(&self.data, device)
     }
 
     /// The empirical score of the training set in model space, under the score's SDE.

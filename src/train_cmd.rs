@@ -25,7 +25,7 @@ use scorelab_train::{
 
 use crate::cli::{Cli, TrainArgs};
 use crate::failure::{CliResult, Failure};
-use crate::score_source::{build_sde, dataset_spec, locate};
+use crate::score_source::{build_sde, checkpoint_training_set, dataset_spec};
 use crate::train_eval::TrainingEvaluation;
 
 /// Model names accepted by --model.
@@ -441,7 +441,7 @@ fn resume(
     if explicit("log_every") {
         config.log_every = args.log_every;
     }
-    let data = locate(&meta.data.spec).load(meta.data.seed)?;
+    let (_, data) = checkpoint_training_set(&meta)?;
     let device = open_device(backend)?;
     let autodiff = device.clone().autodiff();
     if meta.step >= config.steps {

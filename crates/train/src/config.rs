@@ -1,8 +1,10 @@
 //! The complete description of a training run, as stored in every checkpoint.
 
+use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use scorelab_core::device::tensor_from_rows;
 use scorelab_core::error::{require_non_negative, require_positive};
 use scorelab_core::{CoreError, Dataset, DatasetSpec, Sde};
 
@@ -115,6 +117,11 @@ impl Normalisation {
     pub fn to_data(&self, y: &[f32]) -> Vec<f32> {
         let (shift, scale) = (self.shift as f32, self.scale as f32);
         y.iter().map(|v| v * scale + shift).collect()
+    }
+
+    /// The points of `data` mapped to model space, as an n × d tensor on `device`.
+    pub fn to_model_tensor(&self, data: &Dataset, device: &Device) -> Tensor<2> {
+        tensor_from_rows(&self.to_model(&data.points), data.n, data.dim, device)
     }
 }
 
