@@ -15,7 +15,7 @@ use scorelab_analysis::likelihood::{log_likelihood, DivergenceMethod, Likelihood
 use scorelab_analysis::memorization::{copy_stats, memorisation_stats, neighbours, Neighbours};
 use scorelab_analysis::paths::{path_diagnostics, PathConfig, PathReport};
 use scorelab_analysis::plot::{curves_png, histograms_png, image_grid_png, Axes, Series};
-use scorelab_analysis::quality::{quality, QualityMetric, SlicedW2To};
+use scorelab_analysis::quality::{quality, QualityMetric, SlicedW2To, SLICED_W2_MAX_DIM};
 use scorelab_analysis::rate::{imitation_rate, RateConfig, RateReport};
 use scorelab_analysis::stats::summarise;
 use scorelab_analysis::tmin::{tmin_sweep, TminReport};
@@ -42,6 +42,7 @@ use crate::sample_cmd::{progress_bar, sampler_config};
 use crate::score_source::{
     checkpoint_training_set, dataset_spec, locate, parse_list, shipped_path, ScoreSource,
 };
+use crate::train_cmd::EXACT_DIVERGENCE_MAX_DIM;
 
 pub fn run(what: &AnalyzeCommand) -> CliResult<()> {
     match what {
@@ -224,7 +225,7 @@ pub fn memorisation_section(
         }
     }
     let [_, dim] = samples.dims();
-    if dim <= 64 {
+    if dim <= SLICED_W2_MAX_DIM {
         if let (Some(fresh), Some(floor)) = (&baselines.fresh, &baselines.floor) {
             section["quality"] = json!({
                 "samples_vs_fresh": quality(samples, fresh, 0)?,
@@ -615,7 +616,7 @@ fn divergence_flag(text: &str, dim: usize) -> CliResult<bool> {
     match text {
         "on" => Ok(true),
         "off" => Ok(false),
-        "auto" => Ok(dim <= 64),
+        "auto" => Ok(dim <= EXACT_DIVERGENCE_MAX_DIM),
         other => Err(Failure::usage(format!(
             "unknown divergence '{other}' (expected one of: auto, on, off)"
         ))),
@@ -815,7 +816,7 @@ fn tmin(args: &TminArgs) -> CliResult<()> {
         .map(|s| s.load(source.data_seed.wrapping_add(1)))
         .transpose()?;
     let metric: Option<Box<dyn QualityMetric>> = match &fresh {
-        Some(f) if f.dim <= 64 => Some(Box::new(SlicedW2To {
+        Some(f) if f.dim <= SLICED_W2_MAX_DIM => Some(Box::new(SlicedW2To {
             reference: source.normalisation.to_model_tensor(f, &device),
             seed: 0,
         })),
@@ -963,7 +964,7 @@ fn likelihood(args: &LikelihoodArgs) -> CliResult<()> {
     let hutchinson = match args.divergence.as_str() {
         "exact" => false,
         "hutchinson" => true,
-        "auto" => source.data.dim > 64,
+        "auto" => source.data.dim > EXACT_DIVERGENCE_MAX_DIM,
         other => {
             return Err(Failure::usage(format!(
                 "unknown divergence '{other}' (expected one of: auto, exact, hutchinson)"

@@ -31,8 +31,9 @@ use crate::train_eval::TrainingEvaluation;
 /// Model names accepted by --model.
 const MODEL_NAMES: [&str; 2] = ["mlp", "unet"];
 
-/// Above this dimension the divergence penalty defaults to Hutchinson's estimate.
-const EXACT_DIVERGENCE_MAX_DIM: usize = 64;
+/// Above this dimension the exact divergence (d JVPs per point) is not the default: the
+/// training penalty and the likelihood use Hutchinson's estimate, path diagnostics leave it out.
+pub const EXACT_DIVERGENCE_MAX_DIM: usize = 64;
 
 /// Flags that may accompany --resume (everything else is fixed by the checkpoint).
 const RESUMABLE: [&str; 10] = [

@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use burn::tensor::{Device, Tensor};
 
 use scorelab_analysis::memorization::{memorisation_stats, neighbours, DEFAULT_THRESHOLD};
-use scorelab_analysis::quality::{QualityMetric, SlicedW2To};
-use scorelab_core::device::tensor_from_rows;
+use scorelab_analysis::quality::{QualityMetric, SlicedW2To, SLICED_W2_MAX_DIM};
 use scorelab_core::{Dataset, DatasetSpec, ScoreFn};
 use scorelab_sample::{sample, SamplerConfig, SamplerKind, TauGrid};
+use scorelab_train::trainer::keep_rows_up_to;
 use scorelab_train::{Normalisation, TrainError};
 
 /// The file in the run folder.
@@ -32,9 +32,9 @@ pub struct TrainingEvaluation {
 
 impl TrainingEvaluation {
     /// Measures every `every` steps with `samples` samples (Euler–Maruyama, 200 steps,
-    /// quadratic grid, t_min 1e-4, Tweedie step; seed fixed across evaluations). Rows of
-    /// `eval.csv` beyond `start_step` (left by a run that went past its last checkpoint) are
-    /// dropped.
+    /// quadratic grid, t_min 1e-4, Tweedie step; seed fixed across evaluations). `eval.csv` is
+    /// created with its header, or keeps only its rows up to `start_step` (dropping those of a
+    /// run that went past its last checkpoint).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         every: u64,
@@ -53,21 +53,19 @@ impl TrainingEvaluation {
         let mut sampler = SamplerConfig::new(SamplerKind::EulerMaruyama, 200, 1e-4);
         sampler.grid = TauGrid::Quadratic;
         sampler.denoise = true;
-        let model = normalisation.to_model(&data.points);
-        let training = tensor_from_rows(&model, data.n, data.dim, device);
+        let training = normalisation.to_model_tensor(data, device);
         let quality = match spec.fresh(samples) {
-            Some(fresh) if data.dim <= 64 => {
+            Some(fresh) if data.dim <= SLICED_W2_MAX_DIM => {
                 let fresh = fresh.load(data_seed.wrapping_add(1))?;
-                let points = normalisation.to_model(&fresh.points);
                 Some(SlicedW2To {
-                    reference: tensor_from_rows(&points, fresh.n, fresh.dim, device),
+                    reference: normalisation.to_model_tensor(&fresh, device),
                     seed: 0,
                 })
             }
             _ => None,
         };
         let file = run_dir.join(EVAL_FILE);
-        keep_rows_up_to(&file, start_step)?;
+        keep_rows_up_to(&file, HEADER, start_step)?;
         Ok(TrainingEvaluation {
             every,
             samples,
@@ -106,21 +104,14 @@ impl TrainingEvaluation {
             stats.d1.median * self.distance_scale,
         );
         let quality_text = quality.map(|q| q.to_string()).unwrap_or_default();
-        let fresh = !self.file.exists();
         let mut file = fs::OpenOptions::new()
-            .create(true)
             .append(true)
             .open(&self.file)
             .map_err(|e| fail(format!("{}: {e}", self.file.display())))?;
-        let mut text = String::new();
-        if fresh {
-            text.push_str(HEADER);
-            text.push('\n');
-        }
-        text.push_str(&format!(
+        let text = format!(
             "{step},{},{mean},{median},{quality_text}\n",
             stats.memorised_fraction
-        ));
+        );
         file.write_all(text.as_bytes())
             .map_err(|e| fail(format!("{}: {e}", self.file.display())))?;
         Ok(format!(
@@ -131,26 +122,4 @@ impl TrainingEvaluation {
                 .unwrap_or_default()
         ))
     }
-}
-
-/// Drops the rows of an existing eval.csv whose step is beyond `step`.
-fn keep_rows_up_to(file: &Path, step: u64) -> Result<(), TrainError> {
-    if !file.exists() {
-        return Ok(());
-    }
-    let fail = |e: std::io::Error| TrainError::Evaluation {
-        step,
-        reason: format!("{}: {e}", file.display()),
-    };
-    let text = fs::read_to_string(file).map_err(fail)?;
-    let kept: Vec<&str> = text
-        .lines()
-        .filter(|line| {
-            line.split(',')
-                .next()
-                .and_then(|s| s.parse::<u64>().ok())
-                .is_none_or(|s| s <= step)
-        })
-        .collect();
-    fs::write(file, kept.join("\n") + "\n").map_err(fail)
 }

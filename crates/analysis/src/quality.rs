@@ -13,6 +13,10 @@ use scorelab_core::nearest::squared_distances;
 
 use crate::error::{AnalysisError, Result};
 
+/// Point data up to this dimension is compared with fresh data by sliced W2 and energy
+/// distance; above it (images) the commands use a classifier's features instead.
+pub const SLICED_W2_MAX_DIM: usize = 64;
+
 /// Default number of random directions of the sliced Wasserstein distance.
 pub const DEFAULT_PROJECTIONS: usize = 256;
 
