@@ -12,7 +12,9 @@ use scorelab_analysis::agreement::agreement;
 use scorelab_analysis::fisher::fisher_divergence;
 use scorelab_analysis::frechet::{class_histogram, frechet_distance};
 use scorelab_analysis::likelihood::{log_likelihood, DivergenceMethod, LikelihoodConfig};
-use scorelab_analysis::memorization::{copy_stats, memorisation_stats, neighbours, Neighbours};
+use scorelab_analysis::memorization::{
+    copy_stats, memorisation_stats, neighbours, validate_threshold, Neighbours,
+};
 use scorelab_analysis::paths::{path_diagnostics, PathConfig, PathReport};
 use scorelab_analysis::plot::{curves_png, histograms_png, image_grid_png, Axes, Series};
 use scorelab_analysis::quality::{quality, QualityMetric, SlicedW2To, SLICED_W2_MAX_DIM};
@@ -26,7 +28,9 @@ use scorelab_core::{
     ScoreFn, Sde,
 };
 use scorelab_train::checkpoint::{read_meta, resolve};
-use scorelab_train::classifier::{FEATURES, PIXELS as FEATURE_INPUT};
+use scorelab_train::classifier::{
+    CLASSES, CLASSIFIER_MODEL_FILE, FEATURES, PIXELS as FEATURE_INPUT,
+};
 use scorelab_train::{load_classifier, Classifier, Normalisation};
 
 use rand::{Rng, SeedableRng};
@@ -40,7 +44,8 @@ use crate::failure::{CliResult, Failure};
 use crate::output::OutputDir;
 use crate::sample_cmd::{progress_bar, sampler_config};
 use crate::score_source::{
-    checkpoint_training_set, dataset_spec, locate, parse_list, shipped_path, ScoreSource,
+    checkpoint_training_set, dataset_spec, locate, parse_list, parse_perturbation, shipped_path,
+    ScoreSource,
 };
 use crate::train_cmd::EXACT_DIVERGENCE_MAX_DIM;
 
@@ -246,7 +251,7 @@ fn open_classifier(args: &ClassifierArgs, device: &Device) -> CliResult<Option<C
         Some(dir) => Ok(Some(load_classifier(dir, device)?.0)),
         None => {
             let dir = shipped_path(Path::new(SHIPPED_CLASSIFIER));
-            if dir.join("model.bpk").exists() {
+            if dir.join(CLASSIFIER_MODEL_FILE).exists() {
                 Ok(Some(load_classifier(&dir, device)?.0))
             } else {
                 eprintln!(
@@ -313,7 +318,7 @@ fn image_quality(
         return Ok(Value::Null);
     };
     let test = test.load(0)?.to_tensor(device);
-    let classes = |x: &Tensor<2>| class_histogram(&classifier.predict(x), 10);
+    let classes = |x: &Tensor<2>| class_histogram(&classifier.predict(x), CLASSES);
     let (sample_classes, test_classes) = (classes(samples), classes(&test));
     let metric = FrechetTo::new(classifier, &test, Normalisation::IDENTITY);
     Ok(json!({
@@ -367,12 +372,7 @@ fn memorization(args: &MemorizationArgs) -> CliResult<()> {
             data.dim
         )));
     }
-    if !(args.threshold > 0.0 && args.threshold <= 1.0) {
-        return Err(Failure::usage(format!(
-            "invalid parameter threshold: must lie in (0, 1], got {}",
-            args.threshold
-        )));
-    }
+    validate_threshold(args.threshold)?;
     let n = values.len() / dim;
     if data.n < 2 {
         return Err(Failure::usage(
@@ -631,15 +631,8 @@ fn paths(args: &PathsArgs) -> CliResult<()> {
     let empirical = source.empirical_twin(&args.source, &device)?;
     let perturbed = match &args.compare_perturb {
         Some(text) => {
-            let e = parse_list(text, "--compare-perturb")?;
+            let e = parse_perturbation(text, "--compare-perturb", source.data.dim)?;
             let twin = source.empirical_twin(&args.source, &device)?;
-            if e.len() != twin.dim() {
-                return Err(Failure::usage(format!(
-                    "--compare-perturb has {} entries but the data dimension is {}",
-                    e.len(),
-                    twin.dim()
-                )));
-            }
             Some(PerturbedScore::new(twin, &e, &device)?)
         }
         None => None,
@@ -787,12 +780,7 @@ fn tmin(args: &TminArgs) -> CliResult<()> {
     if t_mins.is_empty() {
         return Err(Failure::usage("--t-mins: give at least one time"));
     }
-    if !(args.threshold > 0.0 && args.threshold <= 1.0) {
-        return Err(Failure::usage(format!(
-            "invalid parameter threshold: must lie in (0, 1], got {}",
-            args.threshold
-        )));
-    }
+    validate_threshold(args.threshold)?;
     for &t in &t_mins {
         let mut check = sampler.clone();
         check.t_min = t;

@@ -15,6 +15,19 @@ use scorelab_train::{load_score_weights, Meta, Normalisation};
 use crate::cli::{DataArgs, ScoreArgs, SdeArgs};
 use crate::failure::{CliResult, Failure};
 
+/// Parses a constant perturbation e (comma-separated) given with `flag` and checks that it has
+/// `dim` entries.
+pub fn parse_perturbation(text: &str, flag: &str, dim: usize) -> CliResult<Vec<f64>> {
+    let e = parse_list(text, flag)?;
+    if e.len() != dim {
+        return Err(Failure::usage(format!(
+            "{flag} has {} entries but the data dimension is {dim}",
+            e.len()
+        )));
+    }
+    Ok(e)
+}
+
 /// Parses "i/k" (part i of k).
 fn parse_part(text: &str) -> CliResult<(usize, usize)> {
     let bad = || Failure::usage(format!("--part: expected i/k such as 1/2, got '{text}'"));
@@ -236,14 +249,7 @@ impl ScoreSource {
         };
         let score: Box<dyn ScoreFn> = match &args.perturb {
             Some(text) => {
-                let e = parse_list(text, "--perturb")?;
-                if e.len() != source.score.dim() {
-                    return Err(Failure::usage(format!(
-                        "--perturb has {} entries but the data dimension is {}",
-                        e.len(),
-                        source.score.dim()
-                    )));
-                }
+                let e = parse_perturbation(text, "--perturb", source.score.dim())?;
                 Box::new(PerturbedScore::new(source.score, &e, device)?)
             }
             None => source.score,

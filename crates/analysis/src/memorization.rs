@@ -67,14 +67,21 @@ pub fn neighbours(points: &Tensor<2>, training: &Tensor<2>) -> Result<Neighbours
     Ok(Neighbours { nearest, ratio })
 }
 
-/// Summarises neighbours: memorised fraction, and the d1 and d1/d2 distributions.
-pub fn memorisation_stats(neighbours: &Neighbours, threshold: f64) -> Result<MemorisationStats> {
-    if !(threshold > 0.0 && threshold <= 1.0) {
-        return Err(AnalysisError::invalid(
+/// Checks a threshold on d1/d2: it must lie in (0, 1].
+pub fn validate_threshold(threshold: f64) -> Result<()> {
+    if threshold > 0.0 && threshold <= 1.0 {
+        Ok(())
+    } else {
+        Err(AnalysisError::invalid(
             "threshold",
             format!("must lie in (0, 1], got {threshold}"),
-        ));
+        ))
     }
+}
+
+/// Summarises neighbours: memorised fraction, and the d1 and d1/d2 distributions.
+pub fn memorisation_stats(neighbours: &Neighbours, threshold: f64) -> Result<MemorisationStats> {
+    validate_threshold(threshold)?;
     let count = neighbours.ratio.len();
     let memorised = neighbours.ratio.iter().filter(|&&r| r < threshold).count();
     Ok(MemorisationStats {
