@@ -21,7 +21,6 @@ use scorelab_analysis::quality::{quality, QualityMetric, SlicedW2To, SLICED_W2_M
 use scorelab_analysis::rate::{imitation_rate, RateConfig, RateReport};
 use scorelab_analysis::stats::summarise;
 use scorelab_analysis::tmin::{tmin_sweep, TminReport};
-use scorelab_core::datasets::swissroll_curve_distance;
 use scorelab_core::device::{tensor_from_rows, to_vec};
 use scorelab_core::{
     open_device, BackendKind, Dataset, DatasetSpec, EmpiricalScore, GmmScore, PerturbedScore,
@@ -41,7 +40,7 @@ use crate::cli::{
     OutputArgs, PathsArgs, RateArgs, ScoreArgs, TminArgs, TrainingCurvesArgs,
 };
 use crate::failure::{CliResult, Failure};
-use crate::output::OutputDir;
+use crate::output::{validate_label, OutputDir, SummaryTable};
 use crate::sample_cmd::{progress_bar, sampler_config};
 use crate::score_source::{
     checkpoint_training_set, dataset_spec, locate, parse_list, parse_perturbation, shipped_path,
@@ -59,14 +58,15 @@ pub fn run(what: &AnalyzeCommand) -> CliResult<()> {
         AnalyzeCommand::Fisher(args) => fisher(args),
         AnalyzeCommand::Agreement(args) => agreement_cmd(args),
         AnalyzeCommand::Training(args) => training_curves(args),
+        AnalyzeCommand::Cells(args) => crate::cells_cmd::run(args),
     }
 }
 
-fn open(output: &OutputArgs) -> CliResult<Device> {
+pub fn open(output: &OutputArgs) -> CliResult<Device> {
     Ok(open_device(BackendKind::parse(&output.device)?)?)
 }
 
-fn out_dir(output: &OutputArgs, default: &str) -> CliResult<OutputDir> {
+pub fn out_dir(output: &OutputArgs, default: &str) -> CliResult<OutputDir> {
     let path = output.out.clone().unwrap_or_else(|| PathBuf::from(default));
     OutputDir::create(&path, output.force)
 }
@@ -216,12 +216,12 @@ pub fn memorisation_section(
         }
         None => None,
     };
-    if matches!(spec, DatasetSpec::Swissroll { .. }) {
+    if let Some(distance) = spec.curve_distance() {
         let curve = |t: &Tensor<2>| {
             summarise(
                 to_vec(t.clone())
                     .chunks(2)
-                    .map(|p| swissroll_curve_distance(p[0] as f64, p[1] as f64)),
+                    .map(|p| distance(p[0] as f64, p[1] as f64)),
             )
         };
         section["on_manifold"] = json!({ "samples": curve(samples) });
@@ -361,7 +361,56 @@ pub fn d1_histogram(
     )?)
 }
 
+/// Columns of `analyze memorization --table`.
+const TABLE_COLUMNS: [&str; 15] = [
+    "label",
+    "samples",
+    "memorised_fraction",
+    "mean_d1",
+    "median_d1",
+    "fresh_memorised_fraction",
+    "fresh_mean_d1",
+    "mean_distance_to_curve",
+    "fresh_mean_distance_to_curve",
+    "sliced_w2_to_fresh",
+    "sliced_w2_floor",
+    "energy_distance_to_fresh",
+    "energy_distance_floor",
+    "frechet_distance",
+    "frechet_floor",
+];
+
+/// One row of `--table` from a memorisation section; absent numbers are empty cells.
+fn table_row(label: &str, n: usize, section: &Value) -> Vec<String> {
+    let cell = |v: &Value| v.as_f64().map(|x| format!("{x}")).unwrap_or_default();
+    let q = &section["quality"];
+    vec![
+        label.to_string(),
+        n.to_string(),
+        cell(&section["samples"]["memorised_fraction"]),
+        cell(&section["samples"]["d1"]["mean"]),
+        cell(&section["samples"]["d1"]["median"]),
+        cell(&section["fresh"]["memorised_fraction"]),
+        cell(&section["fresh"]["d1"]["mean"]),
+        cell(&section["on_manifold"]["samples"]["mean"]),
+        cell(&section["on_manifold"]["fresh"]["mean"]),
+        cell(&q["samples_vs_fresh"]["sliced_w2"]),
+        cell(&q["noise_floor_fresh_vs_fresh"]["sliced_w2"]),
+        cell(&q["samples_vs_fresh"]["energy_distance"]),
+        cell(&q["noise_floor_fresh_vs_fresh"]["energy_distance"]),
+        cell(&q["frechet_distance_to_test_split"]),
+        cell(&q["noise_floor_test_subset_of_the_same_size"]),
+    ]
+}
+
 fn memorization(args: &MemorizationArgs) -> CliResult<()> {
+    let table = match (&args.table, &args.label) {
+        (Some(path), Some(label)) => {
+            validate_label(label)?;
+            Some((SummaryTable::open(path, &TABLE_COLUMNS)?, label.as_str()))
+        }
+        _ => None,
+    };
     let device = open(&args.output)?;
     let (values, dim) = read_samples(&args.samples)?;
     let (data, spec, seed, origin) = training_set(args)?;
@@ -436,6 +485,9 @@ fn memorization(args: &MemorizationArgs) -> CliResult<()> {
     });
     out.write_json("memorization.json", &report)?;
     let stats = &report["memorization"];
+    if let Some((table, label)) = &table {
+        table.append(&table_row(label, n, stats))?;
+    }
     println!(
         "memorised fraction {:.3} (d1/d2 < {:.3}), mean d1 {:.4}{}; wrote {}",
         stats["samples"]["memorised_fraction"]
@@ -586,7 +638,7 @@ pub fn write_path_report(out: &OutputDir, report: &PathReport) -> CliResult<Vec<
 }
 
 /// The names of written files, for a report's "files" entry.
-fn file_names(written: &[PathBuf]) -> Vec<String> {
+pub fn file_names(written: &[PathBuf]) -> Vec<String> {
     written
         .iter()
         .filter_map(|p| p.file_name())
@@ -595,7 +647,7 @@ fn file_names(written: &[PathBuf]) -> Vec<String> {
 }
 
 /// The head of a report: the command, the score, its SDE and training set, and the files.
-fn source_json(
+pub fn source_json(
     command: &str,
     args: &ScoreArgs,
     source: &ScoreSource,

@@ -49,13 +49,6 @@ pub struct TrainClassifierArgs {
     pub force: bool,
 }
 
-/// The command line as typed, program name shortened to `scorelab`.
-fn command_line() -> String {
-    let mut words = vec!["scorelab".to_string()];
-    words.extend(std::env::args().skip(1));
-    words.join(" ")
-}
-
 pub fn run(args: &TrainClassifierArgs) -> CliResult<()> {
     let config = ClassifierConfig {
         epochs: args.epochs,
@@ -114,7 +107,7 @@ pub fn run(args: &TrainClassifierArgs) -> CliResult<()> {
     let result = train_classifier(&config, &train, &test, &device, &mut on_step);
     bar.finish_and_clear();
     let (model, report) = result?;
-    let meta = ClassifierMeta::new(&config, &report, &command_line());
+    let meta = ClassifierMeta::new(&config, &report, &crate::cli::command_line());
     save_classifier(&args.out, &model, &meta)?;
     println!(
         "test accuracy {:.2}% on {} test images; trained {} steps in {:.1} s ({} parameters); classifier {}",

@@ -365,6 +365,25 @@ pub enum AnalyzeCommand {
     /// Curves of the memorised fraction, d1 and quality against training steps from the
     /// eval.csv files of several runs (see train --eval-every).
     Training(Box<TrainingCurvesArgs>),
+    /// Voronoi cells along reverse paths: when each path is trapped in the cell of the
+    /// training point it converges to, and whether that is the cell it started in.
+    Cells(Box<CellsArgs>),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CellsArgs {
+    #[command(flatten)]
+    pub source: ScoreArgs,
+    #[command(flatten)]
+    pub integrator: SamplerArgs,
+    /// Number of paths.
+    #[arg(long, default_value_t = 500)]
+    pub n: usize,
+    /// Recorded states along the run, evenly spaced in step index (first and last included).
+    #[arg(long, default_value_t = 100)]
+    pub records: usize,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// Output folder and backend, shared by the analysis commands.
@@ -406,6 +425,13 @@ pub struct MemorizationArgs {
     pub fresh: Option<usize>,
     #[command(flatten)]
     pub classifier: ClassifierArgs,
+    /// Also append the key numbers as one row (named by --label) to this CSV table, which
+    /// several runs share (created with its header when absent).
+    #[arg(long, requires = "label")]
+    pub table: Option<PathBuf>,
+    /// Name of this run's row in --table.
+    #[arg(long, requires = "table")]
+    pub label: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -628,4 +654,11 @@ pub struct PlotArgs {
     /// Output PNG file.
     #[arg(long)]
     pub out: PathBuf,
+}
+
+/// The command line as typed, program name shortened to `scorelab` (recorded in metadata).
+pub fn command_line() -> String {
+    let mut words = vec!["scorelab".to_string()];
+    words.extend(std::env::args().skip(1));
+    words.join(" ")
 }

@@ -2,6 +2,7 @@
 
 mod analyze_cmd;
 mod bench_cmd;
+mod cells_cmd;
 mod classifier_cmd;
 mod cli;
 mod demo_cmd;

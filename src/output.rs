@@ -100,3 +100,63 @@ impl OutputDir {
         self.write(name, text.as_bytes())
     }
 }
+
+/// A CSV table that several runs append one row each to (an experiment's summary table).
+pub struct SummaryTable {
+    path: PathBuf,
+    header: String,
+}
+
+impl SummaryTable {
+    /// Checks, before any work, that `path` is either absent or a table with this `header`.
+    pub fn open(path: &Path, columns: &[&str]) -> CliResult<Self> {
+        let header = columns.join(",");
+        if path.exists() {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Failure::runtime(format!("cannot read {}: {e}", path.display())))?;
+            if text.lines().next() != Some(header.as_str()) {
+                return Err(Failure::usage(format!(
+                    "table {} exists with other columns than {header}; choose another file",
+                    path.display()
+                )));
+            }
+        }
+        Ok(SummaryTable {
+            path: path.to_path_buf(),
+            header,
+        })
+    }
+
+    /// Appends one row (the header first when the file is new). Cells must not contain
+    /// commas or line breaks.
+    pub fn append(&self, cells: &[String]) -> CliResult<()> {
+        use std::io::Write;
+        let fail = |e: std::io::Error| {
+            Failure::runtime(format!("cannot write {}: {e}", self.path.display()))
+        };
+        let new = !self.path.exists();
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(fail)?;
+        let mut text = String::new();
+        if new {
+            text.push_str(&self.header);
+            text.push('\n');
+        }
+        text.push_str(&cells.join(","));
+        text.push('\n');
+        file.write_all(text.as_bytes()).map_err(fail)
+    }
+}
+
+/// Refuses a table label that would break its CSV row.
+pub fn validate_label(label: &str) -> CliResult<()> {
+    if label.is_empty() || label.contains([',', '\n', '\r', '"']) {
+        return Err(Failure::usage(format!(
+            "invalid --label {label:?}: must be non-empty, without commas, quotes or line breaks"
+        )));
+    }
+    Ok(())
+}

@@ -5,7 +5,7 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use scorelab_analysis::plot::{image_grid_png, scatter_png};
+use scorelab_analysis::plot::{image_grid_png, scatter_png, trajectories_png};
 use scorelab_core::device::to_vec;
 use scorelab_core::nearest::nearest_neighbours;
 use scorelab_core::{open_device, BackendKind};
@@ -15,6 +15,9 @@ use crate::cli::{SampleArgs, SamplerArgs};
 use crate::failure::{CliResult, Failure};
 use crate::output::OutputDir;
 use crate::score_source::{parse_list, ScoreSource};
+
+/// Trajectories drawn in paths.png when a 2-D batch is recorded.
+const SHOWN_PATHS: usize = 10;
 
 /// Samples within this distance of a training point count as "on a training point" in the summary.
 const ON_TRAINING_POINT: f32 = 1e-2;
@@ -158,6 +161,17 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
             &values,
         )?);
         written.push(out.write_json("path_times.json", &taus)?);
+        if dim == 2 {
+            let title = format!(
+                "{} of {} paths, {} score, {} recorded times",
+                SHOWN_PATHS.min(args.n),
+                args.n,
+                args.source.score,
+                taus.len()
+            );
+            let picture = trajectories_png(&title, &values, args.n, SHOWN_PATHS, &data.points)?;
+            written.push(out.write("paths.png", &picture)?);
+        }
     }
 
     let summary = json!({

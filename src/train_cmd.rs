@@ -299,6 +299,7 @@ fn drive<N: ScoreNetwork>(
     out: &Path,
     evaluation: Option<TrainingEvaluation>,
 ) -> CliResult<()> {
+    trainer.record_command(crate::cli::command_line());
     let start = trainer.step_count();
     let total = trainer.config.steps;
     let bar = ProgressBar::new(total);

@@ -2,6 +2,7 @@
 //! reverse paths and at their ends, sample quality against fresh data, and the pictures.
 
 pub mod agreement;
+pub mod cells;
 pub mod error;
 pub mod fisher;
 pub mod frechet;

@@ -1,4 +1,5 @@
-//! Pictures: a scatter plot of 2-D samples over the training points and an image grid. The
+//! Pictures: 2-D scatter plots and trajectories over the training points, image grids, curves
+//! and histograms. The
 //! font is embedded, so plots render on a machine without system fonts.
 
 use std::sync::Once;
@@ -55,16 +56,30 @@ fn padded_range(a: &[f32], b: &[f32], coord: usize) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
-/// A PNG scatter plot of 2-D `samples` (blue) over `training` points (red).
-pub fn scatter_png(title: &str, samples: &[f32], training: &[f32]) -> Result<Vec<u8>> {
+/// The chart type every 2-D picture draws on.
+type Plane<'a, 'b> = ChartContext<
+    'a,
+    BitMapBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// An 800×800 PNG of the plane, its axes spanning `extent` (flat x0, x1 pairs) and the
+/// training points; `draw` adds the picture's own series over the training points (red
+/// crosses), then the legend is drawn.
+fn plane_png(
+    title: &str,
+    extent: &[f32],
+    training: &[f32],
+    draw: impl FnOnce(&mut Plane) -> Result<()>,
+) -> Result<Vec<u8>> {
     ensure_font();
     let (width, height) = (800u32, 800u32);
     let mut rgb = vec![255u8; (width * height * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
         root.fill(&WHITE).map_err(plot_error)?;
-        let x_range = padded_range(samples, training, 0);
-        let y_range = padded_range(samples, training, 1);
+        let x_range = padded_range(extent, training, 0);
+        let y_range = padded_range(extent, training, 1);
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 20))
             .margin(15)
@@ -79,17 +94,6 @@ pub fn scatter_png(title: &str, samples: &[f32], training: &[f32]) -> Result<Vec
             .label_style(("sans-serif", 14))
             .draw()
             .map_err(plot_error)?;
-        let blue = RGBColor(31, 119, 180).mix(0.5);
-        chart
-            .draw_series(
-                samples
-                    .chunks(2)
-                    .filter(|p| p[0].is_finite() && p[1].is_finite())
-                    .map(|p| Circle::new((p[0] as f64, p[1] as f64), 2, blue.filled())),
-            )
-            .map_err(plot_error)?
-            .label("samples")
-            .legend(move |(x, y)| Circle::new((x, y), 4, blue.filled()));
         let red = RGBColor(214, 39, 40);
         chart
             .draw_series(
@@ -100,6 +104,7 @@ pub fn scatter_png(title: &str, samples: &[f32], training: &[f32]) -> Result<Vec
             .map_err(plot_error)?
             .label("training points")
             .legend(move |(x, y)| Cross::new((x, y), 4, red.stroke_width(2)));
+        draw(&mut chart)?;
         chart
             .configure_series_labels()
             .background_style(WHITE.mix(0.8))
@@ -110,6 +115,99 @@ pub fn scatter_png(title: &str, samples: &[f32], training: &[f32]) -> Result<Vec
         root.present().map_err(plot_error)?;
     }
     encode_png(rgb, width, height)
+}
+
+fn finite_point(p: &[f32]) -> Option<(f64, f64)> {
+    (p[0].is_finite() && p[1].is_finite()).then(|| (p[0] as f64, p[1] as f64))
+}
+
+/// A PNG scatter plot of 2-D `samples` (blue) over `training` points (red).
+pub fn scatter_png(title: &str, samples: &[f32], training: &[f32]) -> Result<Vec<u8>> {
+    plane_png(title, samples, training, |chart| {
+        let blue = RGBColor(31, 119, 180).mix(0.5);
+        chart
+            .draw_series(
+                samples
+                    .chunks(2)
+                    .filter_map(finite_point)
+                    .map(|p| Circle::new(p, 2, blue.filled())),
+            )
+            .map_err(plot_error)?
+            .label("samples")
+            .legend(move |(x, y)| Circle::new((x, y), 4, blue.filled()));
+        Ok(())
+    })
+}
+
+/// A PNG of the first `shown` of `count` 2-D trajectories recorded at `steps` times
+/// (`path` is [steps, count, 2], time running forward through the rows): one coloured line
+/// each, a hollow circle at the start and a filled one at the end, over the training points.
+pub fn trajectories_png(
+    title: &str,
+    path: &[f32],
+    count: usize,
+    shown: usize,
+    training: &[f32],
+) -> Result<Vec<u8>> {
+    if count == 0 || path.len() % (2 * count) != 0 {
+        return Err(AnalysisError::invalid(
+            "path",
+            format!("{} values are not [steps, {count}, 2]", path.len()),
+        ));
+    }
+    let steps = path.len() / (2 * count);
+    let point =
+        |k: usize, i: usize| finite_point(&path[(k * count + i) * 2..(k * count + i) * 2 + 2]);
+    let shown = shown.min(count);
+    let extent: Vec<f32> = (0..steps)
+        .flat_map(|k| path[k * count * 2..(k * count + shown) * 2].iter().copied())
+        .collect();
+    plane_png(title, &extent, training, |chart| {
+        for i in 0..shown {
+            let colour = PALETTE[i % PALETTE.len()];
+            let line: Vec<(f64, f64)> = (0..steps).filter_map(|k| point(k, i)).collect();
+            chart
+                .draw_series(LineSeries::new(
+                    line.iter().copied(),
+                    colour.stroke_width(1),
+                ))
+                .map_err(plot_error)?;
+            if let (Some(&first), Some(&last)) = (line.first(), line.last()) {
+                chart
+                    .draw_series([
+                        Circle::new(first, 4, colour.stroke_width(1)),
+                        Circle::new(last, 4, colour.filled()),
+                    ])
+                    .map_err(plot_error)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// A PNG scatter plot of 2-D `points` coloured by `groups[i]` (colours repeat after ten
+/// groups) over the training points.
+pub fn grouped_scatter_png(
+    title: &str,
+    points: &[f32],
+    groups: &[usize],
+    training: &[f32],
+) -> Result<Vec<u8>> {
+    if points.len() != 2 * groups.len() {
+        return Err(AnalysisError::invalid(
+            "groups",
+            format!("{} groups for {} points", groups.len(), points.len() / 2),
+        ));
+    }
+    plane_png(title, points, training, |chart| {
+        chart
+            .draw_series(points.chunks(2).zip(groups).filter_map(|(p, &g)| {
+                finite_point(p)
+                    .map(|p| Circle::new(p, 3, PALETTE[g % PALETTE.len()].mix(0.7).filled()))
+            }))
+            .map_err(plot_error)?;
+        Ok(())
+    })
 }
 
 /// A PNG grid of grey-scale images (values in [0, 1], clamped), `columns` per row, each
@@ -151,14 +249,18 @@ pub fn image_grid_png(
     encode_png(rgb, total_w as u32, total_h as u32)
 }
 
-/// Line colours for successive series.
-const PALETTE: [RGBColor; 6] = [
+/// Colours for successive series and groups (the "tab10" palette).
+const PALETTE: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(214, 39, 40),
     RGBColor(44, 160, 44),
     RGBColor(148, 103, 189),
     RGBColor(255, 127, 14),
     RGBColor(127, 127, 127),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
 ];
 
 /// One named curve.

@@ -47,6 +47,10 @@ pub struct Meta {
     pub sde: Sde,
     pub data: DataInfo,
     pub train: TrainConfig,
+    /// The command lines that made the checkpoint: the one that started the run, then one per
+    /// `--resume`. Empty for checkpoints written by library code.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<String>,
 }
 
 impl Meta {

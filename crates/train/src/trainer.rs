@@ -62,6 +62,7 @@ pub struct Trainer<N: ScoreNetwork> {
     ema: Vec<Tensor<1>>,
     step: u64,
     device: Device,
+    commands: Vec<String>,
 }
 
 fn check_network<N: ScoreNetwork>(net: &N) -> Result<()> {
@@ -119,6 +120,7 @@ impl<N: ScoreNetwork> Trainer<N> {
             net,
             step: 0,
             device: device.clone(),
+            commands: Vec::new(),
         })
     }
 
@@ -161,6 +163,7 @@ impl<N: ScoreNetwork> Trainer<N> {
             net,
             step: meta.step,
             device: device.clone(),
+            commands: meta.commands.clone(),
         })
     }
 
@@ -197,7 +200,14 @@ impl<N: ScoreNetwork> Trainer<N> {
             sde: self.sde.clone(),
             data: self.data.clone(),
             train: self.config.clone(),
+            commands: self.commands.clone(),
         }
+    }
+
+    /// Records the command line that runs this training in every checkpoint's `meta.json`
+    /// (after those of the run it resumes).
+    pub fn record_command(&mut self, command: impl Into<String>) {
+        self.commands.push(command.into());
     }
 
     /// Writes a checkpoint of the current state into `run_dir`.

@@ -4,6 +4,7 @@
 //! live on the scale of the unit disc (Swiss roll divided by 7), MNIST pixels in [0, 1].
 
 mod csv;
+mod curve;
 mod mnist;
 mod swissroll;
 mod toy;
@@ -17,9 +18,10 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 pub use self::csv::{load_csv, parse_csv};
+pub use self::curve::distance_to_curve;
 pub use self::mnist::{decompress, load_mnist, parse_idx_header, MnistSplit, MNIST_FILES};
 pub use self::swissroll::{swissroll, swissroll_curve_distance, SWISSROLL_SCALE};
-pub use self::toy::{circle, diracs, lemniscate};
+pub use self::toy::{circle, diracs, lemniscate, lemniscate_curve_distance};
 
 use crate::device::tensor_from_rows;
 use crate::error::{CoreError, Result};
@@ -208,6 +210,16 @@ impl DatasetSpec {
                 })
             }
             DatasetSpec::Csv { path } => load_csv(path),
+        }
+    }
+
+    /// The distance from a point to the noiseless curve a 2-D dataset is drawn from (Swiss
+    /// roll, lemniscate): the on-manifold measure of samples. None for other datasets.
+    pub fn curve_distance(&self) -> Option<fn(f64, f64) -> f64> {
+        match self {
+            DatasetSpec::Swissroll { .. } => Some(swissroll_curve_distance),
+            DatasetSpec::Lemniscate { .. } => Some(lemniscate_curve_distance),
+            _ => None,
         }
     }
 

@@ -3,6 +3,7 @@
 use rand::Rng;
 use rand_distr::StandardNormal;
 
+use super::curve::distance_to_curve;
 use super::{require_count, Dataset};
 use crate::error::{require_non_negative, Result};
 
@@ -34,31 +35,9 @@ pub fn swissroll(n: usize, noise: f64, rng: &mut impl Rng) -> Result<Dataset> {
     Ok(Dataset::from_points("swissroll", points, 2))
 }
 
-/// Euclidean distance from (x, y) to the noiseless spiral {(t cos t, t sin t)/7 : t ∈ [1.5π, 4.5π]}:
-/// a dense grid search followed by golden-section refinement around the best grid point.
+/// Euclidean distance from (x, y) to the noiseless spiral {(t cos t, t sin t)/7 : t ∈ [1.5π, 4.5π]}.
 pub fn swissroll_curve_distance(x: f64, y: f64) -> f64 {
-    const GRID: usize = 4096;
-    let dist2 = |t: f64| {
-        let (cx, cy) = curve(t);
-        (cx - x).powi(2) + (cy - y).powi(2)
-    };
-    let step = (T_MAX - T_MIN) / GRID as f64;
-    let best = (0..=GRID)
-        .map(|i| T_MIN + step * i as f64)
-        .min_by(|a, b| dist2(*a).total_cmp(&dist2(*b)))
-        .expect("non-empty grid");
-    let (mut lo, mut hi) = ((best - step).max(T_MIN), (best + step).min(T_MAX));
-    let ratio = (5f64.sqrt() - 1.0) / 2.0;
-    for _ in 0..60 {
-        let a = hi - ratio * (hi - lo);
-        let b = lo + ratio * (hi - lo);
-        if dist2(a) < dist2(b) {
-            hi = b;
-        } else {
-            lo = a;
-        }
-    }
-    dist2(0.5 * (lo + hi)).min(dist2(best)).sqrt()
+    distance_to_curve(curve, T_MIN, T_MAX, x, y)
 }
 
 #[cfg(test)]
