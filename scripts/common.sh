@@ -9,7 +9,12 @@ for arg in "$@"; do
         *) echo "unknown argument: $arg (expected --quick)" >&2; exit 2 ;;
     esac
 done
-cargo build --release --quiet
-BIN=target/release/scorelab
+# SCORELAB_BIN names an already built binary (the test suite sets it); otherwise build one.
+if [ -n "${SCORELAB_BIN:-}" ]; then
+    BIN=$SCORELAB_BIN
+else
+    cargo build --release --quiet
+    BIN=${CARGO_TARGET_DIR:-target}/release/scorelab
+fi
 # pick VALUE_FULL or VALUE_QUICK
 size() { if [ "$QUICK" = 1 ]; then echo "$2"; else echo "$1"; fi; }

@@ -10,7 +10,7 @@ OUT=${OUT:-out/mnist-tiny}
 STEPS=${STEPS:-6000}
 DEVICE=${DEVICE:-cpu}
 cargo build --release --quiet
-BIN=target/release/scorelab
+BIN=${CARGO_TARGET_DIR:-target}/release/scorelab
 
 if [ -d "$OUT/run" ]; then
     "$BIN" train --resume --steps "$STEPS" --device "$DEVICE" --out "$OUT/run"

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-600}
 RANDOM=${SEED:-1}
 cargo build --release --quiet || exit 1
-BIN=target/release/scorelab
+BIN=${CARGO_TARGET_DIR:-target}/release/scorelab
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 

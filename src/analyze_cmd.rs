@@ -40,7 +40,7 @@ use crate::cli::{
     OutputArgs, PathsArgs, RateArgs, ScoreArgs, TminArgs, TrainingCurvesArgs,
 };
 use crate::failure::{CliResult, Failure};
-use crate::output::{validate_label, OutputDir, SummaryTable};
+use crate::output::{OutputDir, SummaryTable};
 use crate::sample_cmd::{progress_bar, sampler_config};
 use crate::score_source::{
     checkpoint_training_set, dataset_spec, locate, parse_list, parse_perturbation, shipped_path,
@@ -404,13 +404,7 @@ fn table_row(label: &str, n: usize, section: &Value) -> Vec<String> {
 }
 
 fn memorization(args: &MemorizationArgs) -> CliResult<()> {
-    let table = match (&args.table, &args.label) {
-        (Some(path), Some(label)) => {
-            validate_label(label)?;
-            Some((SummaryTable::open(path, &TABLE_COLUMNS)?, label.as_str()))
-        }
-        _ => None,
-    };
+    let table = SummaryTable::from_flags(&args.table, &args.label, &TABLE_COLUMNS)?;
     let device = open(&args.output)?;
     let (values, dim) = read_samples(&args.samples)?;
     let (data, spec, seed, origin) = training_set(args)?;
@@ -675,7 +669,47 @@ fn divergence_flag(text: &str, dim: usize) -> CliResult<bool> {
     }
 }
 
+/// Columns of `analyze paths --table`: the model's and the empirical score's paths at the
+/// last recorded time, and the worst Li–Yau violation along the model's paths.
+const PATH_TABLE_COLUMNS: [&str; 10] = [
+    "label",
+    "tau",
+    "model_mean_d1",
+    "empirical_mean_d1",
+    "model_memorised_fraction",
+    "empirical_memorised_fraction",
+    "score_gap",
+    "scaled_score_gap",
+    "novikov_exponent",
+    "model_max_li_yau_violation",
+];
+
+fn path_table_row(label: &str, report: &PathReport) -> Vec<String> {
+    let last = report.tau.len() - 1;
+    let (model, empirical) = (&report.series[0], &report.series[1]);
+    let violation = model.divergence.as_ref().map(|d| {
+        d.violation_fraction
+            .iter()
+            .copied()
+            .fold(0.0f64, f64::max)
+            .to_string()
+    });
+    vec![
+        label.to_string(),
+        report.tau[last].to_string(),
+        model.mean_d1[last].to_string(),
+        empirical.mean_d1[last].to_string(),
+        model.memorised_fraction[last].to_string(),
+        empirical.memorised_fraction[last].to_string(),
+        report.score_gap[last].to_string(),
+        report.scaled_score_gap[last].to_string(),
+        report.novikov[last].to_string(),
+        violation.unwrap_or_default(),
+    ]
+}
+
 fn paths(args: &PathsArgs) -> CliResult<()> {
+    let table = SummaryTable::from_flags(&args.table, &args.label, &PATH_TABLE_COLUMNS)?;
     let device = open(&args.output)?;
     let sampler = sampler_config(&args.integrator)?;
     let source = ScoreSource::open(&args.source, args.integrator.seed, &device)?;
@@ -715,6 +749,9 @@ fn paths(args: &PathsArgs) -> CliResult<()> {
     record["config"] = json!(config);
     record["report"] = json!(report);
     out.write_json("paths.json", &record)?;
+    if let Some((table, label)) = &table {
+        table.append(&path_table_row(label, &report))?;
+    }
     let last = report.tau.len() - 1;
     let d1: Vec<String> = report
         .series

@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use scorelab_analysis::cells::{cell_trapping, CellReport, Snapshot};
+use scorelab_analysis::paths::evaluation_indices;
 use scorelab_analysis::plot::{curves_png, grouped_scatter_png, trajectories_png, Axes, Series};
 use scorelab_core::device::to_vec;
 use scorelab_sample::sample;
@@ -16,16 +17,6 @@ use crate::score_source::ScoreSource;
 
 /// Trajectories drawn in paths.png for 2-D data.
 const SHOWN_PATHS: usize = 12;
-
-/// `records` grid indices evenly spaced over 0..=steps, first and last included.
-fn record_indices(steps: usize, records: usize) -> Vec<usize> {
-    let records = records.clamp(2, steps + 1);
-    let mut indices: Vec<usize> = (0..records)
-        .map(|k| ((k as f64) * steps as f64 / (records - 1) as f64).round() as usize)
-        .collect();
-    indices.dedup();
-    indices
-}
 
 pub fn run(args: &CellsArgs) -> CliResult<()> {
     if args.n == 0 {
@@ -41,7 +32,7 @@ pub fn run(args: &CellsArgs) -> CliResult<()> {
     let source = ScoreSource::open(&args.source, args.integrator.seed, &device)?;
     config.validate(&source.sde)?;
     let times = config.times(&source.sde);
-    config.record_at = record_indices(config.steps, args.records)
+    config.record_at = evaluation_indices(config.steps, args.records)
         .into_iter()
         .map(|i| times[i])
         .collect();

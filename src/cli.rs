@@ -32,6 +32,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Draw columns of a CSV file against another as curves (PNG), e.g. an experiment's table.
     Plot(PlotArgs),
+    /// Push a 2-D dataset through an SDE's forward marginals at chosen times and draw them
+    /// side by side, with how far the state at T still is from the prior (sliced W2).
+    Forward(Box<ForwardArgs>),
     /// Measure memorisation and quality: of samples, along reverse paths, the imitation rate
     /// and early stopping.
     Analyze {
@@ -463,6 +466,13 @@ pub struct PathsArgs {
     /// Divergence against the Li–Yau bound: on, off or auto (on for d <= 64).
     #[arg(long, default_value = "auto")]
     pub divergence: String,
+    /// Also append the numbers at the last time as one row (named by --label) to this CSV
+    /// table, which several runs share (created with its header when absent).
+    #[arg(long, requires = "label")]
+    pub table: Option<PathBuf>,
+    /// Name of this run's row in --table.
+    #[arg(long, requires = "table")]
+    pub label: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -661,4 +671,27 @@ pub fn command_line() -> String {
     let mut words = vec!["scorelab".to_string()];
     words.extend(std::env::args().skip(1));
     words.join(" ")
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ForwardArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub sde: SdeArgs,
+    /// Times t at which the marginal X_t is drawn (comma-separated, 0 <= t <= T).
+    #[arg(long, default_value = "0,0.25,0.5,1")]
+    pub times: String,
+    /// Points drawn at each time (each from a uniformly chosen training point).
+    #[arg(long, default_value_t = 2000)]
+    pub n: usize,
+    /// Seed of the training-set draw (unless --data-seed) and of the noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output folder.
+    #[arg(long, default_value = "out/forward")]
+    pub out: PathBuf,
+    /// Write into the output folder even if it exists.
+    #[arg(long)]
+    pub force: bool,
 }

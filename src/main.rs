@@ -7,6 +7,7 @@ mod classifier_cmd;
 mod cli;
 mod demo_cmd;
 mod failure;
+mod forward_cmd;
 mod output;
 mod plot_cmd;
 mod sample_cmd;
@@ -45,5 +46,6 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> failure::CliResult<()> {
         Command::Analyze { what } => analyze_cmd::run(&what),
         Command::Demo(args) => demo_cmd::run(&args),
         Command::Plot(args) => plot_cmd::run(&args),
+        Command::Forward(args) => forward_cmd::run(&args),
     }
 }

@@ -127,6 +127,23 @@ impl SummaryTable {
         })
     }
 
+    /// The table of a command's `--table FILE --label NAME` flags (both or neither), with the
+    /// label checked; None when they are absent.
+    pub fn from_flags<'a>(
+        table: &Option<PathBuf>,
+        label: &'a Option<String>,
+        columns: &[&str],
+    ) -> CliResult<Option<(Self, &'a str)>> {
+        match (table, label) {
+            (Some(path), Some(label)) => {
+                validate_label(label)?;
+                Ok(Some((Self::open(path, columns)?, label.as_str())))
+            }
+            (None, None) => Ok(None),
+            _ => Err(Failure::usage("--table and --label go together")),
+        }
+    }
+
     /// Appends one row (the header first when the file is new). Cells must not contain
     /// commas or line breaks.
     pub fn append(&self, cells: &[String]) -> CliResult<()> {
@@ -152,7 +169,7 @@ impl SummaryTable {
 }
 
 /// Refuses a table label that would break its CSV row.
-pub fn validate_label(label: &str) -> CliResult<()> {
+fn validate_label(label: &str) -> CliResult<()> {
     if label.is_empty() || label.contains([',', '\n', '\r', '"']) {
         return Err(Failure::usage(format!(
             "invalid --label {label:?}: must be non-empty, without commas, quotes or line breaks"

@@ -87,7 +87,7 @@ pub struct PathReport {
 }
 
 /// `count` indices spread evenly over 0..=last, both ends included, without repeats.
-fn evaluation_indices(last: usize, count: usize) -> Vec<usize> {
+pub fn evaluation_indices(last: usize, count: usize) -> Vec<usize> {
     let count = count.clamp(2, last + 1);
     let mut indices: Vec<usize> = (0..count)
         .map(|k| ((k * last) as f64 / (count - 1) as f64).round() as usize)

@@ -65,7 +65,7 @@ type Plane<'a, 'b> = ChartContext<
 
 /// An 800×800 PNG of the plane, its axes spanning `extent` (flat x0, x1 pairs) and the
 /// training points; `draw` adds the picture's own series over the training points (red
-/// crosses), then the legend is drawn.
+/// crosses; none when `training` is empty), then the legend is drawn.
 fn plane_png(
     title: &str,
     extent: &[f32],
@@ -94,16 +94,18 @@ fn plane_png(
             .label_style(("sans-serif", 14))
             .draw()
             .map_err(plot_error)?;
-        let red = RGBColor(214, 39, 40);
-        chart
-            .draw_series(
-                training
-                    .chunks(2)
-                    .map(|p| Cross::new((p[0] as f64, p[1] as f64), 4, red.stroke_width(2))),
-            )
-            .map_err(plot_error)?
-            .label("training points")
-            .legend(move |(x, y)| Cross::new((x, y), 4, red.stroke_width(2)));
+        if !training.is_empty() {
+            let red = RGBColor(214, 39, 40);
+            chart
+                .draw_series(
+                    training
+                        .chunks(2)
+                        .map(|p| Cross::new((p[0] as f64, p[1] as f64), 4, red.stroke_width(2))),
+                )
+                .map_err(plot_error)?
+                .label("training points")
+                .legend(move |(x, y)| Cross::new((x, y), 4, red.stroke_width(2)));
+        }
         draw(&mut chart)?;
         chart
             .configure_series_labels()
@@ -208,6 +210,33 @@ pub fn grouped_scatter_png(
             .map_err(plot_error)?;
         Ok(())
     })
+}
+
+/// Several PNG pictures of the same height side by side in one PNG, separated by 8 white
+/// pixels.
+pub fn panels_png(panels: &[Vec<u8>]) -> Result<Vec<u8>> {
+    let images = panels
+        .iter()
+        .map(|bytes| {
+            image::load_from_memory(bytes)
+                .map(|i| i.to_rgb8())
+                .map_err(|e| plot_error(format!("cannot decode a panel: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let gap = 8u32;
+    let height = images.iter().map(|i| i.height()).max().unwrap_or(0);
+    let width =
+        images.iter().map(|i| i.width()).sum::<u32>() + gap * images.len().saturating_sub(1) as u32;
+    if width == 0 || height == 0 {
+        return Err(AnalysisError::invalid("panels", "no pictures to place"));
+    }
+    let mut canvas = image::RgbImage::from_pixel(width, height, image::Rgb([255, 255, 255]));
+    let mut x = 0;
+    for panel in &images {
+        image::imageops::replace(&mut canvas, panel, x as i64, 0);
+        x += panel.width() + gap;
+    }
+    encode_png(canvas.into_raw(), width, height)
 }
 
 /// A PNG grid of grey-scale images (values in [0, 1], clamped), `columns` per row, each
