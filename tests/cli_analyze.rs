@@ -447,3 +447,42 @@ fn plot_draws_csv_columns() {
     let bytes = fs::read(&png).unwrap();
     assert_eq!(&bytes[1..4], b"PNG");
 }
+
+/// The forward process: ou (T = 5) forgets the Swiss roll, so X_T sits at the prior's noise
+/// floor; cou (T = 1) keeps a biased final state far from its prior (Claustre, Fig. 1).
+#[test]
+fn forward_process_of_ou_forgets_and_of_cou_remembers() {
+    let dir = tempfile::tempdir().unwrap();
+    let gap = |sde: &str, t_end: &str| {
+        let out = dir.path().join(sde);
+        run(&[
+            "forward",
+            "--sde",
+            sde,
+            "--t-end",
+            t_end,
+            "--times",
+            &format!("0,{t_end}"),
+            "--n",
+            "1000",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(out.join("forward.png").exists());
+        let npy = fs::read(out.join("forward.npy")).unwrap();
+        // two times × 1000 points × 2 coordinates of f32 after the header
+        assert!(npy.len() > 2 * 1000 * 2 * 4);
+        let report = json(&out.join("forward.json"));
+        (
+            report["final_state_vs_prior_sliced_w2"].as_f64().unwrap(),
+            report["prior_vs_prior_sliced_w2"].as_f64().unwrap(),
+        )
+    };
+    let (ou, ou_floor) = gap("ou", "5");
+    assert!(ou < 3.0 * ou_floor, "ou: {ou} against floor {ou_floor}");
+    let (cou, cou_floor) = gap("cou", "1");
+    assert!(
+        cou > 5.0 * cou_floor,
+        "cou: {cou} against floor {cou_floor}"
+    );
+}

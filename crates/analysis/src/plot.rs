@@ -151,7 +151,7 @@ pub fn trajectories_png(
     shown: usize,
     training: &[f32],
 ) -> Result<Vec<u8>> {
-    if count == 0 || path.len() % (2 * count) != 0 {
+    if count == 0 || !path.len().is_multiple_of(2 * count) {
         return Err(AnalysisError::invalid(
             "path",
             format!("{} values are not [steps, {count}, 2]", path.len()),
