@@ -2,6 +2,9 @@
 
 use std::time::Instant;
 
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
 use serde_json::json;
 
 use scorelab_core::datasets::{load_mnist, MnistSplit};
@@ -17,61 +20,118 @@ use scorelab_train::{
 use crate::cli::BenchArgs;
 use crate::failure::{CliResult, Failure};
 
-/// W3: empirical score of N = 60,000 MNIST training images (d = 784) at 1,000 query points and
-/// one τ; reports the median wall time over `reps` runs after one warm-up, and GFLOP/s counted
-/// as 4·M·N·d (the two matrix products).
+/// W3 as the peer's `empirical_score.py`: the empirical score of the N = 60,000 MNIST training
+/// images (pixels in [0, 1], d = 784) under vp at t = 0.5, at M = 1,000 test images pushed
+/// through the forward marginal. Reports the median and minimum wall time of `reps`
+/// evaluations after one warm-up, GFLOP/s counted as 4·M·N·d (the two matrix products), and the
+/// largest error of the first 4 scores against a direct f64 evaluation, relative to their
+/// largest entry.
 fn w3(args: &BenchArgs) -> CliResult<()> {
     let backend = BackendKind::parse(&args.device)?;
     let device = open_device(backend)?;
-    let data = load_mnist(
-        &crate::score_source::shipped_path(&args.mnist_dir),
-        MnistSplit::Train,
-    )?;
-    let queries = load_mnist(
-        &crate::score_source::shipped_path(&args.mnist_dir),
-        MnistSplit::Test,
-    )?
-    .subset(1000, 0);
-    let (m, n, d) = (queries.n, data.n, data.dim);
+    let dir = crate::score_source::shipped_path(&args.mnist_dir);
+    let data = load_mnist(&dir, MnistSplit::Train)?;
+    let test = load_mnist(&dir, MnistSplit::Test)?.subset(1000, 0);
+    let (m, n, d) = (test.n, data.n, data.dim);
+    let t = 0.5;
     let sde = Sde::vp(0.1, 20.0, 1.0)?;
+    let (a, s2) = (sde.alpha(t), sde.sigma2(t));
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let queries: Vec<f32> = test
+        .points
+        .iter()
+        .map(|&x| (a * x as f64 + s2.sqrt() * rng.sample::<f64, _>(StandardNormal)) as f32)
+        .collect();
     let score = EmpiricalScore::with_chunks(
         data.to_tensor(&device),
         sde,
         args.query_chunk,
         args.data_chunk,
     )?;
-    let x = tensor_from_rows(&queries.points, m, d, &device);
+    let x = tensor_from_rows(&queries, m, d, &device);
     let mut times = Vec::new();
+    let mut values = Vec::new();
     for rep in 0..=args.reps {
         let started = Instant::now();
-        let s = score.score(x.clone(), &Times::Same(0.1));
-        let values = to_vec(s);
-        let seconds = started.elapsed().as_secs_f64();
-        if values.iter().any(|v| !v.is_finite()) {
-            return Err(Failure::runtime("W3 produced non-finite scores"));
-        }
+        values = to_vec(score.score(x.clone(), &Times::Same(t)));
         if rep > 0 {
-            times.push(seconds);
+            times.push(started.elapsed().as_secs_f64());
         }
     }
-    times.sort_by(f64::total_cmp);
-    let median = times[times.len() / 2];
+    if values.iter().any(|v| !v.is_finite()) {
+        return Err(Failure::runtime("W3 produced non-finite scores"));
+    }
+    let reference = empirical_score_f64(&queries[..4 * d], &data.points, d, a, s2);
+    let scale = reference.iter().fold(0.0f64, |acc, v| acc.max(v.abs()));
+    let error = reference
+        .iter()
+        .zip(&values)
+        .fold(0.0f64, |acc, (r, v)| acc.max((r - *v as f64).abs()));
+    let (median, min) = median_and_min(&mut times);
     let flops = 4.0 * m as f64 * n as f64 * d as f64;
-    println!(
-        "{}",
+    emit(
+        "W3",
         json!({
-            "workload": "W3",
-            "device": backend.name(),
-            "threads": std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1),
-            "n_train": n, "dim": d, "queries": m,
+            "bench": "empirical_score", "data": "mnist",
+            "N": n, "d": d, "M": m, "t": t, "a_t": a, "s2_t": s2,
+            "gflop_per_eval": flops / 1e9, "reps": args.reps,
+            "median_s": median, "min_s": min, "gflops": flops / median / 1e9,
+            "rel_err_vs_f64": error / scale,
             "query_chunk": args.query_chunk, "data_chunk": args.data_chunk,
-            "seconds_median": median,
-            "seconds_all": times,
-            "gflops": flops / median / 1e9,
-        })
+        }),
+        backend,
     );
     Ok(())
 }
+
+/// The empirical score of `queries` (rows of length d) in f64, directly from
+/// w_k ∝ exp(−‖x − a y_k‖²/2s²) and s(x) = (Σ_k w_k a y_k − x)/s², one query at a time.
+fn empirical_score_f64(queries: &[f32], data: &[f32], d: usize, a: f64, s2: f64) -> Vec<f64> {
+    let mut out = Vec::with_capacity(queries.len());
+    for x in queries.chunks(d) {
+        let logits: Vec<f64> = data
+            .chunks(d)
+            .map(|y| {
+                let dist2: f64 = x
+                    .iter()
+                    .zip(y)
+                    .map(|(&xi, &yi)| (xi as f64 - a * yi as f64).powi(2))
+                    .sum();
+                -dist2 / (2.0 * s2)
+            })
+            .collect();
+        let top = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let weights: Vec<f64> = logits.iter().map(|l| (l - top).exp()).collect();
+        let total: f64 = weights.iter().sum();
+        let mut mean = vec![0.0f64; d];
+        for (w, y) in weights.iter().zip(data.chunks(d)) {
+            for (acc, &yi) in mean.iter_mut().zip(y) {
+                *acc += w / total * a * yi as f64;
+            }
+        }
+        out.extend(mean.iter().zip(x).map(|(mu, &xi)| (mu - xi as f64) / s2));
+    }
+    out
+}
+
+/// Sorts `times` and returns their median and minimum.
+fn median_and_min(times: &mut [f64]) -> (f64, f64) {
+    times.sort_by(f64::total_cmp);
+    (times[times.len() / 2], times[0])
+}
+
+/// Prints one JSON line with the fields every workload shares (workload, framework, device,
+/// threads).
+fn emit(workload: &str, mut record: serde_json::Value, backend: BackendKind) {
+    record["workload"] = json!(workload);
+    record["framework"] = json!(format!("scorelab-{}", backend.name()));
+    record["device"] = json!(backend.name());
+    record["threads"] = json!(rayon::current_num_threads());
+    println!("{record}");
+}
+
+/// Batch size of the training workloads.
+const W1_BATCH: usize = 1024;
 
 /// A trainer of the W1 network (Swiss roll, 10,000 points, vp, MLP 2 ⊕ 32 → 256 → 256 → 256
 /// → 2, λ = σ², Adam 1e-3, batch 1024, t_eps 1e-3, output = score as in the peer) with `loss`.
@@ -92,7 +152,7 @@ fn w1_trainer(device: &burn::tensor::Device, loss: LossKind) -> CliResult<Traine
         loss: loss_config,
         adam: AdamConfig::default(),
         ema_decay: 0.999,
-        batch_size: 1024,
+        batch_size: W1_BATCH,
         steps: u64::MAX,
         seed: 0,
         checkpoint_every: 0,
@@ -104,56 +164,79 @@ fn w1_trainer(device: &burn::tensor::Device, loss: LossKind) -> CliResult<Traine
     Ok(Trainer::new(config, sde, &data, info, net, &autodiff)?)
 }
 
-fn threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|p| p.get())
-        .unwrap_or(1)
+/// Warm-up steps before the timed ones, as in the peer's training loop.
+const WARMUP_STEPS: u64 = 50;
+/// Losses averaged for `mean_loss_last_100`, as in the peer.
+const LAST_LOSSES: usize = 100;
+
+/// The peer's name of a training workload.
+fn training_bench_name(loss: LossKind) -> &'static str {
+    match loss {
+        LossKind::Dsm => "swissroll_train_dsm",
+        LossKind::Ssm => "swissroll_train_sliced",
+        _ => "swissroll_train_hyvarinen",
+    }
 }
 
-/// Training steps per second of the W1 network with `loss`: the median over `reps`
-/// repetitions of `train_steps` steps, after 20 warm-up steps.
-fn training_rate(args: &BenchArgs, workload: &str, loss: LossKind) -> CliResult<()> {
+/// Training steps per second of the W1 network with `loss`, as the peer's `train_loop`:
+/// `reps` timed runs of `train_steps` steps each after 50 warm-up steps; the median run is
+/// reported (with every run's rate) and the losses of the last 100 steps.
+fn training_rate(args: &BenchArgs, loss: LossKind) -> CliResult<()> {
     let backend = BackendKind::parse(&args.device)?;
     let device = open_device(backend)?;
     let mut trainer = w1_trainer(&device, loss)?;
-    let mut rates = Vec::new();
-    let mut last_loss = f64::NAN;
-    for rep in 0..=args.reps {
-        let steps = if rep == 0 { 20 } else { args.train_steps };
-        let started = Instant::now();
-        for _ in 0..steps {
-            last_loss = trainer.step()?.loss;
-        }
-        if rep > 0 {
-            rates.push(steps as f64 / started.elapsed().as_secs_f64());
-        }
+    for _ in 0..WARMUP_STEPS {
+        trainer.step()?;
     }
-    rates.sort_by(f64::total_cmp);
-    println!(
-        "{}",
+    let mut walls = Vec::new();
+    let mut losses = Vec::new();
+    for _ in 0..args.reps {
+        let started = Instant::now();
+        for _ in 0..args.train_steps {
+            losses.push(trainer.step()?.loss);
+        }
+        walls.push(started.elapsed().as_secs_f64());
+    }
+    let rates: Vec<f64> = walls.iter().map(|w| args.train_steps as f64 / w).collect();
+    let (wall, _) = median_and_min(&mut walls);
+    let last = &losses[losses.len().saturating_sub(LAST_LOSSES)..];
+    let steps_per_s = args.train_steps as f64 / wall;
+    emit(
+        if loss == LossKind::Dsm { "W1" } else { "W4" },
         json!({
-            "workload": workload,
+            "bench": training_bench_name(loss),
             "loss": loss.name(),
-            "device": backend.name(),
-            "threads": threads(),
-            "batch": 1024,
-            "steps_per_rep": args.train_steps,
-            "steps_per_s_median": rates[rates.len() / 2],
+            "steps": args.train_steps,
+            "warmup_steps": WARMUP_STEPS,
+            "batch": W1_BATCH,
+            "reps": args.reps,
+            "wall_s": wall,
+            "steps_per_s": steps_per_s,
             "steps_per_s_all": rates,
-            "final_loss": last_loss,
-        })
+            "samples_per_s": steps_per_s * W1_BATCH as f64,
+            "final_loss": last.last().copied().unwrap_or(f64::NAN),
+            "mean_loss_last_100": last.iter().sum::<f64>() / last.len().max(1) as f64,
+            "loss_finite": last.iter().all(|l| l.is_finite()),
+        }),
+        backend,
     );
     Ok(())
 }
 
-/// W2: the W1 network after 300 untimed dsm steps (as the peer does), 10,000 samples,
-/// 1,000 Euler–Maruyama steps on a uniform grid from T to t_min = 1e-3: wall time of one run
-/// after a short warm-up.
+/// Untimed dsm steps before W2 samples, as in the peer.
+const W2_TRAIN_STEPS: usize = 300;
+/// Multiply-adds ×2 of one forward pass of the W1 network:
+/// 2·(34·256 + 2·256·256 + 256·2) flop per sample.
+const W1_FORWARD_FLOPS: f64 = 280_576.0;
+
+/// W2 as the peer's `swissroll_sample.py`: the W1 network after 300 untimed dsm steps, 10,000
+/// samples, 1,000 Euler–Maruyama steps on a uniform grid from T to t_min = 1e-3; the median
+/// wall time of `reps` runs after a short warm-up.
 fn w2(args: &BenchArgs) -> CliResult<()> {
     let backend = BackendKind::parse(&args.device)?;
     let device = open_device(backend)?;
     let mut trainer = w1_trainer(&device, LossKind::Dsm)?;
-    for _ in 0..300 {
+    for _ in 0..W2_TRAIN_STEPS {
         trainer.step()?;
     }
     let score = NetworkScore::new(
@@ -166,20 +249,32 @@ fn w2(args: &BenchArgs) -> CliResult<()> {
     let mut warm = config.clone();
     warm.steps = 5;
     sample(&score, &warm, args.samples, &device, &mut |_| {})?;
-    let started = Instant::now();
-    let out = sample(&score, &config, args.samples, &device, &mut |_| {})?;
-    let seconds = started.elapsed().as_secs_f64();
-    println!(
-        "{}",
+    let mut walls = Vec::new();
+    let mut nonfinite = 0;
+    for _ in 0..args.reps {
+        let started = Instant::now();
+        let out = sample(&score, &config, args.samples, &device, &mut |_| {})?;
+        walls.push(started.elapsed().as_secs_f64());
+        nonfinite = out.nonfinite_rows.len();
+    }
+    let all = walls.clone();
+    let (wall, _) = median_and_min(&mut walls);
+    let sample_steps = (args.samples * args.sample_steps) as f64;
+    emit(
+        "W2",
         json!({
-            "workload": "W2",
-            "device": backend.name(),
-            "threads": threads(),
+            "bench": "swissroll_sample_em",
             "samples": args.samples,
             "steps": args.sample_steps,
-            "wall_s": seconds,
-            "nonfinite_samples": out.nonfinite_rows.len(),
-        })
+            "train_steps": W2_TRAIN_STEPS,
+            "reps": args.reps,
+            "wall_s": wall,
+            "wall_s_all": all,
+            "sample_steps_per_s": sample_steps / wall,
+            "est_gflops": W1_FORWARD_FLOPS * sample_steps / wall / 1e9,
+            "finite": nonfinite == 0,
+        }),
+        backend,
     );
     Ok(())
 }
@@ -188,23 +283,37 @@ pub fn run(args: &BenchArgs) -> CliResult<()> {
     if args.reps == 0 || args.train_steps == 0 {
         return Err(Failure::usage("--reps and --train-steps must be >= 1"));
     }
-    match args.workload.to_lowercase().as_str() {
-        "w1" => training_rate(args, "W1", LossKind::Dsm),
-        "w2" => w2(args),
-        "w3" => w3(args),
-        "w4" => {
-            training_rate(args, "W4", LossKind::Ssm)?;
-            training_rate(args, "W4", LossKind::Hyvarinen)
+    let workloads: &[&str] = match args.workload.to_lowercase().as_str() {
+        "w1" => &["w1"],
+        "w2" => &["w2"],
+        "w3" => &["w3"],
+        "w4" => &["w4"],
+        "all" => &["w1", "w2", "w3", "w4"],
+        other => {
+            return Err(Failure::usage(format!(
+                "unknown workload '{other}' (available: w1, w2, w3, w4, all)"
+            )))
         }
-        "all" => {
-            training_rate(args, "W1", LossKind::Dsm)?;
-            w2(args)?;
-            w3(args)?;
-            training_rate(args, "W4", LossKind::Ssm)?;
-            training_rate(args, "W4", LossKind::Hyvarinen)
+    };
+    if let Some(threads) = args.threads {
+        if threads == 0 {
+            return Err(Failure::usage("invalid parameter threads: must be >= 1"));
         }
-        other => Err(Failure::usage(format!(
-            "unknown workload '{other}' (available: w1, w2, w3, w4, all)"
-        ))),
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global()
+            .map_err(|e| Failure::runtime(format!("cannot set up {threads} threads: {e}")))?;
     }
+    for workload in workloads {
+        match *workload {
+            "w1" => training_rate(args, LossKind::Dsm)?,
+            "w2" => w2(args)?,
+            "w3" => w3(args)?,
+            _ => {
+                training_rate(args, LossKind::Ssm)?;
+                training_rate(args, LossKind::Hyvarinen)?;
+            }
+        }
+    }
+    Ok(())
 }

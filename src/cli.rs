@@ -53,13 +53,16 @@ pub struct BenchArgs {
     /// W2: Euler–Maruyama steps.
     #[arg(long, default_value_t = 1000)]
     pub sample_steps: usize,
-    /// W1/W4: timed training steps per repetition.
-    #[arg(long, default_value_t = 200)]
+    /// W1/W4: timed training steps per repetition (the peer times 2,000 for W1, 500 for W4).
+    #[arg(long, default_value_t = 500)]
     pub train_steps: u64,
+    /// Threads of the CPU backend [default: all cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Backend: cpu (flex), ndarray or wgpu.
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// Timed repetitions after one warm-up run.
+    /// Timed repetitions (after a warm-up); the median is reported.
     #[arg(long, default_value_t = 3)]
     pub reps: usize,
     /// Folder with the four MNIST .gz files.

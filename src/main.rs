@@ -19,6 +19,11 @@ use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::{Cli, Command};
 
+/// mimalloc keeps freed blocks for reuse, where the system allocator returns the large tensor
+/// buffers of every operation to the kernel and takes page faults to get them back.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let result = train_cmd::merge_config_file(Cli::command().get_matches()).and_then(|matches| {
         let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
