@@ -2,6 +2,7 @@
 //! score-matching losses of DESIGN §5, Adam with an EMA of the weights, the training loop and
 //! checkpoints (DESIGN §7).
 
+pub mod activation;
 pub mod adam;
 pub mod checkpoint;
 pub mod classifier;

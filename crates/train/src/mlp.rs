@@ -3,7 +3,6 @@
 //! Each layer also maps tangents, (y, ẏ) → (layer(y), J_layer ẏ), for forward-mode JVPs.
 
 use burn::module::{Module, Param};
-use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -12,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use scorelab_core::error::require_positive;
 use scorelab_core::CoreError;
 
+pub use crate::activation::{silu, silu_with_slope};
 use crate::network::{scale_blocks, ScoreNetwork};
 
 /// Upper bounds on layer sizes and depth: far above any sensible model, they turn a corrupt
@@ -135,19 +135,6 @@ impl Dense {
     pub fn tangent(&self, v: Tensor<2>) -> Tensor<2> {
         v.matmul(self.weight.val())
     }
-}
-
-/// SiLU(h) = h·sigmoid(h).
-pub fn silu<const D: usize>(h: Tensor<D>) -> Tensor<D> {
-    h.clone() * sigmoid(h)
-}
-
-/// SiLU(h) and its derivative sigmoid(h)(1 + h(1 − sigmoid(h))), for tangent propagation.
-pub fn silu_with_slope<const D: usize>(h: Tensor<D>) -> (Tensor<D>, Tensor<D>) {
-    let sig = sigmoid(h.clone());
-    let value = h.clone() * sig.clone();
-    let slope = sig.clone() * ((-sig + 1.0) * h + 1.0);
-    (value, slope)
 }
 
 /// Sinusoidal embedding [sin(t f_k), cos(t f_k)], k < size/2, f_k log-spaced in [1, 1000].
