@@ -28,7 +28,9 @@ const LN2_LO: f32 = -2.121_944_4e-4;
 #[inline(always)]
 fn exp_approx(x: f32) -> f32 {
     let x = x.clamp(-87.0, 87.0);
-    let n = (x * LOG2_E + ROUND) - ROUND;
+    // the low mantissa bits of n + 1.5·2^23 hold n as a two's-complement integer
+    let shifted = x * LOG2_E + ROUND;
+    let n = shifted - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
     let p = 1.987_569_1e-4_f32;
     let p = p * r + 1.398_199_9e-3;
@@ -37,7 +39,11 @@ fn exp_approx(x: f32) -> f32 {
     let p = p * r + 0.166_666_65;
     let p = p * r + 0.5;
     let p = p * r * r + r + 1.0;
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    let exponent = shifted
+        .to_bits()
+        .wrapping_sub(ROUND.to_bits())
+        .wrapping_add(127);
+    let scale = f32::from_bits(exponent << 23);
     p * scale
 }
 
