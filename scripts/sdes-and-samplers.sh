@@ -16,7 +16,7 @@ EMA=$(size 0.999 0.9)
 mkdir -p "$OUT"
 rm -f "$OUT/table.csv"
 for sde in ou cou; do
-    "$BIN" forward --dataset swissroll --sde "$sde" --t-end 1 --times 0,0.25,0.5,1 \
+    "$BIN" forward --dataset swissroll --sde "$sde" --t-end 1 --times 0,0.25,0.5,1 --n 1000 \
         --out "$OUT/forward-$sde" --force
 done
 for sde in vp subvp ve ou cou cvp; do
