@@ -279,6 +279,55 @@ fn w2(args: &BenchArgs) -> CliResult<()> {
     Ok(())
 }
 
+/// The shapes (m×k×n) of the peer's `matmul_peak.py`: a large square product and the W1
+/// network's layer shapes at the training batch and at the W2 sample count.
+const MATMUL_SHAPES: [(usize, usize, usize); 3] =
+    [(4096, 4096, 4096), (1024, 256, 256), (10000, 256, 256)];
+
+/// The backend's float32 matrix-product throughput at the peer's shapes: the median over
+/// `reps` products (20 times more for the small shapes) after 3 warm-up products.
+fn matmul_peak(args: &BenchArgs) -> CliResult<()> {
+    let backend = BackendKind::parse(&args.device)?;
+    let device = open_device(backend)?;
+    let mut results = Vec::new();
+    for (m, k, n) in MATMUL_SHAPES {
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let mut draw = |rows: usize, cols: usize| {
+            let values: Vec<f32> = (0..rows * cols)
+                .map(|_| rng.sample(StandardNormal))
+                .collect();
+            tensor_from_rows(&values, rows, cols, &device)
+        };
+        let (a, b) = (draw(m, k), draw(k, n));
+        let flops = 2.0 * (m * k * n) as f64;
+        let reps = if flops > 1e10 {
+            args.reps
+        } else {
+            20 * args.reps
+        };
+        let mut times = Vec::new();
+        for rep in 0..reps + 3 {
+            let started = Instant::now();
+            let c = a.clone().matmul(b.clone());
+            // reading one value waits for the product on asynchronous backends
+            let _ = to_vec(c.slice([0..1, 0..1]));
+            if rep >= 3 {
+                times.push(started.elapsed().as_secs_f64());
+            }
+        }
+        let (median, _) = median_and_min(&mut times);
+        results.push(json!({
+            "shape": format!("{m}x{k}x{n}"), "seconds": median, "gflops": flops / median / 1e9,
+        }));
+    }
+    emit(
+        "matmul",
+        json!({ "bench": "matmul_peak", "dtype": "float32", "results": results }),
+        backend,
+    );
+    Ok(())
+}
+
 pub fn run(args: &BenchArgs) -> CliResult<()> {
     if args.reps == 0 || args.train_steps == 0 {
         return Err(Failure::usage("--reps and --train-steps must be >= 1"));
@@ -289,9 +338,10 @@ pub fn run(args: &BenchArgs) -> CliResult<()> {
         "w3" => &["w3"],
         "w4" => &["w4"],
         "all" => &["w1", "w2", "w3", "w4"],
+        "matmul" => &["matmul"],
         other => {
             return Err(Failure::usage(format!(
-                "unknown workload '{other}' (available: w1, w2, w3, w4, all)"
+                "unknown workload '{other}' (available: w1, w2, w3, w4, all, matmul)"
             )))
         }
     };
@@ -309,6 +359,7 @@ pub fn run(args: &BenchArgs) -> CliResult<()> {
             "w1" => training_rate(args, LossKind::Dsm)?,
             "w2" => w2(args)?,
             "w3" => w3(args)?,
+            "matmul" => matmul_peak(args)?,
             _ => {
                 training_rate(args, LossKind::Ssm)?;
                 training_rate(args, LossKind::Hyvarinen)?;

@@ -45,7 +45,8 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    /// Workload: w1, w2, w3, w4 or all.
+    /// Workload: w1, w2, w3, w4, all, or matmul (the backend's matrix-product throughput at the
+    /// peer's shapes).
     pub workload: String,
     /// W2: number of samples.
     #[arg(long, default_value_t = 10_000)]
