@@ -3,8 +3,9 @@
 # ../shared/peer, run alternately on the same thread count and the same machine; writes the
 # table of ratios to docs/performance.md (and every JSON line to $OUT).
 #
-#   scripts/bench-vs-peer.sh [--threads N] [--reps R] [--quick]
+#   scripts/bench-vs-peer.sh [--threads N] [--reps R] [--quick] [--report-only]
 #
+# --report-only rewrites the report from the JSON lines of the last run without running anything.
 # The peer's virtual environment is made as its README says (about 2.6 GB of downloads) in
 # $PEER_VENV (default out/peer-venv) unless it exists. Like the peer's run_all.sh, every run
 # waits until other processes use less than 5% of the CPU. About 30 minutes for --reps 3.
@@ -13,12 +14,14 @@ cd "$(dirname "$0")/.."
 THREADS=2
 REPS=3
 QUICK=0
+REPORT_ONLY=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --threads) THREADS=$2; shift 2 ;;
         --reps) REPS=$2; shift 2 ;;
         --quick) QUICK=1; shift ;;
-        *) echo "unknown argument: $1 (expected --threads N, --reps R, --quick)" >&2; exit 2 ;;
+        --report-only) REPORT_ONLY=1; shift ;;
+        *) echo "unknown argument: $1 (expected --threads N, --reps R, --quick, --report-only)" >&2; exit 2 ;;
     esac
 done
 PEER=${PEER:-../shared/peer}
@@ -68,6 +71,7 @@ wait_idle() {
 }
 
 mkdir -p "$OUT"
+if [ "$REPORT_ONLY" = 0 ]; then
 rm -f "$OUT/peer.jsonl" "$OUT/scorelab.jsonl"
 peer() {  # SCRIPT ARGS...: one run of a peer script
     local script=$1; shift
@@ -94,6 +98,7 @@ for rep in $(seq 1 "$REPS"); do
     peer swissroll_hyvarinen --steps "$W4_STEPS"
     ours w4 --train-steps "$W4_STEPS" --reps 1
 done
+fi
 
 "$PY" - "$OUT" "$REPORT" "$THREADS" "$REPS" "$QUICK" <<'PYTHON'
 import json, os, platform, statistics, subprocess, sys
@@ -108,7 +113,8 @@ def values(records, bench, field):
     return [r[field] for r in records if r.get("bench") == bench]
 
 peak = next(r for r in peer if r["bench"] == "matmul_peak")
-peak_gflops = max(x["torch_gflops"] for x in peak["results"] if x["shape"] == "4096x4096x4096")
+# the machine's float32 GEMM peak: the faster of torch (MKL) and numpy (OpenBLAS) at 4096³
+peak_gflops = max(max(x["torch_gflops"], x["numpy_gflops"]) for x in peak["results"] if x["shape"] == "4096x4096x4096")
 rows = [
     # workload, bench, our field, peer field, higher is better, target ratio (ours/peer)
     ("W1 dsm training", "swissroll_train_dsm", "steps_per_s", "steps_per_s", True, 1.25),
@@ -149,7 +155,7 @@ Software: {rustc}, scorelab flex backend (burn 0.22.1, f32); peer Python {platfo
 {chr(10).join(table)}
 
 W3 throughput: scorelab {statistics.median(w3):.0f} GFLOP/s, peer {statistics.median(w3_peer):.0f} GFLOP/s;
-the machine's float32 GEMM peak measured by the peer (torch, 4096³) is {peak_gflops:.0f} GFLOP/s,
+the machine's float32 GEMM peak measured by the peer (the faster of torch and numpy at 4096³) is {peak_gflops:.0f} GFLOP/s,
 so scorelab reaches {100 * statistics.median(w3) / peak_gflops:.0f}% of it (target ≥ 75%).
 """
 marker = "<!-- analysis -->"
