@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use scorelab_analysis::cells::{cell_trapping, CellReport, Snapshot};
+use scorelab_analysis::cells::{cell_trapping, CellReport};
 use scorelab_analysis::paths::evaluation_indices;
 use scorelab_analysis::plot::{curves_png, grouped_scatter_png, trajectories_png, Axes, Series};
 use scorelab_core::device::to_vec;
@@ -42,14 +42,7 @@ pub fn run(args: &CellsArgs) -> CliResult<()> {
         bar.set_position(k as u64)
     })?;
     bar.finish_and_clear();
-    let path: Vec<Snapshot> = run
-        .path
-        .into_iter()
-        .map(|s| Snapshot {
-            tau: s.tau,
-            points: s.points,
-        })
-        .collect();
+    let path = run.path;
     let training = source.training_in_model_space(&device);
     let report = cell_trapping(&path, &training, &source.sde, source.normalisation.scale)?;
     let mut written = write_cell_report(&out, &report)?;

@@ -12,15 +12,10 @@ use serde::Serialize;
 
 use scorelab_core::nearest::nearest_neighbours;
 use scorelab_core::Sde;
+use scorelab_sample::PathSnapshot;
 
 use crate::error::{AnalysisError, Result};
 use crate::stats::{summarise, Summary};
-
-/// One recorded state of a batch of paths: every path's position at time τ (model space).
-pub struct Snapshot {
-    pub tau: f64,
-    pub points: Tensor<2>,
-}
 
 /// Cell occupancy of a batch of reverse paths against a training set.
 #[derive(Clone, Debug, Serialize)]
@@ -64,7 +59,7 @@ fn fraction(hits: usize, n: usize) -> f64 {
 /// run) against `training` (model space) under `sde`; `distance_scale` converts model-space
 /// distances to data space.
 pub fn cell_trapping(
-    path: &[Snapshot],
+    path: &[PathSnapshot],
     training: &Tensor<2>,
     sde: &Sde,
     distance_scale: f64,

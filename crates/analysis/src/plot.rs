@@ -107,16 +107,23 @@ fn plane_png(
                 .legend(move |(x, y)| Cross::new((x, y), 4, red.stroke_width(2)));
         }
         draw(&mut chart)?;
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 14))
-            .draw()
-            .map_err(plot_error)?;
+        draw_legend(&mut chart)?;
         root.present().map_err(plot_error)?;
     }
     encode_png(rgb, width, height)
+}
+
+/// The legend of the labelled series, boxed on a translucent background.
+fn draw_legend<'a, 'b: 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, BitMapBackend<'b>, CT>,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(plot_error)
 }
 
 fn finite_point(p: &[f32]) -> Option<(f64, f64)> {
@@ -402,13 +409,7 @@ pub fn curves_png(
                             PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
                         });
                 }
-                chart
-                    .configure_series_labels()
-                    .background_style(WHITE.mix(0.8))
-                    .border_style(BLACK)
-                    .label_font(("sans-serif", 14))
-                    .draw()
-                    .map_err(plot_error)?;
+                draw_legend(&mut chart)?;
             }};
         }
         match (axes.log_x, axes.log_y) {

@@ -3,18 +3,18 @@
 
 use burn::tensor::{Device, Tensor};
 
-use scorelab_analysis::cells::{cell_trapping, Snapshot};
+use scorelab_analysis::cells::cell_trapping;
 use scorelab_core::datasets::swissroll;
 use scorelab_core::device::tensor_from_rows;
 use scorelab_core::{EmpiricalScore, Sde};
-use scorelab_sample::{sample, SamplerConfig, SamplerKind, TauGrid};
+use scorelab_sample::{sample, PathSnapshot, SamplerConfig, SamplerKind, TauGrid};
 
 fn rows(values: &[f32], d: usize, device: &Device) -> Tensor<2> {
     tensor_from_rows(values, values.len() / d, d, device)
 }
 
-fn snapshot(tau: f64, values: &[f32], device: &Device) -> Snapshot {
-    Snapshot {
+fn snapshot(tau: f64, values: &[f32], device: &Device) -> PathSnapshot {
+    PathSnapshot {
         tau,
         points: rows(values, 2, device),
     }
@@ -74,11 +74,11 @@ fn scaled_cells_follow_the_largest_posterior_weight() {
         }
     }
     let path = vec![
-        Snapshot {
+        PathSnapshot {
             tau: lo,
             points: rows(&[1.2], 1, &device),
         },
-        Snapshot {
+        PathSnapshot {
             tau: 1e-5,
             points: rows(&[3.0], 1, &device),
         },
@@ -101,11 +101,11 @@ fn malformed_paths_are_refused() {
     ];
     assert!(cell_trapping(&rising, &training, &sde, 1.0).is_err());
     let wrong_dim = vec![
-        Snapshot {
+        PathSnapshot {
             tau: 1.0,
             points: rows(&[0.0, 0.0, 0.0], 3, &device),
         },
-        Snapshot {
+        PathSnapshot {
             tau: 0.1,
             points: rows(&[0.0, 0.0, 0.0], 3, &device),
         },
@@ -130,14 +130,7 @@ fn exponential_integrator_paths_are_trapped_in_their_cells() {
     config.grid = TauGrid::Quadratic;
     config.record_at = config.times(&sde);
     let run = sample(&score, &config, 400, &device, &mut |_| {}).unwrap();
-    let path: Vec<Snapshot> = run
-        .path
-        .into_iter()
-        .map(|s| Snapshot {
-            tau: s.tau,
-            points: s.points,
-        })
-        .collect();
+    let path = run.path;
     let report = cell_trapping(&path, &data, &sde, 1.0).unwrap();
     let sigma = sde.sigma2(1e-4).sqrt();
     assert!(

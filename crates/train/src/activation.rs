@@ -128,7 +128,11 @@ unsafe fn silu_in_place_avx2(values: &mut [f32]) {
 
 /// SiLU of every value, in place and in parallel chunks (no new buffer), as a tensor of
 /// `shape` on `device`.
-fn host_silu<const D: usize>(mut values: Vec<f32>, shape: burn::tensor::Shape, device: &Device) -> Tensor<D> {
+fn host_silu<const D: usize>(
+    mut values: Vec<f32>,
+    shape: burn::tensor::Shape,
+    device: &Device,
+) -> Tensor<D> {
     #[cfg(target_arch = "x86_64")]
     let wide = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
     values.par_chunks_mut(CHUNK).for_each(|chunk| {
