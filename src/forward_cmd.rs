@@ -13,6 +13,7 @@ use scorelab_core::device::tensor_from_rows;
 use scorelab_core::{Dataset, Sde};
 use scorelab_train::Normalisation;
 
+use crate::analyze_cmd::file_names;
 use crate::cli::ForwardArgs;
 use crate::failure::{CliResult, Failure};
 use crate::output::OutputDir;
@@ -120,7 +121,7 @@ pub fn run(args: &ForwardArgs) -> CliResult<()> {
             "times": rows,
             "final_state_vs_prior_sliced_w2": gap,
             "prior_vs_prior_sliced_w2": floor,
-            "files": written.iter().filter_map(|p| p.file_name()).map(|f| f.to_string_lossy().into_owned()).collect::<Vec<_>>(),
+            "files": file_names(&written),
         }),
     )?;
     println!(
