@@ -30,6 +30,8 @@ done
 
 STEPS=$(size 3000 100)
 SAMPLE_STEPS=$(size 500 50)
+# the quick form trains too briefly for a slow moving average of the weights
+EMA=$(size 0.999 0.9)
 for n in $(size "100 1000 60000" "100 1000"); do
     run="$OUT/mnist-n$n"
     if [ "$n" = 60000 ]; then
@@ -42,7 +44,7 @@ for n in $(size "100 1000 60000" "100 1000"); do
         else
             "$BIN" train --dataset mnist --n-train "$n" --model unet --preset tiny --loss dsm \
                 --parameterisation eps --steps "$STEPS" --batch-size 64 --lr 1e-3 --warmup 200 \
-                --grad-clip 1 --checkpoint-every 500 --out "$run"
+                --grad-clip 1 --ema-decay "$EMA" --checkpoint-every 500 --out "$run"
         fi
     fi
     "$BIN" sample --score checkpoint --checkpoint "$run" --sampler em --steps "$SAMPLE_STEPS" \
