@@ -2,7 +2,7 @@
 # Pidstrigach, Figs. 3a and 4, on MNIST: reverse paths of the reference tiny U-Net
 # (checkpoints/mnist-unet-tiny) and of the empirical score of its 60,000 training images, from
 # the same noise: mean distance to the nearest training image against τ, the score gap
-# ‖s_θ − s_emp‖ and the Novikov exponent. About 5 minutes on two cores (--quick: under one).
+# ‖s_θ − s_emp‖ and the Novikov exponent. About 3 minutes on two cores (--quick: under one).
 #   scripts/mnist-paths.sh [--quick]    outputs in $OUT (default out/mnist-paths)
 source "$(dirname "$0")/common.sh"
 OUT=${OUT:-out/mnist-paths}
