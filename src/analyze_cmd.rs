@@ -404,7 +404,7 @@ fn table_row(label: &str, n: usize, section: &Value) -> Vec<String> {
 }
 
 fn memorization(args: &MemorizationArgs) -> CliResult<()> {
-    let table = SummaryTable::from_flags(&args.table, &args.label, &TABLE_COLUMNS)?;
+    let table = SummaryTable::from_flags(&args.table, &TABLE_COLUMNS)?;
     let device = open(&args.output)?;
     let (values, dim) = read_samples(&args.samples)?;
     let (data, spec, seed, origin) = training_set(args)?;
@@ -709,7 +709,7 @@ fn path_table_row(label: &str, report: &PathReport) -> Vec<String> {
 }
 
 fn paths(args: &PathsArgs) -> CliResult<()> {
-    let table = SummaryTable::from_flags(&args.table, &args.label, &PATH_TABLE_COLUMNS)?;
+    let table = SummaryTable::from_flags(&args.table, &PATH_TABLE_COLUMNS)?;
     let device = open(&args.output)?;
     let sampler = sampler_config(&args.integrator)?;
     let source = ScoreSource::open(&args.source, args.integrator.seed, &device)?;

@@ -432,15 +432,23 @@ pub struct MemorizationArgs {
     pub fresh: Option<usize>,
     #[command(flatten)]
     pub classifier: ClassifierArgs,
-    /// Also append the key numbers as one row (named by --label) to this CSV table, which
-    /// several runs share (created with its header when absent).
+    #[command(flatten)]
+    pub table: TableArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// A shared CSV table that a run appends one row of its key numbers to (how the experiment
+/// scripts build their tables).
+#[derive(Debug, Clone, Args)]
+pub struct TableArgs {
+    /// Also append this run's key numbers as one row (named by --label) to this CSV table,
+    /// which several runs share (created with its header when absent).
     #[arg(long, requires = "label")]
     pub table: Option<PathBuf>,
     /// Name of this run's row in --table.
     #[arg(long, requires = "table")]
     pub label: Option<String>,
-    #[command(flatten)]
-    pub output: OutputArgs,
 }
 
 /// The MNIST classifier whose features give the Fréchet distance of image samples.
@@ -470,13 +478,8 @@ pub struct PathsArgs {
     /// Divergence against the Li–Yau bound: on, off or auto (on for d <= 64).
     #[arg(long, default_value = "auto")]
     pub divergence: String,
-    /// Also append the numbers at the last time as one row (named by --label) to this CSV
-    /// table, which several runs share (created with its header when absent).
-    #[arg(long, requires = "label")]
-    pub table: Option<PathBuf>,
-    /// Name of this run's row in --table.
-    #[arg(long, requires = "table")]
-    pub label: Option<String>,
+    #[command(flatten)]
+    pub table: TableArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::cli::TableArgs;
 use crate::failure::{CliResult, Failure};
 
 /// A folder that receives a command's outputs.
@@ -130,11 +131,10 @@ impl SummaryTable {
     /// The table of a command's `--table FILE --label NAME` flags (both or neither), with the
     /// label checked; None when they are absent.
     pub fn from_flags<'a>(
-        table: &Option<PathBuf>,
-        label: &'a Option<String>,
+        flags: &'a TableArgs,
         columns: &[&str],
     ) -> CliResult<Option<(Self, &'a str)>> {
-        match (table, label) {
+        match (&flags.table, &flags.label) {
             (Some(path), Some(label)) => {
                 validate_label(label)?;
                 Ok(Some((Self::open(path, columns)?, label.as_str())))

@@ -5,11 +5,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{scorelab, stderr};
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap()
-}
+use common::{json, scorelab, stderr};
 
 fn run(args: &[&str]) -> String {
     let output = scorelab(args);

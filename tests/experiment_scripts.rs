@@ -2,14 +2,13 @@
 //! built binary, and their headline numbers hold: these are the figures docs/results.md
 //! reports at full size.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn json(path: &Path) -> serde_json::Value {
-    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
-}
+use common::json;
 
 /// Runs `scripts/NAME.sh --quick` with its outputs in a fresh temporary folder.
 fn run_quick(name: &str) -> (tempfile::TempDir, PathBuf) {
