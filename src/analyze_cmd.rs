@@ -26,6 +26,7 @@ use scorelab_core::{
     open_device, BackendKind, Dataset, DatasetSpec, EmpiricalScore, GmmScore, PerturbedScore,
     ScoreFn, Sde,
 };
+use scorelab_sample::Prior;
 use scorelab_train::checkpoint::{read_meta, resolve};
 use scorelab_train::classifier::{
     CLASSES, CLASSIFIER_MODEL_FILE, FEATURES, PIXELS as FEATURE_INPUT,
@@ -59,6 +60,7 @@ pub fn run(what: &AnalyzeCommand) -> CliResult<()> {
         AnalyzeCommand::Agreement(args) => agreement_cmd(args),
         AnalyzeCommand::Training(args) => training_curves(args),
         AnalyzeCommand::Cells(args) => crate::cells_cmd::run(args),
+        AnalyzeCommand::Compare(args) => crate::compare_cmd::run(args),
     }
 }
 
@@ -246,7 +248,7 @@ const SHIPPED_CLASSIFIER: &str = "checkpoints/mnist-classifier";
 
 /// Loads the classifier named by the flag, or the shipped one; None (with a warning) when the
 /// flag is not given and the shipped one is absent.
-fn open_classifier(args: &ClassifierArgs, device: &Device) -> CliResult<Option<Classifier>> {
+pub fn open_classifier(args: &ClassifierArgs, device: &Device) -> CliResult<Option<Classifier>> {
     match &args.classifier {
         Some(dir) => Ok(Some(load_classifier(dir, device)?.0)),
         None => {
@@ -551,16 +553,31 @@ pub fn write_path_report(out: &OutputDir, report: &PathReport) -> CliResult<Vec<
             log_xy,
         )?,
     )?);
+    let (file, title, values) = match &report.novikov {
+        Some(novikov) => (
+            "paths_novikov.png",
+            format!(
+                "Novikov exponent ((1+ε)²/4ε) ∫ ½ g² ‖s_θ − s_emp‖² dτ from T, ε = {}",
+                report.viscosity
+            ),
+            novikov,
+        ),
+        None => (
+            "paths_gap_integral.png",
+            "score-gap integral ∫ ½ g² ‖s_θ − s_emp‖² dτ from T (ODE: not a KL)".to_string(),
+            &report.gap_integral,
+        ),
+    };
     written.push(out.write(
-        "paths_novikov.png",
+        file,
         &curves_png(
-            "Novikov exponent ∫ ½ g² ‖s_θ − s_emp‖² dτ from T",
+            &title,
             "τ",
-            "cumulative exponent",
+            "cumulative from T",
             &report.tau,
             &[Series {
                 label: "model vs empirical",
-                values: &report.novikov,
+                values,
             }],
             log_xy,
         )?,
@@ -601,6 +618,7 @@ pub fn write_path_report(out: &OutputDir, report: &PathReport) -> CliResult<Vec<
     header.extend([
         "score_gap".into(),
         "scaled_score_gap".into(),
+        "gap_integral".into(),
         "novikov".into(),
     ]);
     let mut csv = header.join(",") + "\n";
@@ -617,7 +635,8 @@ pub fn write_path_report(out: &OutputDir, report: &PathReport) -> CliResult<Vec<
         row.extend([
             report.score_gap[k],
             report.scaled_score_gap[k],
-            report.novikov[k],
+            report.gap_integral[k],
+            report.novikov.as_ref().map_or(f64::NAN, |v| v[k]),
         ]);
         csv.push_str(
             &row.iter()
@@ -671,7 +690,7 @@ fn divergence_flag(text: &str, dim: usize) -> CliResult<bool> {
 
 /// Columns of `analyze paths --table`: the model's and the empirical score's paths at the
 /// last recorded time, and the worst Li–Yau violation along the model's paths.
-const PATH_TABLE_COLUMNS: [&str; 10] = [
+const PATH_TABLE_COLUMNS: [&str; 11] = [
     "label",
     "tau",
     "model_mean_d1",
@@ -680,6 +699,7 @@ const PATH_TABLE_COLUMNS: [&str; 10] = [
     "empirical_memorised_fraction",
     "score_gap",
     "scaled_score_gap",
+    "gap_integral",
     "novikov_exponent",
     "model_max_li_yau_violation",
 ];
@@ -703,7 +723,12 @@ fn path_table_row(label: &str, report: &PathReport) -> Vec<String> {
         empirical.memorised_fraction[last].to_string(),
         report.score_gap[last].to_string(),
         report.scaled_score_gap[last].to_string(),
-        report.novikov[last].to_string(),
+        report.gap_integral[last].to_string(),
+        report
+            .novikov
+            .as_ref()
+            .map(|v| v[last].to_string())
+            .unwrap_or_default(),
         violation.unwrap_or_default(),
     ]
 }
@@ -731,6 +756,7 @@ fn paths(args: &PathsArgs) -> CliResult<()> {
         distance_scale: source.normalisation.scale,
     };
     config.validate(&source.sde)?;
+    let prior = source.prior(&args.integrator.prior, &args.source, &device)?;
     let out = out_dir(&args.output, "out/paths")?;
     let runs = 2 + usize::from(perturbed.is_some());
     let bar = progress_bar(runs * config.sampler.steps);
@@ -740,6 +766,7 @@ fn paths(args: &PathsArgs) -> CliResult<()> {
         perturbed.as_ref().map(|p| p as &dyn ScoreFn),
         &source.training_in_model_space(&device),
         &config,
+        &prior,
         &device,
         &mut |k| bar.set_position(k as u64),
     )?;
@@ -747,6 +774,7 @@ fn paths(args: &PathsArgs) -> CliResult<()> {
     let written = write_path_report(&out, &report)?;
     let mut record = source_json("analyze paths", &args.source, &source, &written);
     record["config"] = json!(config);
+    record["prior"] = json!(prior.kind());
     record["report"] = json!(report);
     out.write_json("paths.json", &record)?;
     if let Some((table, label)) = &table {
@@ -758,12 +786,21 @@ fn paths(args: &PathsArgs) -> CliResult<()> {
         .iter()
         .map(|s| format!("{} {:.4}", s.label, s.mean_d1[last]))
         .collect();
+    let exponent = match &report.novikov {
+        Some(novikov) => format!(
+            "Novikov exponent (ε = {}) {:.3e}",
+            report.viscosity, novikov[last]
+        ),
+        None => format!(
+            "score-gap integral {:.3e} (ODE: no Novikov exponent)",
+            report.gap_integral[last]
+        ),
+    };
     println!(
-        "at τ = {:.3e}: mean d1 {}; score gap {:.3e}; Novikov exponent {:.3e}; wrote {}",
+        "at τ = {:.3e}: mean d1 {}; score gap {:.3e}; {exponent}; wrote {}",
         report.tau[last],
         d1.join(", "),
         report.score_gap[last],
-        report.novikov[last],
         out.file("").display()
     );
     Ok(())
@@ -878,6 +915,7 @@ fn tmin(args: &TminArgs) -> CliResult<()> {
     if args.n == 0 {
         return Err(Failure::usage("invalid parameter n: must be >= 1"));
     }
+    let prior = source.prior(&args.integrator.prior, &args.source, &device)?;
     let out = out_dir(&args.output, "out/tmin")?;
     let training = source.training_in_model_space(&device);
     // quality against fresh data, in model space like the samples
@@ -913,6 +951,7 @@ fn tmin(args: &TminArgs) -> CliResult<()> {
         source.score.as_ref(),
         &training,
         &sampler,
+        &prior,
         &t_mins,
         args.n,
         args.threshold,
@@ -925,6 +964,7 @@ fn tmin(args: &TminArgs) -> CliResult<()> {
     let written = write_tmin_report(&out, &report)?;
     let mut record = source_json("analyze tmin", &args.source, &source, &written);
     record["sampler"] = json!(sampler);
+    record["prior"] = json!(prior.kind());
     record["report"] = json!(report);
     out.write_json("tmin.json", &record)?;
     for row in &report.rows {
@@ -1014,11 +1054,14 @@ fn nll_per_dim(
     points: &Dataset,
     normalisation: Normalisation,
     config: &LikelihoodConfig,
+    prior: &Prior,
     device: &Device,
     bar: &indicatif::ProgressBar,
 ) -> CliResult<Vec<f64>> {
     let x = normalisation.to_model_tensor(points, device);
-    let ll = log_likelihood(score, &x, config, &mut |k| bar.set_position(k as u64))?;
+    let ll = log_likelihood(score, &x, config, prior, &mut |k| {
+        bar.set_position(k as u64)
+    })?;
     let d = points.dim as f64;
     Ok(ll
         .iter()
@@ -1065,7 +1108,7 @@ fn likelihood(args: &LikelihoodArgs) -> CliResult<()> {
         return Err(Failure::usage("invalid parameter max-points: must be >= 1"));
     }
     let mut sets: Vec<(String, Dataset)> = Vec::new();
-    match &args.points {
+    match &args.eval_file {
         Some(path) => {
             let (values, dim) = read_samples(path)?;
             if dim != source.data.dim {
@@ -1102,6 +1145,7 @@ fn likelihood(args: &LikelihoodArgs) -> CliResult<()> {
         })
         .collect();
     config.validate(source.sde.t_end())?;
+    let prior = source.prior(&args.prior, &args.source, &device)?;
     let out = out_dir(&args.output, "out/likelihood")?;
     let mut results = Vec::new();
     let mut per_point: Vec<(String, Vec<f64>)> = Vec::new();
@@ -1130,6 +1174,7 @@ fn likelihood(args: &LikelihoodArgs) -> CliResult<()> {
             &evaluated,
             source.normalisation,
             &config,
+            &prior,
             &device,
             &bar,
         )?;
@@ -1184,6 +1229,7 @@ fn likelihood(args: &LikelihoodArgs) -> CliResult<()> {
     ];
     let mut record = source_json("analyze likelihood", &args.source, &source, &written);
     record["config"] = json!(config);
+    record["prior"] = json!(prior.kind());
     record["sets"] = json!(results);
     record["gap_fresh_minus_training_nats_per_dim"] = json!(gap);
     out.write_json("likelihood.json", &record)?;
@@ -1302,6 +1348,12 @@ fn empirical_side(args: &AgreementArgs, seed: u64, device: &Device) -> CliResult
 fn agreement_cmd(args: &AgreementArgs) -> CliResult<()> {
     let device = open(&args.output)?;
     let mut sampler = sampler_config(&args.integrator)?;
+    if args.integrator.prior != "nominal" {
+        return Err(Failure::usage(
+            "analyze agreement starts both scores from the same draw of the SDE's prior; \
+             --prior moment or exact would start them from laws of different training sets",
+        ));
+    }
     sampler.denoise = args.denoise;
     let (a, b, scale) =
         match (&args.a, &args.b, args.empirical) {

@@ -6,7 +6,7 @@ use scorelab_analysis::cells::{cell_trapping, CellReport};
 use scorelab_analysis::paths::evaluation_indices;
 use scorelab_analysis::plot::{curves_png, grouped_scatter_png, trajectories_png, Axes, Series};
 use scorelab_core::device::to_vec;
-use scorelab_sample::sample;
+use scorelab_sample::sample_with_prior;
 
 use crate::analyze_cmd::{open, out_dir, source_json};
 use crate::cli::CellsArgs;
@@ -31,6 +31,7 @@ pub fn run(args: &CellsArgs) -> CliResult<()> {
     let mut config = sampler_config(&args.integrator)?;
     let source = ScoreSource::open(&args.source, args.integrator.seed, &device)?;
     config.validate(&source.sde)?;
+    let prior = source.prior(&args.integrator.prior, &args.source, &device)?;
     let times = config.times(&source.sde);
     config.record_at = evaluation_indices(config.steps, args.records)
         .into_iter()
@@ -38,9 +39,14 @@ pub fn run(args: &CellsArgs) -> CliResult<()> {
         .collect();
     let out = out_dir(&args.output, "out/cells")?;
     let bar = progress_bar(config.steps);
-    let run = sample(source.score.as_ref(), &config, args.n, &device, &mut |k| {
-        bar.set_position(k as u64)
-    })?;
+    let run = sample_with_prior(
+        source.score.as_ref(),
+        &config,
+        &prior,
+        args.n,
+        &device,
+        &mut |k| bar.set_position(k as u64),
+    )?;
     bar.finish_and_clear();
     let path = run.path;
     let training = source.training_in_model_space(&device);
@@ -75,6 +81,7 @@ pub fn run(args: &CellsArgs) -> CliResult<()> {
     }
     let mut record = source_json("analyze cells", &args.source, &source, &written);
     record["config"] = json!(config);
+    record["prior"] = json!(prior.kind());
     record["report"] = json!(report);
     out.write_json("cells.json", &record)?;
     println!(
@@ -108,7 +115,7 @@ fn write_cell_report(out: &OutputDir, report: &CellReport) -> CliResult<Vec<std:
         &report.tau,
         &[
             Series {
-                label: "cell of x/α(τ) (largest posterior weight)",
+                label: "cell of (x − c(τ))/α(τ) (largest posterior weight)",
                 values: &report.in_final_cell,
             },
             Series {

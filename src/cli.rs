@@ -120,7 +120,8 @@ pub struct SdeArgs {
     /// ve: smallest noise level [default: 0.01].
     #[arg(long)]
     pub sigma_min: Option<f64>,
-    /// ve: largest noise level [default: largest pairwise distance of the training data].
+    /// ve: largest noise level [default: largest pairwise distance of the training data, over
+    /// a seeded 2,000-point subset when there are more points].
     #[arg(long)]
     pub sigma_max: Option<f64>,
     /// vp, subvp, cvp: β at t = 0 [default: 0.1].
@@ -314,6 +315,10 @@ pub struct SampleArgs {
     /// Keep only the finite samples if some diverge (otherwise that is an error).
     #[arg(long)]
     pub keep_finite: bool,
+    /// Images: keep the raw values in samples.npy instead of clipping them to the pixel range
+    /// [0, 1] (the fraction outside is reported either way; PNGs always clip).
+    #[arg(long)]
+    pub no_clip: bool,
 }
 
 /// The reverse-time integrator and its grid.
@@ -331,15 +336,26 @@ pub struct SamplerArgs {
     /// τ grid: uniform, quadratic (finer near t-min) or log.
     #[arg(long, default_value = "quadratic")]
     pub grid: String,
-    /// Viscosity ε (0: probability-flow ODE, 1: reverse SDE) [default: 0 for ode-*, 1 otherwise].
-    #[arg(long)]
+    /// Viscosity ε of em, pc and ode-* (0: probability-flow ODE, 1: reverse SDE) [default: 0
+    /// for ode-*, 1 otherwise]. Not for exp, which takes --eta.
+    #[arg(long, allow_hyphen_values = true)]
     pub eps: Option<f64>,
+    /// exp only: DDIM's η in [0, 1]; each step adds the fraction η² of the Gaussian posterior's
+    /// variance (1: the posterior, 0: deterministic DDIM), which approximates viscosity η²
+    /// [default: 1].
+    #[arg(long, allow_hyphen_values = true)]
+    pub eta: Option<f64>,
     /// Predictor–corrector: target signal-to-noise ratio of the Langevin steps.
     #[arg(long, default_value_t = 0.16)]
     pub snr: f64,
     /// Predictor–corrector: Langevin steps per predictor step.
     #[arg(long, default_value_t = 1)]
     pub corrector_steps: usize,
+    /// Law of the starting points X_T: nominal (the SDE's prior), moment (the Gaussian with
+    /// p_T's mean and covariance, from the training set) or exact (p_T itself, x_T = α y_i + c
+    /// + σ z; empirical score only). nominal is far from p_T for heat, ve, cou and cvp.
+    #[arg(long, default_value = "nominal")]
+    pub prior: String,
     /// Seed of the prior draw and the sampler noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -375,6 +391,27 @@ pub enum AnalyzeCommand {
     /// Voronoi cells along reverse paths: when each path is trapped in the cell of the
     /// training point it converges to, and whether that is the cell it started in.
     Cells(Box<CellsArgs>),
+    /// Two sample files compared directly: sliced W2 and energy distance (and the classifier
+    /// Fréchet distance for MNIST-shaped arrays), each beside the same metric between two
+    /// halves of the second file, the noise floor.
+    Compare(Box<CompareArgs>),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// Samples to judge (.npy of any shape [n, ...], or CSV).
+    #[arg(long)]
+    pub a: PathBuf,
+    /// Reference samples (.npy or CSV); two halves of it give the noise floor.
+    #[arg(long)]
+    pub b: PathBuf,
+    /// Seed of the split into halves and of the sliced-W2 directions.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub classifier: ClassifierArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -568,7 +605,7 @@ pub struct LikelihoodArgs {
     /// Points to evaluate (.npy or CSV) [default: the training set and a fresh draw of the same
     /// size, whose difference is the train–test gap].
     #[arg(long)]
-    pub points: Option<PathBuf>,
+    pub eval_file: Option<PathBuf>,
     /// At most this many points of each set.
     #[arg(long, default_value_t = 1000)]
     pub max_points: usize,
@@ -587,6 +624,10 @@ pub struct LikelihoodArgs {
     /// Hutchinson: gaussian or rademacher probes.
     #[arg(long, default_value = "rademacher")]
     pub probe: String,
+    /// Law at T whose log density ends the integral: nominal (the SDE's prior), moment (the
+    /// Gaussian with p_T's mean and covariance) or exact (p_T itself; empirical score only).
+    #[arg(long, default_value = "nominal")]
+    pub prior: String,
     /// Seed of the training-set draw and the fresh draw.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -701,4 +742,18 @@ pub struct ForwardArgs {
     /// Write into the output folder even if it exists.
     #[arg(long)]
     pub force: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap's consistency checks (no two arguments of a command share an id or a long flag)
+    /// run only in debug builds; this runs them in every build, so a flag that collides with a
+    /// flattened one (as `analyze likelihood --points` once did with the diracs `--points`) is a
+    /// test failure rather than a flag that silently feeds the other.
+    #[test]
+    fn no_command_has_two_arguments_with_one_name() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -5,6 +5,7 @@ mod bench_cmd;
 mod cells_cmd;
 mod classifier_cmd;
 mod cli;
+mod compare_cmd;
 mod demo_cmd;
 mod failure;
 mod forward_cmd;

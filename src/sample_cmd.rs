@@ -6,10 +6,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use scorelab_analysis::plot::{image_grid_png, scatter_png, trajectories_png};
+use scorelab_core::datasets::clip_to_range;
 use scorelab_core::device::to_vec;
 use scorelab_core::nearest::nearest_neighbours;
 use scorelab_core::{open_device, BackendKind};
-use scorelab_sample::{sample, SamplerConfig, SamplerKind, TauGrid, GRID_NAMES, SAMPLER_NAMES};
+use scorelab_sample::{
+    sample_with_prior, SamplerConfig, SamplerKind, TauGrid, GRID_NAMES, SAMPLER_NAMES,
+};
 
 use crate::cli::{SampleArgs, SamplerArgs};
 use crate::failure::{CliResult, Failure};
@@ -40,7 +43,23 @@ pub fn sampler_config(args: &SamplerArgs) -> CliResult<SamplerConfig> {
     })?;
     let mut config = SamplerConfig::new(kind, args.steps, args.t_min);
     config.grid = grid;
-    config.eps = args.eps.unwrap_or(kind.default_eps());
+    if kind == SamplerKind::Exponential {
+        if args.eps.is_some() {
+            return Err(Failure::usage(
+                "--sampler exp takes --eta (DDIM's η: each step adds η² of the posterior variance), \
+                 not --eps (the viscosity of em, pc and ode-*, which scales the score drift and the noise)",
+            ));
+        }
+        config.set_eta(args.eta.unwrap_or(1.0));
+    } else if args.eta.is_some() {
+        return Err(Failure::usage(format!(
+            "--eta is DDIM's η of --sampler exp; --sampler {} takes --eps (the viscosity ε of the \
+             reverse dynamics: 0 for the probability-flow ODE, 1 for the reverse SDE)",
+            args.sampler
+        )));
+    } else {
+        config.eps = args.eps.unwrap_or(kind.default_eps());
+    }
     config.snr = args.snr;
     config.corrector_steps = args.corrector_steps;
     config.seed = args.seed;
@@ -69,6 +88,9 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
     }
     let backend = BackendKind::parse(&args.device)?;
     let device = open_device(backend)?;
+    let source = ScoreSource::open(&args.source, args.integrator.seed, &device)?;
+    config.validate(&source.sde)?;
+    let prior = source.prior(&args.integrator.prior, &args.source, &device)?;
     let ScoreSource {
         score,
         sde,
@@ -76,17 +98,21 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
         data,
         data_seed,
         normalisation,
-    } = ScoreSource::open(&args.source, args.integrator.seed, &device)?;
-    config.validate(&sde)?;
+    } = source;
     let train_tensor = data.to_tensor(&device);
     // Every argument is checked by now: only a valid run creates the output folder.
     let out = OutputDir::create(&args.out, args.force)?;
 
     let bar = progress_bar(config.steps);
     let started = Instant::now();
-    let result = sample(score.as_ref(), &config, args.n, &device, &mut |step| {
-        bar.set_position(step as u64)
-    })?;
+    let result = sample_with_prior(
+        score.as_ref(),
+        &config,
+        &prior,
+        args.n,
+        &device,
+        &mut |step| bar.set_position(step as u64),
+    )?;
     bar.finish_and_clear();
     let sampling_seconds = started.elapsed().as_secs_f64();
 
@@ -122,6 +148,11 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
         }
     }
 
+    // images leave the pixel range by a little (the network's error near t_min): report how
+    // much, and clip unless --no-clip
+    let value_range = data.value_range();
+    let out_of_range = value_range.map(|range| clip_to_range(&mut samples, range, !args.no_clip));
+    let clipped = out_of_range.is_some() && !args.no_clip;
     let sample_tensor = scorelab_core::device::tensor_from_rows(&samples, kept, dim, &device);
     let (d1, _) = nearest_neighbours(&sample_tensor, &train_tensor);
     let on_point =
@@ -188,11 +219,15 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
         },
         "sde": sde,
         "sampler": config,
+        "prior": prior.kind(),
         "n": args.n,
         "device": backend.name(),
         "results": {
             "samples_kept": kept,
             "nonfinite_samples": result.nonfinite_rows.len(),
+            "value_range": value_range,
+            "out_of_range_fraction": out_of_range,
+            "clipped_to_range": clipped,
             "first_nonfinite_tau": first_divergence,
             "mean_distance_to_nearest_training_point": mean_d1,
             "fraction_within_1e-2_of_a_training_point": on_point,

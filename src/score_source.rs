@@ -9,6 +9,7 @@ use scorelab_core::datasets::{MnistSplit, DATASET_NAMES};
 use scorelab_core::{
     Dataset, DatasetSpec, EmpiricalScore, Gmm, GmmScore, PerturbedScore, ScoreFn, Sde, SdeParams,
 };
+use scorelab_sample::{Prior, PriorKind, PRIOR_NAMES};
 use scorelab_train::checkpoint::{EMA_FILE, WEIGHTS_FILE};
 use scorelab_train::{load_score_weights, Meta, Normalisation};
 
@@ -263,6 +264,28 @@ impl ScoreSource {
             )));
         }
         Ok(source)
+    }
+
+    /// The law of X_T named by `--prior`: the SDE's nominal prior, p_T's moment-matched
+    /// Gaussian, or (empirical score only) p_T of the training set itself.
+    pub fn prior(&self, name: &str, args: &ScoreArgs, device: &Device) -> CliResult<Prior> {
+        let kind = PriorKind::parse(name).ok_or_else(|| {
+            Failure::usage(format!(
+                "unknown prior '{name}' (expected one of: {})",
+                PRIOR_NAMES.join(", ")
+            ))
+        })?;
+        Ok(match kind {
+            PriorKind::Nominal => Prior::Nominal,
+            PriorKind::Moment => Prior::moment(&self.sde, &self.training_in_model_space(device))?,
+            PriorKind::Exact if args.score != "empirical" => return Err(Failure::usage(format!(
+                "--prior exact starts from the training points (x_T = α y_i + c + σ z), the law \
+                     p_T of the empirical score only; --score {} would start next to its training \
+                     set: use --prior moment",
+                args.score
+            ))),
+            PriorKind::Exact => Prior::exact(self.training_in_model_space(device))?,
+        })
     }
 
     /// The training set in the space the score lives in (normalised for images).

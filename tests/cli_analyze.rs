@@ -482,3 +482,103 @@ fn forward_process_of_ou_forgets_and_of_cou_remembers() {
         "cou: {cou} against floor {cou_floor}"
     );
 }
+
+/// `analyze likelihood --eval-file` evaluates the points of that file (and only those); a
+/// missing file is an error that names it, not a silent fall-back to the training set.
+#[test]
+fn likelihood_evaluates_the_points_of_eval_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let points = dir.path().join("points.csv");
+    fs::write(&points, "x0,x1\n0.1,0.2\n-0.3,0.4\n0.5,-0.6\n").unwrap();
+    let out = dir.path().join("ll");
+    run(&[
+        "analyze",
+        "likelihood",
+        "--n-train",
+        "20",
+        "--steps",
+        "20",
+        "--eval-file",
+        points.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let report = json(&out.join("likelihood.json"));
+    let sets = report["sets"].as_array().unwrap();
+    assert_eq!(sets.len(), 1, "{sets:?}");
+    assert_eq!(sets[0]["n"], 3);
+    assert_eq!(sets[0]["set"], points.to_str().unwrap());
+
+    let missing = dir.path().join("nonexistent.npy");
+    let output = scorelab(&[
+        "analyze",
+        "likelihood",
+        "--n-train",
+        "20",
+        "--eval-file",
+        missing.to_str().unwrap(),
+        "--out",
+        dir.path().join("ll2").to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("nonexistent.npy"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// `analyze compare` on N(0, 1) against N(1, 1) (3,000 draws each, 1-D): W2 = 1 (the sliced
+/// distance in one dimension is W2 itself) and energy distance 2E|N(1, 2)| − 2E|N(0, 2)| =
+/// 0.5418; the noise floor of two halves of B is near zero. Tolerances 0.06 and 0.04 are
+/// about four times the spread of the estimates at this size (seeded draws).
+#[test]
+fn compare_matches_gaussian_closed_forms() {
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, StandardNormal};
+    let dir = tempfile::tempdir().unwrap();
+    let draw = |shift: f64, seed: u64| -> String {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let rows: Vec<String> = (0..3000)
+            .map(|_| {
+                let z: f64 = StandardNormal.sample(&mut rng);
+                format!("{}", z + shift)
+            })
+            .collect();
+        format!("x0\n{}\n", rows.join("\n"))
+    };
+    let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+    fs::write(&a, draw(1.0, 1)).unwrap();
+    fs::write(&b, draw(0.0, 2)).unwrap();
+    let out = dir.path().join("cmp");
+    let stdout = run(&[
+        "analyze",
+        "compare",
+        "--a",
+        a.to_str().unwrap(),
+        "--b",
+        b.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(stdout.contains("noise floor"), "{stdout}");
+    let report = json(&out.join("compare.json"));
+    let q = &report["quality"];
+    let value = |path: &[&str]| {
+        let mut v = q;
+        for key in path {
+            v = &v[*key];
+        }
+        v.as_f64().unwrap()
+    };
+    let w2 = value(&["a_vs_b", "sliced_w2"]);
+    assert!((w2 - 1.0).abs() < 0.06, "W2 {w2}");
+    let energy = value(&["a_vs_b", "energy_distance"]);
+    assert!((energy - 0.5418).abs() < 0.04, "energy {energy}");
+    let half = value(&["a_half_vs_b_half", "sliced_w2"]);
+    assert!((half - 1.0).abs() < 0.08, "half-size W2 {half}");
+    assert!(value(&["noise_floor_b_half_vs_b_half", "sliced_w2"]) < 0.15);
+    assert!(value(&["noise_floor_b_half_vs_b_half", "energy_distance"]).abs() < 0.02);
+    assert_eq!(report["a"]["n"], 3000);
+    assert!(report["classifier_frechet"].is_null());
+}

@@ -201,3 +201,72 @@ fn missing_data_file_is_a_runtime_error() {
         stderr(&output)
     );
 }
+
+fn npy_values(path: &Path) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap();
+    npyz::NpyFile::new(&bytes[..]).unwrap().into_vec().unwrap()
+}
+
+/// MNIST samples of the empirical score stopped at t_min without denoising carry the noise
+/// σ(t_min) around pixel values 0 and 1, so many pixels leave [0, 1]: the summary reports that
+/// fraction; samples.npy is clipped to [0, 1] by default and raw with --no-clip, whose values
+/// show the same fraction outside.
+#[test]
+fn image_samples_are_clipped_to_the_pixel_range_unless_asked_not_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = "sample --dataset mnist --n-train 100 --n 8 --sampler exp --steps 20 --t-min 1e-3";
+    let run = |out: &Path, extra: &[&str]| {
+        let mut args: Vec<&str> = flags.split_whitespace().collect();
+        args.extend(extra);
+        args.extend(["--out", out.to_str().unwrap()]);
+        let output = scorelab(&args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        summary(out)
+    };
+    let (clipped, raw) = (dir.path().join("clipped"), dir.path().join("raw"));
+    let s = run(&clipped, &[]);
+    let fraction = s["results"]["out_of_range_fraction"].as_f64().unwrap();
+    assert!(fraction > 0.05, "out-of-range fraction {fraction}");
+    assert_eq!(s["results"]["clipped_to_range"], true);
+    let values = npy_values(&clipped.join("samples.npy"));
+    assert!(values.iter().all(|v| (0.0..=1.0).contains(v)));
+
+    let s = run(&raw, &["--no-clip"]);
+    assert_eq!(s["results"]["clipped_to_range"], false);
+    assert_eq!(
+        s["results"]["out_of_range_fraction"].as_f64().unwrap(),
+        fraction
+    );
+    let values = npy_values(&raw.join("samples.npy"));
+    let outside = values.iter().filter(|v| !(0.0..=1.0).contains(*v)).count();
+    assert!((outside as f64 / values.len() as f64 - fraction).abs() < 1e-12);
+}
+
+/// `--prior` is recorded in the summary; point data has no value range to report.
+#[test]
+fn the_prior_is_recorded_in_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    for prior in ["nominal", "moment", "exact"] {
+        let out = dir.path().join(prior);
+        let output = scorelab(&[
+            "sample",
+            "--dataset",
+            "diracs",
+            "--points=-1,0;1,0;0,1.5",
+            "--sde",
+            "heat",
+            "--n",
+            "50",
+            "--steps",
+            "50",
+            "--prior",
+            prior,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let s = summary(&out);
+        assert_eq!(s["prior"], prior);
+        assert!(s["results"]["out_of_range_fraction"].is_null());
+    }
+}

@@ -75,6 +75,11 @@ fn fixtures(dir: &Path) {
     fs::write(dir.join("garbled.toml"), "steps = = 3\n").unwrap();
     fs::write(dir.join("a-file"), "not a folder").unwrap();
     fs::write(dir.join("three-d.csv"), "0.1,0.2,0.3\n0.3,0.4,0.5\n").unwrap();
+    fs::write(
+        dir.join("two-d.csv"),
+        "0.1,0.2\n0.3,0.4\n0.5,0.6\n0.7,0.8\n",
+    )
+    .unwrap();
     fs::write(dir.join("garbage.npy"), "this is not an array").unwrap();
     fs::create_dir(dir.join("occupied")).unwrap();
     fs::write(dir.join("occupied/keep.txt"), "earlier work").unwrap();

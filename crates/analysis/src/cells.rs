@@ -1,8 +1,8 @@
 //! Voronoi-cell trapping of reverse paths (Cao et al., Prop. 4.4, (4.39)–(4.45), Fig. 10).
 //!
-//! The empirical score's weights λ_i(x, τ) = softmax_i(−‖x − α(τ) y_i‖² / 2σ²(τ)) are largest
-//! for the training point y_i nearest to x/α(τ), i.e. for the Voronoi cell C_i (4.42) that
-//! contains x/α. As τ → 0 they become one-hot (4.41), the reverse dynamics turn into a stiff
+//! The empirical score's weights λ_i(x, τ) = softmax_i(−‖x − α(τ) y_i − c(τ)‖² / 2σ²(τ)) are
+//! largest for the training point y_i nearest to (x − c(τ))/α(τ), i.e. for the Voronoi cell C_i
+//! (4.42) that contains (x − c)/α (c = 0 except for the ou and cou SDEs with μ ≠ 0). As τ → 0 they become one-hot (4.41), the reverse dynamics turn into a stiff
 //! relaxation towards that y_i (4.44), and each path is eventually trapped in one cell and
 //! converges to its training point (4.45). This module measures when that happens along
 //! recorded paths.
@@ -22,13 +22,13 @@ use crate::stats::{summarise, Summary};
 pub struct CellReport {
     /// Recorded times, decreasing (the order of the run).
     pub tau: Vec<f64>,
-    /// Fraction of paths whose cell at τ (the cell of x/α(τ), i.e. the largest posterior
-    /// weight λ_i) is the cell of their end point.
+    /// Fraction of paths whose cell at τ (the cell of (x − c(τ))/α(τ), i.e. the largest
+    /// posterior weight λ_i) is the cell of their end point.
     pub in_final_cell: Vec<f64>,
     /// The same with the cell of x itself, as drawn in the paper's figure.
     pub in_final_cell_unscaled: Vec<f64>,
     /// Per path, the largest recorded τ from which on the path never leaves its final cell
-    /// (cells of x/α): when it was trapped.
+    /// (cells of (x − c)/α): when it was trapped.
     pub trapping_tau: Summary,
     /// Fraction of paths that end in the cell they started in (cells of the unscaled start).
     pub start_cell_is_final: f64,
@@ -47,8 +47,13 @@ pub struct CellReport {
     pub end_cells: Vec<usize>,
 }
 
-fn cells(points: &Tensor<2>, training: &Tensor<2>, scale: f64) -> Vec<usize> {
-    nearest_neighbours(&points.clone().mul_scalar(scale), training).1
+/// The Voronoi cell of (x − shift)/scale for every row x of `points`.
+fn cells(points: &Tensor<2>, training: &Tensor<2>, shift: f64, scale: f64) -> Vec<usize> {
+    nearest_neighbours(
+        &points.clone().sub_scalar(shift).div_scalar(scale),
+        training,
+    )
+    .1
 }
 
 fn fraction(hits: usize, n: usize) -> f64 {
@@ -89,11 +94,11 @@ pub fn cell_trapping(
     }
     let scaled: Vec<Vec<usize>> = path
         .iter()
-        .map(|s| cells(&s.points, training, 1.0 / sde.alpha(s.tau)))
+        .map(|s| cells(&s.points, training, sde.shift(s.tau), sde.alpha(s.tau)))
         .collect();
     let unscaled: Vec<Vec<usize>> = path
         .iter()
-        .map(|s| cells(&s.points, training, 1.0))
+        .map(|s| cells(&s.points, training, 0.0, 1.0))
         .collect();
     let end = scaled.last().expect("non-empty").clone();
     let share =

@@ -3,6 +3,7 @@
 
 pub mod agreement;
 pub mod cells;
+pub mod compare;
 pub mod error;
 pub mod fisher;
 pub mod frechet;

@@ -4,7 +4,9 @@
 //!   log p_{t0}(x) = log p_T(x_T) + ∫_{t0}^T ∇·F(x_t, t) dt,  ∇·F = d·a(t) − ½ g(t)² ∇·s,
 //! for the linear drift f = a(t) x + b(t). The integral is taken with classical RK4 on a
 //! geometric time grid, jointly for x and the log-density increment, with the exact divergence
-//! of the score; log p_T is the SDE's Gaussian prior.
+//! of the score; log p_T is the log density of the chosen prior ([`Prior`]: the SDE's nominal
+//! Gaussian, p_T's moment-matched Gaussian, or p_T itself for the empirical score). A prior
+//! that is not p_T biases the result by E[log p_T − log prior] at the flow's end.
 
 use burn::tensor::{Device, Tensor};
 use rand::{Rng, SeedableRng};
@@ -14,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use scorelab_core::device::{tensor_from_rows, to_vec};
 use scorelab_core::{ScoreFn, Times};
+use scorelab_sample::Prior;
 
 use crate::error::{AnalysisError, Result};
 
@@ -108,12 +111,13 @@ fn flow(
     (velocity, divergence)
 }
 
-/// log p_{t0}(x) in nats for every row of `x`, under the marginals `score` describes.
-/// `progress` receives the number of steps done.
+/// log p_{t0}(x) in nats for every row of `x`, under the marginals `score` describes, with
+/// `prior` as the law at T. `progress` receives the number of steps done.
 pub fn log_likelihood(
     score: &dyn ScoreFn,
     x: &Tensor<2>,
     config: &LikelihoodConfig,
+    prior: &Prior,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Vec<f64>> {
     let sde = score.sde();
@@ -165,16 +169,11 @@ pub fn log_likelihood(
         y = y + (k1 + k2.mul_scalar(2.0) + k3.mul_scalar(2.0) + k4).mul_scalar(h / 6.0);
         progress(k + 1);
     }
-    let (mean, var) = sde.prior();
-    let end = to_vec(y);
-    let log_prior = |row: &[f32]| {
-        let quadratic: f64 = row.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / var;
-        -0.5 * (quadratic + d as f64 * (2.0 * std::f64::consts::PI * var).ln())
-    };
-    let result: Vec<f64> = end
-        .chunks(d)
+    let result: Vec<f64> = prior
+        .log_density(sde, &y)?
+        .into_iter()
         .zip(&integral)
-        .map(|(row, inc)| log_prior(row) + inc)
+        .map(|(log_prior, inc)| log_prior + inc)
         .collect();
     if let Some(i) = result.iter().position(|v| !v.is_finite()) {
         return Err(AnalysisError::invalid(

@@ -2,16 +2,21 @@
 //! model score, with the empirical score of its training set and optionally with a perturbed
 //! empirical score, all from the same starting noise and the same Brownian increments. At the
 //! recorded times τ each path reports its mean distance d1 to the training set and its
-//! memorised fraction; along the model's path the score gap ‖s_θ − s_emp‖ and the cumulative
-//! Novikov exponent ∫_τ^T ½ g(u)² E‖s_θ − s_emp‖²(Y_u) du; and, when asked, ∇·s against the
-//! Li–Yau bound −d/σ²(τ), which the Hessian of the log of any Gaussian-smoothed density obeys.
+//! memorised fraction; along the model's path the score gap ‖s_θ − s_emp‖, the cumulative
+//! score-gap integral I(τ) = ∫_τ^T ½ g(u)² E‖s_θ − s_emp‖²(Y_u) du and, for a stochastic run
+//! with viscosity ε > 0, the Novikov (Girsanov) exponent KL(P_θ ‖ P_emp) = ((1 + ε)²/(4ε)) I(τ):
+//! the two reverse SDEs dY = [−f + ((1+ε)/2) g² s] dτ + √ε g dW̄ differ in drift by
+//! ((1+ε)/2) g² (s_θ − s_emp) and share the diffusion √ε g, so ½ ∫ E‖Δb‖²/(ε g²) is that
+//! multiple of I (ε = 1: I itself). The probability-flow ODE (ε = 0) has no KL: only I is
+//! reported. When asked, ∇·s is compared with the Li–Yau bound −d/σ²(τ), which the Hessian of
+//! the log of any Gaussian-smoothed density obeys.
 
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use scorelab_core::device::to_vec;
 use scorelab_core::{ScoreFn, Times};
-use scorelab_sample::{sample, PathSnapshot, SamplerConfig};
+use scorelab_sample::{sample_with_prior, PathSnapshot, Prior, SamplerConfig};
 
 use crate::error::{AnalysisError, Result};
 use crate::memorization::{memorisation_stats, neighbours, DEFAULT_THRESHOLD};
@@ -82,8 +87,19 @@ pub struct PathReport {
     pub score_gap: Vec<f64>,
     /// Mean σ(τ)·‖s_θ − s_emp‖: the gap on the scale of the noise, comparable across τ.
     pub scaled_score_gap: Vec<f64>,
-    /// ∫_τ^T ½ g² E‖s_θ − s_emp‖² du, cumulative from T (0 at the first time).
-    pub novikov: Vec<f64>,
+    /// Viscosity ε of the run (for exp: η², the viscosity its steps approximate).
+    pub viscosity: f64,
+    /// I(τ) = ∫_τ^T ½ g² E‖s_θ − s_emp‖² du, cumulative from T (0 at the first time).
+    pub gap_integral: Vec<f64>,
+    /// The Girsanov KL ((1 + ε)²/(4ε))·I(τ) of the reverse SDE with viscosity ε; None for
+    /// ε = 0 (the ODE), where it is not defined.
+    pub novikov: Option<Vec<f64>>,
+}
+
+/// The factor (1 + ε)²/(4ε) that turns the score-gap integral into the KL of two reverse SDEs
+/// with viscosity ε (None for ε = 0).
+pub fn girsanov_factor(eps: f64) -> Option<f64> {
+    (eps > 0.0).then(|| (1.0 + eps).powi(2) / (4.0 * eps))
 }
 
 /// `count` indices spread evenly over 0..=last, both ends included, without repeats.
@@ -150,14 +166,17 @@ fn series(
 }
 
 /// Path diagnostics of `model` against `empirical` (and `perturbed`, when given) on the
-/// training set `training`. All scores must belong to the same SDE. `progress` receives the
-/// number of integration steps done over all runs.
+/// training set `training`, every run started from the same draw of `prior`. All scores must
+/// belong to the same SDE. `progress` receives the number of integration steps done over all
+/// runs.
+#[allow(clippy::too_many_arguments)]
 pub fn path_diagnostics(
     model: &dyn ScoreFn,
     empirical: &dyn ScoreFn,
     perturbed: Option<&dyn ScoreFn>,
     training: &Tensor<2>,
     config: &PathConfig,
+    prior: &Prior,
     device: &Device,
     progress: &mut dyn FnMut(usize),
 ) -> Result<PathReport> {
@@ -193,7 +212,7 @@ pub fn path_diagnostics(
     let mut done = 0usize;
     let mut run = |score: &dyn ScoreFn| -> Result<Vec<PathSnapshot>> {
         let base = done;
-        let out = sample(score, &sampler, config.n, device, &mut |k| {
+        let out = sample_with_prior(score, &sampler, prior, config.n, device, &mut |k| {
             progress(base + k)
         })?;
         done += steps;
@@ -224,7 +243,9 @@ pub fn path_diagnostics(
         ],
         score_gap: Vec::new(),
         scaled_score_gap: Vec::new(),
-        novikov: Vec::new(),
+        viscosity: config.sampler.eps,
+        gap_integral: Vec::new(),
+        novikov: None,
     };
     if let (Some(score), Some(path)) = (perturbed, &perturbed_path) {
         report.series.push(series(
@@ -248,12 +269,14 @@ pub fn path_diagnostics(
         integrand.push(0.5 * sde.diffusion(snapshot.tau).powi(2) * square);
     }
     let mut cumulative = 0.0;
-    report.novikov.push(0.0);
+    report.gap_integral.push(0.0);
     for k in 1..integrand.len() {
         let h = report.tau[k - 1] - report.tau[k];
         cumulative += 0.5 * h * (integrand[k - 1] + integrand[k]);
-        report.novikov.push(cumulative);
+        report.gap_integral.push(cumulative);
     }
+    report.novikov = girsanov_factor(report.viscosity)
+        .map(|factor| report.gap_integral.iter().map(|v| factor * v).collect());
     Ok(report)
 }
 

@@ -5,7 +5,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use scorelab_core::ScoreFn;
-use scorelab_sample::{sample, SamplerConfig};
+use scorelab_sample::{sample_with_prior, Prior, SamplerConfig};
 
 use crate::error::{AnalysisError, Result};
 use crate::memorization::{memorisation_stats, neighbours, MemorisationStats};
@@ -30,13 +30,14 @@ pub struct TminReport {
     pub rows: Vec<TminRow>,
 }
 
-/// Samples `n` points with `score` for each of `t_mins` (same seed, same grid kind and step
-/// count) and measures them against `training` with `threshold` on d1/d2.
+/// Samples `n` points with `score` from `prior` for each of `t_mins` (same seed, same grid
+/// kind and step count) and measures them against `training` with `threshold` on d1/d2.
 #[allow(clippy::too_many_arguments)]
 pub fn tmin_sweep(
     score: &dyn ScoreFn,
     training: &Tensor<2>,
     sampler: &SamplerConfig,
+    prior: &Prior,
     t_mins: &[f64],
     n: usize,
     threshold: f64,
@@ -54,7 +55,9 @@ pub fn tmin_sweep(
         config.t_min = t_min;
         config.record_at.clear();
         let base = k * sampler.steps;
-        let out = sample(score, &config, n, device, &mut |s| progress(base + s))?;
+        let out = sample_with_prior(score, &config, prior, n, device, &mut |s| {
+            progress(base + s)
+        })?;
         let kept = finite_rows(out.samples, &out.nonfinite_rows);
         let Some(kept) = kept else {
             return Err(AnalysisError::invalid(

@@ -151,3 +151,68 @@ fn exponential_integrator_paths_are_trapped_in_their_cells() {
     );
     assert_eq!(*report.in_final_cell.last().unwrap(), 1.0);
 }
+
+/// With a shifted SDE (ou, μ = 0.7) the cell at τ is the training point of largest empirical
+/// weight λ_i ∝ exp(−‖x − α(τ) y_i − c(τ)‖² / 2σ²(τ)), i.e. the cell of (x − c)/α; ignoring
+/// the shift c(τ) gives another share at intermediate τ. The shares are checked against the
+/// argmax of the weights computed here on the host.
+#[test]
+fn shifted_sde_cells_follow_the_largest_empirical_weight() {
+    let device = Device::flex();
+    let points = [-1.0f32, 0.0, 1.0, 0.0, 0.0, 1.5];
+    let data = rows(&points, 2, &device);
+    let sde = Sde::ou(1.0, 2f64.sqrt(), 0.7, 5.0).unwrap();
+    let score = EmpiricalScore::new(data.clone(), sde.clone()).unwrap();
+    let mut config = SamplerConfig::new(SamplerKind::EulerMaruyama, 200, 1e-3);
+    config.seed = 3;
+    config.grid = TauGrid::Quadratic;
+    config.record_at = config.times(&sde);
+    let run = sample(&score, &config, 400, &device, &mut |_| {}).unwrap();
+    let report = cell_trapping(&run.path, &data, &sde, 1.0).unwrap();
+    let argmax_weight = |x: &[f32], tau: f64| -> usize {
+        let (alpha, shift) = (sde.alpha(tau), sde.shift(tau));
+        let distance = |i: usize| -> f64 {
+            (0..2)
+                .map(|j| (x[j] as f64 - alpha * points[2 * i + j] as f64 - shift).powi(2))
+                .sum()
+        };
+        (0..3)
+            .min_by(|&a, &b| distance(a).total_cmp(&distance(b)))
+            .unwrap()
+    };
+    let host: Vec<Vec<f32>> = run
+        .path
+        .iter()
+        .map(|s| scorelab_core::device::to_vec(s.points.clone()))
+        .collect();
+    let last = run.path.len() - 1;
+    let end: Vec<usize> = (0..400)
+        .map(|i| argmax_weight(&host[last][2 * i..2 * i + 2], run.path[last].tau))
+        .collect();
+    assert_eq!(end, report.end_cells);
+    let mut differs_from_unshifted = false;
+    for (k, snapshot) in run.path.iter().enumerate() {
+        let cells: Vec<usize> = (0..400)
+            .map(|i| argmax_weight(&host[k][2 * i..2 * i + 2], snapshot.tau))
+            .collect();
+        let share = cells.iter().zip(&end).filter(|(a, b)| a == b).count() as f64 / 400.0;
+        assert!(
+            (report.in_final_cell[k] - share).abs() < 1e-12,
+            "τ = {}: reported {} against {share}",
+            snapshot.tau,
+            report.in_final_cell[k]
+        );
+        let unshifted: Vec<usize> = (0..400)
+            .map(|i| {
+                let x = &host[k][2 * i..2 * i + 2];
+                let scaled = [
+                    x[0] / sde.alpha(snapshot.tau) as f32,
+                    x[1] / sde.alpha(snapshot.tau) as f32,
+                ];
+                argmax_weight(&scaled, 0.0)
+            })
+            .collect();
+        differs_from_unshifted |= unshifted != cells;
+    }
+    assert!(differs_from_unshifted, "the shift never changed a cell");
+}

@@ -2,11 +2,13 @@
 
 pub mod error;
 pub mod grid;
+pub mod prior;
 pub mod sampler;
 
 pub use error::{Result, SampleError};
 pub use grid::{TauGrid, GRID_NAMES};
+pub use prior::{Prior, PriorKind, PRIOR_NAMES};
 pub use sampler::{
-    nonfinite_rows, prior_sample, sample, sample_from, tweedie, PathSnapshot, SampleOutput,
-    SamplerConfig, SamplerKind, SAMPLER_NAMES,
+    nonfinite_rows, prior_sample, sample, sample_from, sample_with_prior, tweedie, PathSnapshot,
+    SampleOutput, SamplerConfig, SamplerKind, SAMPLER_NAMES,
 };

@@ -15,6 +15,7 @@ use scorelab_core::{ScoreFn, Sde, Times};
 
 use crate::error::{Result, SampleError};
 use crate::grid::TauGrid;
+use crate::prior::Prior;
 
 /// The integrators.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,8 +91,14 @@ pub struct SamplerConfig {
     pub steps: usize,
     pub t_min: f64,
     pub grid: TauGrid,
-    /// Viscosity ε (0: ODE, 1: reverse SDE).
+    /// Viscosity ε (0: ODE, 1: reverse SDE) of em, pc and ode-*. For exp it is η², the
+    /// viscosity its steps approximate, and must be set with [`SamplerConfig::set_eta`].
     pub eps: f64,
+    /// exp: DDIM's η ∈ [0, 1]; each step adds the fraction η² of the posterior variance
+    /// (η = 1: the posterior itself, η = 0: deterministic). Its continuous-time limit is the
+    /// reverse dynamics with viscosity ε = η². Unused (1) by the other samplers.
+    #[serde(default = "default_eta")]
+    pub eta: f64,
     /// Target signal-to-noise ratio of the Langevin corrector.
     pub snr: f64,
     pub corrector_steps: usize,
@@ -102,7 +109,17 @@ pub struct SamplerConfig {
     pub seed: u64,
 }
 
+fn default_eta() -> f64 {
+    1.0
+}
+
 impl SamplerConfig {
+    /// Sets DDIM's η of the exponential integrator, and with it the viscosity ε = η².
+    pub fn set_eta(&mut self, eta: f64) {
+        self.eta = eta;
+        self.eps = eta * eta;
+    }
+
     /// A configuration with the usual defaults for `kind`.
     pub fn new(kind: SamplerKind, steps: usize, t_min: f64) -> Self {
         SamplerConfig {
@@ -111,6 +128,7 @@ impl SamplerConfig {
             t_min,
             grid: TauGrid::Uniform,
             eps: kind.default_eps(),
+            eta: default_eta(),
             snr: 0.16,
             corrector_steps: 1,
             denoise: false,
@@ -146,10 +164,29 @@ impl SamplerConfig {
                 "ODE samplers integrate the probability-flow ODE (eps = 0); use --sampler em for eps > 0",
             ));
         }
-        if self.kind == SamplerKind::Exponential && self.eps > 1.0 {
+        if self.kind == SamplerKind::Exponential {
+            if !(self.eta.is_finite() && (0.0..=1.0).contains(&self.eta)) {
+                return Err(SampleError::invalid(
+                    "eta",
+                    format!(
+                        "DDIM's η of the exponential integrator takes 0 <= eta <= 1, got {}",
+                        self.eta
+                    ),
+                ));
+            }
+            if (self.eps - self.eta * self.eta).abs() > 1e-12 {
+                return Err(SampleError::invalid(
+                    "eps",
+                    "the exponential integrator takes --eta (DDIM's η: each step adds η² of the \
+                     posterior variance), not --eps (the viscosity of em, pc and ode-*); its \
+                     viscosity is η²",
+                ));
+            }
+        } else if self.eta != default_eta() {
             return Err(SampleError::invalid(
-                "eps",
-                "the exponential integrator takes 0 <= eps <= 1",
+                "eta",
+                "--eta is DDIM's η of the exponential integrator (--sampler exp); em and pc take \
+                 --eps, the viscosity of the reverse dynamics",
             ));
         }
         if self.kind == SamplerKind::PredictorCorrector && !(self.snr.is_finite() && self.snr > 0.0)
@@ -242,12 +279,9 @@ impl NoiseSource {
 
 /// Draws `n` starting points from the SDE's prior N(mean·1, var·I).
 pub fn prior_sample(sde: &Sde, n: usize, dim: usize, seed: u64, device: &Device) -> Tensor<2> {
-    let (mean, var) = sde.prior();
-    let mut noise = NoiseSource {
-        rng: ChaCha8Rng::seed_from_u64(seed),
-        device: device.clone(),
-    };
-    noise.normal(n, dim).mul_scalar(var.sqrt()).add_scalar(mean)
+    Prior::Nominal
+        .sample(sde, n, dim, seed, device)
+        .expect("the nominal prior takes any dimension")
 }
 
 /// The reverse drift F(y, τ) = −f(τ, y) + ((1 + ε)/2) g(τ)² s(y, τ).
@@ -272,11 +306,23 @@ pub fn sample(
     device: &Device,
     progress: &mut dyn FnMut(usize),
 ) -> Result<SampleOutput> {
+    sample_with_prior(score, config, &Prior::Nominal, n, device, progress)
+}
+
+/// Runs `n` samples started from `prior` (seeded by `config.seed`).
+pub fn sample_with_prior(
+    score: &dyn ScoreFn,
+    config: &SamplerConfig,
+    prior: &Prior,
+    n: usize,
+    device: &Device,
+    progress: &mut dyn FnMut(usize),
+) -> Result<SampleOutput> {
     if n == 0 {
         return Err(SampleError::invalid("n", "must be >= 1"));
     }
     config.validate(score.sde())?;
-    let start = prior_sample(score.sde(), n, score.dim(), config.seed, device);
+    let start = prior.sample(score.sde(), n, score.dim(), config.seed, device)?;
     // The step noise uses a stream independent of the prior draw.
     run_from(
         score,
@@ -380,7 +426,9 @@ fn run_from(
                 let k4 = reverse_drift(score, &(y.clone() + k3.clone().mul_scalar(h)), next, 0.0);
                 y + (k1 + k2.mul_scalar(2.0) + k3.mul_scalar(2.0) + k4).mul_scalar(h / 6.0)
             }
-            SamplerKind::Exponential => exponential_step(score, y, tau, next, eps, &mut noise),
+            SamplerKind::Exponential => {
+                exponential_step(score, y, tau, next, config.eta, &mut noise)
+            }
         };
         watch.check(&y, next);
         record(i + 1, &y, &mut path);
@@ -442,17 +490,19 @@ fn finite_mean(values: Tensor<2>) -> Tensor<1> {
 
 /// One exponential-integrator step τ → τ' (Cao et al. (4.21)–(4.24), DDIM family):
 /// x̂0 = (y − c + σ² s)/α, ê = −σ s, and
-/// y' = α' x̂0 + c' + √(σ'² − ε v) ê + √(ε v) z with v = σ'²(σ² − r²σ'²)/σ², r = α/α',
-/// the variance of the Gaussian posterior q(x_τ' | x_τ, x̂0); ε = 1 draws from that posterior
-/// exactly, ε = 0 is deterministic.
+/// y' = α' x̂0 + c' + √(σ'² − η² v) ê + √(η² v) z with v = σ'²(σ² − r²σ'²)/σ², r = α/α',
+/// the variance of the Gaussian posterior q(x_τ' | x_τ, x̂0); η = 1 draws from that posterior
+/// exactly, η = 0 is deterministic (DDIM). As the steps shrink this tends to the reverse
+/// dynamics with viscosity ε = η².
 fn exponential_step(
     score: &dyn ScoreFn,
     y: Tensor<2>,
     tau: f64,
     next: f64,
-    eps: f64,
+    eta: f64,
     noise: &mut NoiseSource,
 ) -> Tensor<2> {
+    let fraction = eta * eta;
     let sde = score.sde();
     let (alpha, shift, sigma2) = (sde.alpha(tau), sde.shift(tau), sde.sigma2(tau));
     let (alpha_n, shift_n, sigma2_n) = (sde.alpha(next), sde.shift(next), sde.sigma2(next));
@@ -461,11 +511,14 @@ fn exponential_step(
     let s = score.score(y.clone(), &Times::Same(tau));
     let x0 = (y.sub_scalar(shift) + s.clone().mul_scalar(sigma2)).div_scalar(alpha);
     let eps_hat = s.mul_scalar(-sigma2.sqrt());
-    let keep = (sigma2_n - eps * posterior_var).max(0.0).sqrt();
+    let keep = (sigma2_n - fraction * posterior_var).max(0.0).sqrt();
     let mut out = x0.mul_scalar(alpha_n).add_scalar(shift_n) + eps_hat.mul_scalar(keep);
-    if eps > 0.0 && posterior_var > 0.0 {
+    if fraction > 0.0 && posterior_var > 0.0 {
         let [n, d] = out.dims();
-        out = out + noise.normal(n, d).mul_scalar((eps * posterior_var).sqrt());
+        out = out
+            + noise
+                .normal(n, d)
+                .mul_scalar((fraction * posterior_var).sqrt());
     }
     out
 }

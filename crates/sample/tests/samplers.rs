@@ -7,7 +7,9 @@ use rand_chacha::ChaCha8Rng;
 use scorelab_core::device::{tensor_from_rows, to_vec};
 use scorelab_core::nearest::nearest_neighbours;
 use scorelab_core::{DatasetSpec, EmpiricalScore, Gmm, GmmScore, Sde};
-use scorelab_sample::{sample, sample_from, SamplerConfig, SamplerKind, TauGrid};
+use scorelab_sample::{
+    sample, sample_from, sample_with_prior, Prior, SamplerConfig, SamplerKind, TauGrid,
+};
 
 fn device() -> Device {
     Device::flex()
@@ -278,6 +280,102 @@ fn invalid_configurations_are_rejected() {
     let mut em = SamplerConfig::new(SamplerKind::EulerMaruyama, 10, 1e-3);
     em.eps = -1.0;
     check(em, "eps");
+    // exp takes DDIM's η (its viscosity is η²), the other samplers take ε only
+    let mut exp = SamplerConfig::new(SamplerKind::Exponential, 10, 1e-3);
+    exp.eps = 0.5;
+    check(exp, "--eta");
+    let mut exp = SamplerConfig::new(SamplerKind::Exponential, 10, 1e-3);
+    exp.set_eta(1.5);
+    check(exp, "eta");
+    let mut exp = SamplerConfig::new(SamplerKind::Exponential, 10, 1e-3);
+    exp.set_eta(0.5);
+    assert_eq!(exp.eps, 0.25);
+    exp.validate(&sde).unwrap();
+    let mut em = SamplerConfig::new(SamplerKind::EulerMaruyama, 10, 1e-3);
+    em.eta = 0.5;
+    check(em, "--eta");
+}
+
+/// Fractions of samples nearest to each of three equal-weight Diracs (-1, 0), (1, 0), (0, 1.5).
+fn dirac_fractions(sde: &Sde, prior: &Prior, n: usize) -> [f64; 3] {
+    let points = [-1.0f32, 0.0, 1.0, 0.0, 0.0, 1.5];
+    let train = tensor_from_rows(&points, 3, 2, &device());
+    let score = EmpiricalScore::new(train.clone(), sde.clone()).unwrap();
+    let mut config = SamplerConfig::new(SamplerKind::EulerMaruyama, 400, 1e-3);
+    config.grid = TauGrid::Quadratic;
+    config.seed = 11;
+    let out = sample_with_prior(&score, &config, prior, n, &device(), &mut |_| {}).unwrap();
+    let (_, nearest) = nearest_neighbours(&out.samples, &train);
+    let mut fractions = [0.0; 3];
+    for i in nearest {
+        fractions[i] += 1.0 / n as f64;
+    }
+    fractions
+}
+
+/// Heat (T = 1) and cou keep much of the data in X_T, so the nominal prior sends the reverse
+/// dynamics of three equal-weight Diracs to them in unequal shares; started from p_T itself
+/// (the exact prior) every share is 1/3 within 4 standard errors (√(2/9/n) = 0.0075 for
+/// n = 4000; false-failure rate about 6e-5 per share, 4e-4 for the six). The nominal prior
+/// misses by more than 4 standard errors on at least one share, which is what the exact prior
+/// fixes.
+#[test]
+fn the_exact_prior_gives_each_dirac_its_weight() {
+    let n = 4000;
+    let se = (2.0f64 / 9.0 / n as f64).sqrt();
+    let points = tensor_from_rows(&[-1.0, 0.0, 1.0, 0.0, 0.0, 1.5], 3, 2, &device());
+    for sde in [
+        Sde::heat(2f64.sqrt(), 1.0).unwrap(),
+        Sde::cou(1.0, 1.0, 0.0, 1.0).unwrap(),
+    ] {
+        let exact = dirac_fractions(&sde, &Prior::exact(points.clone()).unwrap(), n);
+        for share in exact {
+            assert!(
+                (share - 1.0 / 3.0).abs() < 4.0 * se,
+                "{} exact prior: {exact:?}",
+                sde.name()
+            );
+        }
+        let nominal = dirac_fractions(&sde, &Prior::Nominal, n);
+        assert!(
+            nominal.iter().any(|s| (s - 1.0 / 3.0).abs() > 4.0 * se),
+            "{} nominal prior: {nominal:?}",
+            sde.name()
+        );
+    }
+}
+
+/// The moment-matched prior has p_T's mean and covariance: α ȳ + c and α² Cov(y) + σ² I.
+#[test]
+fn the_moment_prior_has_the_mean_and_covariance_of_p_t() {
+    let sde = Sde::cou(1.0, 1.0, 0.5, 1.0).unwrap();
+    let data = [-1.0f32, 0.0, 1.0, 0.0, 0.0, 1.5];
+    let train = tensor_from_rows(&data, 3, 2, &device());
+    let prior = Prior::moment(&sde, &train).unwrap();
+    let n = 20_000;
+    let x = to_vec(prior.sample(&sde, n, 2, 3, &device()).unwrap());
+    let (mean, cov) = mean_and_covariance(&x, 2);
+    let t = sde.t_end();
+    let (alpha, shift, sigma2) = (sde.alpha(t), sde.shift(t), sde.sigma2(t));
+    let ybar = [0.0, 0.5];
+    // Cov(y) with divisor 3: x: 2/3, y: 0.5, xy: 0
+    let cov_y = [2.0 / 3.0, 0.0, 0.0, 0.5];
+    for j in 0..2 {
+        let expected = alpha * ybar[j] + shift;
+        let var = alpha * alpha * cov_y[3 * j] + sigma2;
+        // 5 standard errors of a mean of n draws
+        assert!(
+            (mean[j] - expected).abs() < 5.0 * (var / n as f64).sqrt(),
+            "{mean:?}"
+        );
+    }
+    for k in 0..4 {
+        let expected = alpha * alpha * cov_y[k] + if k % 3 == 0 { sigma2 } else { 0.0 };
+        assert!(
+            (cov[k] - expected).abs() < 0.05 * (alpha * alpha + sigma2),
+            "{cov:?}"
+        );
+    }
 }
 
 /// A score that is exact for N(0, I) under vp but turns row 0 into NaN once τ < 0.5.

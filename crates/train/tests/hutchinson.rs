@@ -13,6 +13,7 @@ use scorelab_analysis::likelihood::{
 };
 use scorelab_core::device::{tensor_from_rows, to_vec};
 use scorelab_core::{ScoreFn, Sde, Times};
+use scorelab_sample::Prior;
 use scorelab_train::{NetworkScore, Parameterisation};
 
 use common::small_mlp;
@@ -70,7 +71,14 @@ fn hutchinson_likelihood_is_unbiased() {
         t0: 1e-2,
         divergence,
     };
-    let exact = log_likelihood(&score, &x, &config(DivergenceMethod::Exact), &mut |_| {}).unwrap();
+    let exact = log_likelihood(
+        &score,
+        &x,
+        &config(DivergenceMethod::Exact),
+        &Prior::Nominal,
+        &mut |_| {},
+    )
+    .unwrap();
     let estimated = log_likelihood(
         &score,
         &x,
@@ -79,6 +87,7 @@ fn hutchinson_likelihood_is_unbiased() {
             rademacher: true,
             seed: 2,
         }),
+        &Prior::Nominal,
         &mut |_| {},
     )
     .unwrap();

@@ -53,7 +53,30 @@ pub struct Dataset {
     pub labels: Option<Vec<u8>>,
 }
 
+/// The value range of image pixels (MNIST levels divided by 255).
+pub const PIXEL_RANGE: (f32, f32) = (0.0, 1.0);
+
+/// The fraction of `values` outside [lo, hi] (diffusers' `clip_sample` reports the same), and,
+/// when `clip` is set, those values moved to the nearest end of the range.
+pub fn clip_to_range(values: &mut [f32], (lo, hi): (f32, f32), clip: bool) -> f64 {
+    let mut outside = 0usize;
+    for v in values.iter_mut() {
+        if *v < lo || *v > hi {
+            outside += 1;
+            if clip {
+                *v = v.clamp(lo, hi);
+            }
+        }
+    }
+    outside as f64 / values.len().max(1) as f64
+}
+
 impl Dataset {
+    /// The range of the data's values where it has one by construction (image pixels).
+    pub fn value_range(&self) -> Option<(f32, f32)> {
+        self.image_shape.map(|_| PIXEL_RANGE)
+    }
+
     /// A point dataset from row-major values.
     pub fn from_points(name: impl Into<String>, points: Vec<f32>, dim: usize) -> Self {
         let n = points.len().checked_div(dim).unwrap_or(0);
