@@ -58,7 +58,7 @@ pub enum Prior {
         cholesky: Cholesky<f64, Dyn>,
     },
     /// p_T of the data set `data` (model space, N × d).
-    Exact { data: Tensor<2> },
+    Exact { data: Box<Tensor<2>> },
 }
 
 /// Mean and covariance (divisor N) of the rows of `data`, in f64; the product is taken on
@@ -101,7 +101,9 @@ impl Prior {
         if data.dims()[0] == 0 {
             return Err(SampleError::invalid("prior", "the data set is empty"));
         }
-        Ok(Prior::Exact { data })
+        Ok(Prior::Exact {
+            data: Box::new(data),
+        })
     }
 
     /// Which of the three laws this is.
@@ -164,7 +166,7 @@ impl Prior {
                     burn::tensor::TensorData::new(indices, [n]),
                     device,
                 );
-                let centres = data.clone().select(0, indices);
+                let centres = (**data).clone().select(0, indices);
                 centres.mul_scalar(sde.alpha(t)).add_scalar(sde.shift(t))
                     + z.mul_scalar(sde.sigma2(t).sqrt())
             }
@@ -204,7 +206,7 @@ impl Prior {
             Prior::Exact { data } => {
                 let t = sde.t_end();
                 let (alpha, shift, sigma2) = (sde.alpha(t), sde.shift(t), sde.sigma2(t));
-                let centres = data.clone().mul_scalar(alpha).add_scalar(shift);
+                let centres = (**data).clone().mul_scalar(alpha).add_scalar(shift);
                 let count = data.dims()[0];
                 // log (1/N) Σ_i exp(−‖x − centre_i‖²/2σ²), a streaming log-sum-exp over chunks
                 let mut max = vec![f64::NEG_INFINITY; n];
