@@ -278,12 +278,14 @@ impl ScoreSource {
         Ok(match kind {
             PriorKind::Nominal => Prior::Nominal,
             PriorKind::Moment => Prior::moment(&self.sde, &self.training_in_model_space(device))?,
-            PriorKind::Exact if args.score != "empirical" => return Err(Failure::usage(format!(
+            PriorKind::Exact if args.score != "empirical" => {
+                return Err(Failure::usage(format!(
                 "--prior exact starts from the training points (x_T = α y_i + c + σ z), the law \
                      p_T of the empirical score only; --score {} would start next to its training \
                      set: use --prior moment",
                 args.score
-            ))),
+            )))
+            }
             PriorKind::Exact => Prior::exact(self.training_in_model_space(device))?,
         })
     }
