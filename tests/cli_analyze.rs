@@ -582,3 +582,55 @@ fn compare_matches_gaussian_closed_forms() {
     assert_eq!(report["a"]["n"], 3000);
     assert!(report["classifier_frechet"].is_null());
 }
+
+/// MNIST-shaped sample files also get the classifier Fréchet distance, with the same
+/// split-half noise floor; two runs of the empirical score of one training set are compared.
+#[test]
+fn compare_reports_the_classifier_frechet_distance_for_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let draw = |seed: &str| {
+        let out = dir.path().join(format!("s{seed}"));
+        run(&[
+            "sample",
+            "--dataset",
+            "mnist",
+            "--n-train",
+            "100",
+            "--n",
+            "16",
+            "--sampler",
+            "exp",
+            "--steps",
+            "20",
+            "--t-min",
+            "1e-3",
+            "--seed",
+            seed,
+            "--data-seed",
+            "0",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        out.join("samples.npy")
+    };
+    let (a, b) = (draw("1"), draw("2"));
+    let out = dir.path().join("cmp");
+    let stdout = run(&[
+        "analyze",
+        "compare",
+        "--a",
+        a.to_str().unwrap(),
+        "--b",
+        b.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(stdout.contains("classifier Fréchet distance"), "{stdout}");
+    let report = json(&out.join("compare.json"));
+    assert_eq!(report["dim"], 784);
+    let frechet = &report["classifier_frechet"];
+    for key in ["a_vs_b", "a_half_vs_b_half", "noise_floor_b_half_vs_b_half"] {
+        let v = frechet[key].as_f64().unwrap();
+        assert!(v.is_finite() && v >= 0.0, "{key}: {v}");
+    }
+}
