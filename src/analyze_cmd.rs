@@ -73,41 +73,15 @@ pub fn out_dir(output: &OutputArgs, default: &str) -> CliResult<OutputDir> {
     OutputDir::create(&path, output.force)
 }
 
-/// Reads samples from .npy (any shape [n, ...]) or CSV, as rows of length `dim`.
+/// Reads samples from .npy ([n, d] or [n, c, h, w], C or Fortran order) or CSV, as rows of
+/// length `dim`.
 pub fn read_samples(path: &Path) -> CliResult<(Vec<f32>, usize)> {
-    let fail = |reason: String| Failure::runtime(format!("{}: {reason}", path.display()));
-    let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
-    if path.extension().is_some_and(|e| e == "csv") {
-        let data = scorelab_core::datasets::parse_csv(&String::from_utf8_lossy(&bytes), path)?;
-        return Ok((data.points, data.dim));
-    }
-    let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| fail(format!("not a .npy file: {e}")))?;
-    let shape: Vec<usize> = npy.shape().iter().map(|&s| s as usize).collect();
-    if shape.len() < 2 || shape[0] == 0 {
-        return Err(fail(format!(
-            "expected an array of shape [n, d] or [n, c, h, w] with n >= 1, got {shape:?}"
-        )));
-    }
-    let dim: usize = shape[1..].iter().product();
-    let values: Vec<f32> = match npy.dtype() {
-        npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 8 => {
-            npy.into_vec::<f64>()
-                .map_err(|e| fail(e.to_string()))?
-                .into_iter()
-                .map(|v| v as f32)
-                .collect()
-        }
-        _ => npy
-            .into_vec::<f32>()
-            .map_err(|e| fail(format!("expected float32 or float64 values: {e}")))?,
+    let data = if path.extension().is_some_and(|e| e == "csv") {
+        scorelab_core::datasets::load_csv(path)?
+    } else {
+        scorelab_core::datasets::load_npy(path)?
     };
-    if let Some(k) = values.iter().position(|v| !v.is_finite()) {
-        return Err(fail(format!(
-            "sample {} has a non-finite coordinate",
-            k / dim.max(1)
-        )));
-    }
-    Ok((values, dim))
+    Ok((data.points, data.dim))
 }
 
 /// The part of `scorelab sample`'s summary.json that names the training set.

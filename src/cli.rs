@@ -93,7 +93,8 @@ pub struct DataArgs {
     /// Points of the diracs dataset: coordinates separated by ',' and points by ';'.
     #[arg(long, default_value = "-1,0;1,0", allow_hyphen_values = true)]
     pub points: String,
-    /// CSV file of points (one per line) for --dataset csv.
+    /// File of points for --dataset csv: CSV (one point per line) or .npy (float32 or float64,
+    /// [N, d] or [N, C, H, W], C or Fortran order).
     #[arg(long)]
     pub data_file: Option<PathBuf>,
     /// Folder with the four MNIST .gz files.

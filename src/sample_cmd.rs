@@ -5,6 +5,7 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
+use scorelab_analysis::memorization::{memorisation_stats, neighbours, DEFAULT_THRESHOLD};
 use scorelab_analysis::plot::{image_grid_png, scatter_png, trajectories_png};
 use scorelab_core::datasets::clip_to_range;
 use scorelab_core::device::to_vec;
@@ -155,6 +156,14 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
     let clipped = out_of_range.is_some() && !args.no_clip;
     let sample_tensor = scorelab_core::device::tensor_from_rows(&samples, kept, dim, &device);
     let (d1, _) = nearest_neighbours(&sample_tensor, &train_tensor);
+    // the d1/d2 criterion of `analyze memorization`: free of the data's scale, so it means the
+    // same for 2-D points and for 784-pixel images (it needs two training points)
+    let memorised = if data.n >= 2 {
+        let nearest = neighbours(&sample_tensor, &train_tensor)?;
+        Some(memorisation_stats(&nearest, DEFAULT_THRESHOLD)?.memorised_fraction)
+    } else {
+        None
+    };
     let on_point =
         d1.iter().filter(|&&d| d <= ON_TRAINING_POINT).count() as f64 / kept.max(1) as f64;
     let mean_d1 = d1.iter().map(|&d| d as f64).sum::<f64>() / kept.max(1) as f64;
@@ -231,6 +240,8 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
             "first_nonfinite_tau": first_divergence,
             "mean_distance_to_nearest_training_point": mean_d1,
             "fraction_within_1e-2_of_a_training_point": on_point,
+            "memorised_fraction": memorised,
+            "memorisation_criterion": "d1/d2 < 1/3",
             "sampling_seconds": sampling_seconds,
             "sigma_at_t_min": sde.sigma2(config.t_min).sqrt(),
         },
@@ -238,7 +249,8 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
     });
     out.write_json("summary.json", &summary)?;
     println!(
-        "{kept} samples in {sampling_seconds:.2} s; {:.1}% within 1e-2 of a training point (mean nearest distance {mean_d1:.4}); wrote {}",
+        "{kept} samples in {sampling_seconds:.2} s; {}{:.1}% within 1e-2 of a training point, mean nearest distance {mean_d1:.4}; wrote {}",
+        memorised.map_or(String::new(), |m| format!("memorised fraction {m:.3} (d1/d2 < 1/3), ")),
         100.0 * on_point,
         args.out.display()
     );

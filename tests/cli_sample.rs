@@ -270,3 +270,42 @@ fn the_prior_is_recorded_in_the_summary() {
         assert!(s["results"]["out_of_range_fraction"].is_null());
     }
 }
+
+/// Exact copies of MNIST images (empirical score, t_min 1e-5, Tweedie step) are reported as
+/// memorised by the scale-free d1/d2 criterion, and lie within 1e-2 of a training image.
+#[test]
+fn mnist_copies_are_memorised_in_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("copies");
+    let output = scorelab(&[
+        "sample",
+        "--dataset",
+        "mnist",
+        "--n-train",
+        "200",
+        "--n",
+        "16",
+        "--sampler",
+        "exp",
+        "--steps",
+        "50",
+        "--t-min",
+        "1e-5",
+        "--denoise",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        stdout.contains("memorised fraction 1.000 (d1/d2 < 1/3)"),
+        "{stdout}"
+    );
+    let s = summary(&out);
+    assert_eq!(s["results"]["memorised_fraction"], 1.0);
+    assert_eq!(s["results"]["memorisation_criterion"], "d1/d2 < 1/3");
+    assert_eq!(
+        s["results"]["fraction_within_1e-2_of_a_training_point"],
+        1.0
+    );
+}

@@ -6,6 +6,7 @@
 mod csv;
 mod curve;
 mod mnist;
+mod npy;
 mod swissroll;
 mod toy;
 
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 pub use self::csv::{load_csv, parse_csv};
 pub use self::curve::distance_to_curve;
 pub use self::mnist::{decompress, load_mnist, parse_idx_header, MnistSplit, MNIST_FILES};
+pub use self::npy::{fortran_to_c_order, load_npy, parse_npy};
 pub use self::swissroll::{swissroll, swissroll_curve_distance, SWISSROLL_SCALE};
 pub use self::toy::{circle, diracs, lemniscate, lemniscate_curve_distance};
 
@@ -190,7 +192,7 @@ pub enum DatasetSpec {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         part: Option<(usize, usize)>,
     },
-    /// Points from a CSV file.
+    /// Points from a CSV file, or from a `.npy` file when the path ends in `.npy`.
     Csv { path: PathBuf },
 }
 
@@ -231,6 +233,9 @@ impl DatasetSpec {
                     }
                     None => data,
                 })
+            }
+            DatasetSpec::Csv { path } if path.extension().is_some_and(|e| e == "npy") => {
+                load_npy(path)
             }
             DatasetSpec::Csv { path } => load_csv(path),
         }
