@@ -141,6 +141,7 @@ fn fixtures(dir: &Path) {
         "ckpt-no-sde",
         "ckpt-garbled",
         "ckpt-dim",
+        "ckpt-bitflip",
     ] {
         copy_dir(&ckpt, &dir.join(name));
     }
@@ -152,6 +153,11 @@ fn fixtures(dir: &Path) {
         &model[..model.len() / 3],
     )
     .unwrap();
+    // one bit of the last byte (a weight's value) flipped: the record still parses
+    let mut flipped = model.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0x01;
+    fs::write(dir.join("ckpt-bitflip/model.bpk"), flipped).unwrap();
     edit_meta(&dir.join("ckpt-version"), |m| m["version"] = 99.into());
     edit_meta(&dir.join("ckpt-no-sde"), |m| {
         m.as_object_mut().unwrap().remove("sde");

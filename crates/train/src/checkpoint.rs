@@ -2,7 +2,8 @@
 //! - `model.bpk`: the EMA weights (what sampling uses), a burnpack record;
 //! - `weights.bpk`, `adam-m.bpk`, `adam-v.bpk`: raw weights and Adam moments, for `--resume`;
 //! - `meta.json`: format version, model, parameterisation, SDE, data identity and
-//!   normalisation, the whole training configuration, the step.
+//!   normalisation, the whole training configuration, the step, and the SHA-256 of each weights
+//!   file (checked on load).
 //!
 //! A checkpoint is assembled in `.ckpt-STEP.partial/` and renamed into place, so a crash never
 //! leaves a half-written checkpoint under its final name.
@@ -18,6 +19,7 @@ use scorelab_core::{CoreError, ScoreFn, Sde, Times};
 
 use crate::config::{DataInfo, ModelConfig, TrainConfig};
 use crate::error::{Result, TrainError};
+use crate::integrity::{file_sha256, verify, FileDigests};
 use crate::mlp::Mlp;
 use crate::network::{
     network_score, network_score_and_divergence, network_score_jvp, Marginals, Parameterisation,
@@ -51,6 +53,9 @@ pub struct Meta {
     /// `--resume`. Empty for checkpoints written by library code.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub commands: Vec<String>,
+    /// SHA-256 of each weights file, checked on load (absent in older checkpoints).
+    #[serde(default, skip_serializing_if = "FileDigests::is_empty")]
+    pub sha256: FileDigests,
 }
 
 impl Meta {
@@ -95,6 +100,7 @@ pub fn write_checkpoint<N: ScoreNetwork>(
     }
     fs::create_dir(&partial).map_err(|e| io_error(&partial, e))?;
     let template = template.valid();
+    let mut meta = meta.clone();
     for (file, values) in [
         (EMA_FILE, state.ema),
         (WEIGHTS_FILE, state.weights),
@@ -106,9 +112,10 @@ pub fn write_checkpoint<N: ScoreNetwork>(
             .into_record()
             .save(&path)
             .map_err(|e| TrainError::checkpoint(&path, e.to_string()))?;
+        meta.sha256.insert(file.to_string(), file_sha256(&path)?);
     }
     let meta_path = partial.join(META_FILE);
-    let text = serde_json::to_string_pretty(meta).expect("meta serialises");
+    let text = serde_json::to_string_pretty(&meta).expect("meta serialises");
     fs::write(&meta_path, text).map_err(|e| io_error(&meta_path, e))?;
     let target = run_dir.join(&name);
     if target.exists() {
@@ -222,6 +229,8 @@ pub fn load_module<N: ScoreNetwork>(dir: &Path, file: &str, template: N) -> Resu
     }
     let record = ModuleRecord::load(&path)
         .map_err(|e| TrainError::checkpoint(&path, format!("unreadable or truncated: {e}")))?;
+    // a damaged file that still parses is caught by its digest
+    verify(dir, file, &read_meta(dir)?.sha256)?;
     template.try_load_record(record).map_err(|e| {
         TrainError::checkpoint(
             &path,

@@ -31,6 +31,7 @@ use scorelab_core::{CoreError, Dataset};
 
 use crate::adam::{AdamConfig, AdamState};
 use crate::error::{Result, TrainError};
+use crate::integrity::{file_sha256, verify, FileDigests};
 use crate::mlp::Dense;
 use crate::params::{flatten, flatten_grads, replace};
 use crate::unet::Conv;
@@ -373,6 +374,9 @@ pub struct ClassifierMeta {
     pub train_seconds: f64,
     /// The command line that produced the classifier.
     pub command: String,
+    /// SHA-256 of `model.bpk`, checked on load (absent in older folders).
+    #[serde(default, skip_serializing_if = "FileDigests::is_empty")]
+    pub sha256: FileDigests,
 }
 
 impl ClassifierMeta {
@@ -386,6 +390,7 @@ impl ClassifierMeta {
             train_images: report.train_images,
             train_seconds: report.train_seconds,
             command: command.to_string(),
+            sha256: FileDigests::new(),
         }
     }
 }
@@ -417,8 +422,11 @@ pub fn save_classifier(dir: &Path, model: &Classifier, meta: &ClassifierMeta) ->
         .into_record()
         .save(&model_path)
         .map_err(|e| TrainError::checkpoint(&model_path, e.to_string()))?;
+    let mut meta = meta.clone();
+    meta.sha256
+        .insert(CLASSIFIER_MODEL_FILE.to_string(), file_sha256(&model_path)?);
     let meta_path = partial.join(CLASSIFIER_META_FILE);
-    let text = serde_json::to_string_pretty(meta).expect("meta serialises");
+    let text = serde_json::to_string_pretty(&meta).expect("meta serialises");
     fs::write(&meta_path, text + "\n").map_err(|e| io_error(&meta_path, e))?;
     if dir.exists() {
         fs::remove_dir_all(dir).map_err(|e| io_error(dir, e))?;
@@ -473,6 +481,8 @@ pub fn load_classifier(dir: &Path, device: &Device) -> Result<(Classifier, Class
     let record = ModuleRecord::load(&model_path).map_err(|e| {
         TrainError::checkpoint(&model_path, format!("unreadable or truncated: {e}"))
     })?;
+    // a damaged file that still parses is caught by its digest
+    verify(dir, CLASSIFIER_MODEL_FILE, &meta.sha256)?;
     let model = Classifier::init(0, device)
         .try_load_record(record)
         .map_err(|e| {

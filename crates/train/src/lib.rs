@@ -8,6 +8,7 @@ pub mod checkpoint;
 pub mod classifier;
 pub mod config;
 pub mod error;
+pub mod integrity;
 pub mod loss;
 pub mod mlp;
 pub mod network;

@@ -201,6 +201,7 @@ impl<N: ScoreNetwork> Trainer<N> {
             data: self.data.clone(),
             train: self.config.clone(),
             commands: self.commands.clone(),
+            sha256: Default::default(),
         }
     }
 

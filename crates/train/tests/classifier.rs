@@ -148,7 +148,10 @@ fn save_then_load_gives_identical_logits() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert_eq!(names, vec!["clf".to_string()]);
-    let (loaded, loaded_meta) = load_classifier(&path, &device).unwrap();
+    let (loaded, mut loaded_meta) = load_classifier(&path, &device).unwrap();
+    // the digest of model.bpk is recorded on saving
+    let digest = loaded_meta.sha256.remove("model.bpk").unwrap();
+    assert_eq!(digest.len(), 64);
     assert_eq!(loaded_meta, meta);
     let images = mnist(MnistSplit::Test).subset(64, 4).to_tensor(&device);
     assert_eq!(
@@ -189,6 +192,14 @@ fn damaged_folders_are_errors_naming_the_file() {
     let bytes = fs::read(dir.join("model.bpk")).unwrap();
     fs::write(dir.join("model.bpk"), &bytes[..bytes.len() / 3]).unwrap();
     load_error(&dir, "model.bpk");
+
+    // one flipped bit in the last weight still parses; its digest does not match
+    let dir = fresh("bitflip-model");
+    let mut bytes = fs::read(dir.join("model.bpk")).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    fs::write(dir.join("model.bpk"), bytes).unwrap();
+    assert!(load_error(&dir, "model.bpk").contains("SHA-256"));
 
     let dir = fresh("garbage-model");
     fs::write(dir.join("model.bpk"), b"not a burnpack file").unwrap();
