@@ -258,6 +258,10 @@ pub struct TrainArgs {
     /// --keep, --log-every and --device may be given).
     #[arg(long)]
     pub resume: bool,
+    /// With --resume: continue from the checkpoint at this step instead of the newest valid one
+    /// (later checkpoints are replaced as the run passes their steps).
+    #[arg(long, requires = "resume")]
+    pub resume_from: Option<u64>,
 }
 
 /// Which score, and the training set it is compared against.
@@ -274,6 +278,10 @@ pub struct ScoreArgs {
     /// Which weights of the checkpoint: ema (the moving average) or raw (the last step's).
     #[arg(long, default_value = "ema")]
     pub weights: String,
+    /// With a run folder as --checkpoint: its checkpoint at this step [default: the newest one
+    /// that is complete and undamaged, saying which newer ones were passed over].
+    #[arg(long)]
+    pub step: Option<u64>,
     /// Add a constant vector e to the score (comma-separated, length d): a perturbed score.
     #[arg(long, allow_hyphen_values = true)]
     pub perturb: Option<String>,

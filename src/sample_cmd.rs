@@ -99,6 +99,7 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
         data,
         data_seed,
         normalisation,
+        checkpoint_dir,
     } = source;
     let train_tensor = data.to_tensor(&device);
     // Every argument is checked by now: only a valid run creates the output folder.
@@ -218,6 +219,9 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
         "command": "sample",
         "score": args.source.score,
         "checkpoint": args.source.checkpoint,
+        "checkpoint_resolved": checkpoint_dir,
+        "weights": checkpoint_dir.as_ref().map(|_| &args.source.weights),
+        "command_line": crate::cli::command_line(),
         "perturbation": args.source.perturb,
         "dataset": {
             "spec": spec,

@@ -10,7 +10,7 @@ use scorelab_core::{
     Dataset, DatasetSpec, EmpiricalScore, Gmm, GmmScore, PerturbedScore, ScoreFn, Sde, SdeParams,
 };
 use scorelab_sample::{Prior, PriorKind, PRIOR_NAMES};
-use scorelab_train::checkpoint::{EMA_FILE, WEIGHTS_FILE};
+use scorelab_train::checkpoint::{resolve_checkpoint, EMA_FILE, WEIGHTS_FILE};
 use scorelab_train::{load_score_weights, Meta, Normalisation};
 
 use crate::cli::{DataArgs, ScoreArgs, SdeArgs};
@@ -168,6 +168,23 @@ pub struct ScoreSource {
     pub data_seed: u64,
     /// Samples live in model space; this maps them back to data space.
     pub normalisation: Normalisation,
+    /// The checkpoint folder the score was loaded from (a run folder resolved to one of its
+    /// `ckpt-STEP` folders).
+    pub checkpoint_dir: Option<PathBuf>,
+}
+
+/// The checkpoint folder `path` names (at `step` in a run folder, else the newest valid one),
+/// with a warning for each newer checkpoint that was passed over.
+pub fn resolve_reporting(path: &Path, step: Option<u64>) -> CliResult<PathBuf> {
+    let resolved = resolve_checkpoint(path, step)?;
+    for (dir, reason) in &resolved.skipped {
+        eprintln!(
+            "warning: passing over {} ({reason}); using {}",
+            dir.display(),
+            resolved.dir.display()
+        );
+    }
+    Ok(resolved.dir)
 }
 
 /// A trained network from `--checkpoint`, with its SDE and rebuilt training set.
@@ -185,9 +202,11 @@ fn checkpoint_source(args: &ScoreArgs, device: &Device) -> CliResult<ScoreSource
             )))
         }
     };
-    let (score, meta) = load_score_weights(path, file, device)?;
+    let dir = resolve_reporting(path, args.step)?;
+    let (score, meta) = load_score_weights(&dir, file, device)?;
     let (spec, data) = checkpoint_training_set(&meta)?;
     Ok(ScoreSource {
+        checkpoint_dir: Some(dir),
         score,
         sde: meta.sde,
         spec,
@@ -229,7 +248,13 @@ fn analytic_source(args: &ScoreArgs, seed: u64, device: &Device) -> CliResult<Sc
             )))
         }
     };
+    if args.step.is_some() {
+        return Err(Failure::usage(
+            "--step chooses a checkpoint: it needs --score checkpoint",
+        ));
+    }
     Ok(ScoreSource {
+        checkpoint_dir: None,
         score,
         sde,
         spec,

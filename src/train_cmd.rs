@@ -15,7 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use burn::tensor::Device;
 use scorelab_core::{open_device, BackendKind, Dataset, DatasetSpec, ScoreFn};
 use scorelab_train::adam::AdamConfig;
-use scorelab_train::checkpoint::{list_checkpoints, read_meta, resolve};
+use scorelab_train::checkpoint::{list_checkpoints, read_meta};
 use scorelab_train::loss::{LossConfig, LossKind, Penalty, Projection, Weighting};
 use scorelab_train::trainer::{init_seed, LOG_FILE};
 use scorelab_train::{
@@ -36,8 +36,9 @@ const MODEL_NAMES: [&str; 2] = ["mlp", "unet"];
 pub const EXACT_DIVERGENCE_MAX_DIM: usize = 64;
 
 /// Flags that may accompany --resume (everything else is fixed by the checkpoint).
-const RESUMABLE: [&str; 10] = [
+const RESUMABLE: [&str; 11] = [
     "steps",
+    "resume_from",
     "checkpoint_every",
     "keep",
     "log_every",
@@ -428,7 +429,7 @@ fn resume(
     backend: BackendKind,
     explicit: &dyn Fn(&str) -> bool,
 ) -> CliResult<()> {
-    let ckpt = resolve(&args.out)?;
+    let ckpt = crate::score_source::resolve_reporting(&args.out, args.resume_from)?;
     let meta = read_meta(&ckpt)?;
     let mut config = meta.train.clone();
     if explicit("steps") {

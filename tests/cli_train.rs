@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{scorelab, stderr};
+use common::{json, scorelab, stderr};
 
 /// A small, fast training configuration.
 const SMALL: &str =
@@ -405,4 +405,95 @@ fn training_benchmarks_print_one_json_line_each() {
             serde_json::from_str(String::from_utf8_lossy(&output.stdout).trim()).unwrap();
         assert_eq!(line["workload"], workload);
     }
+}
+
+/// `sample --step` picks a checkpoint of a run folder and the summary records which one, with
+/// the weights and the command line; `train --resume-from` continues from a chosen step; a
+/// damaged newest checkpoint is passed over with a warning.
+#[test]
+fn checkpoints_are_chosen_by_step_and_damaged_ones_passed_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    let flags = "train --n-train 100 --width 16 --depth 1 --embedding 4 --batch-size 8 --steps 6 --checkpoint-every 2 --keep 3";
+    let mut args: Vec<&str> = flags.split_whitespace().collect();
+    args.extend(["--out", run_dir.to_str().unwrap()]);
+    let output = scorelab(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let out = dir.path().join("s");
+    let output = scorelab(&[
+        "sample",
+        "--score",
+        "checkpoint",
+        "--checkpoint",
+        run_dir.to_str().unwrap(),
+        "--step",
+        "4",
+        "--weights",
+        "raw",
+        "--n",
+        "10",
+        "--steps",
+        "10",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary = json(&out.join("summary.json"));
+    assert!(summary["checkpoint_resolved"]
+        .as_str()
+        .unwrap()
+        .ends_with("ckpt-00000004"));
+    assert_eq!(summary["weights"], "raw");
+    assert!(summary["command_line"]
+        .as_str()
+        .unwrap()
+        .contains("--step 4"));
+
+    // damage the newest checkpoint's EMA weights: sampling uses step 4 and says so
+    let newest = run_dir.join("ckpt-00000006/model.bpk");
+    let mut bytes = std::fs::read(&newest).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&newest, bytes).unwrap();
+    let out = dir.path().join("s2");
+    let output = scorelab(&[
+        "sample",
+        "--score",
+        "checkpoint",
+        "--checkpoint",
+        run_dir.to_str().unwrap(),
+        "--n",
+        "10",
+        "--steps",
+        "10",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let warning = stderr(&output);
+    assert!(
+        warning.contains("passing over") && warning.contains("ckpt-00000006"),
+        "{warning}"
+    );
+    let summary = json(&out.join("summary.json"));
+    assert!(summary["checkpoint_resolved"]
+        .as_str()
+        .unwrap()
+        .ends_with("ckpt-00000004"));
+
+    // resume from step 2 up to step 8
+    let output = scorelab(&[
+        "train",
+        "--resume",
+        "--resume-from",
+        "2",
+        "--steps",
+        "8",
+        "--out",
+        run_dir.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let newest = json(&run_dir.join("ckpt-00000008/meta.json"));
+    assert_eq!(newest["step"], 8);
 }

@@ -156,24 +156,113 @@ fn prune(run_dir: &Path, keep: usize) -> Result<()> {
     Ok(())
 }
 
-/// Resolves a checkpoint folder, or a run folder (its newest checkpoint).
-pub fn resolve(path: &Path) -> Result<PathBuf> {
-    if path.join(META_FILE).exists() {
-        return Ok(path.to_path_buf());
+/// Checks that a checkpoint folder can be used: its `meta.json` parses, `model.bpk` exists and
+/// every weights file with a recorded digest matches it.
+pub fn check_checkpoint(dir: &Path) -> Result<()> {
+    let meta = read_meta(dir)?;
+    let model = dir.join(EMA_FILE);
+    if !model.exists() {
+        return Err(TrainError::checkpoint(&model, "file is missing"));
     }
+    for name in meta.sha256.keys() {
+        if !dir.join(name).exists() {
+            return Err(TrainError::checkpoint(dir.join(name), "file is missing"));
+        }
+        verify(dir, name, &meta.sha256)?;
+    }
+    Ok(())
+}
+
+/// The checkpoint folder a path names, and the newer checkpoints passed over on the way.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resolved {
+    pub dir: PathBuf,
+    /// Newer checkpoints of the run that could not be used, with the reason.
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+/// Resolves a checkpoint folder, or a run folder: its checkpoint at `step` when given, else
+/// its newest valid one ([`check_checkpoint`]), passing over damaged or incomplete newer ones.
+/// A folder that holds both a checkpoint (`meta.json`) and `ckpt-*` folders is refused.
+pub fn resolve_checkpoint(path: &Path, step: Option<u64>) -> Result<Resolved> {
+    let flat = path.join(META_FILE).exists();
     if !path.is_dir() {
         return Err(TrainError::checkpoint(
             path,
             "no such folder (expected a checkpoint folder or a training run folder)",
         ));
     }
-    match list_checkpoints(path)?.pop() {
-        Some((_, newest)) => Ok(newest),
-        None => Err(TrainError::checkpoint(
+    let runs = list_checkpoints(path)?;
+    if flat && !runs.is_empty() {
+        return Err(TrainError::checkpoint(
+            path,
+            format!(
+                "holds both a checkpoint ({META_FILE}) and {} ckpt-* folders; name one of them",
+                runs.len()
+            ),
+        ));
+    }
+    if flat {
+        if let Some(step) = step {
+            return Err(TrainError::checkpoint(
+                path,
+                format!("is a single checkpoint; step {step} can only be chosen in a run folder"),
+            ));
+        }
+        return Ok(Resolved {
+            dir: path.to_path_buf(),
+            skipped: Vec::new(),
+        });
+    }
+    if runs.is_empty() {
+        return Err(TrainError::checkpoint(
             path,
             format!("no {META_FILE} and no ckpt-* folder inside: not a checkpoint"),
-        )),
+        ));
     }
+    if let Some(step) = step {
+        return match runs.iter().find(|(s, _)| *s == step) {
+            Some((_, dir)) => Ok(Resolved {
+                dir: dir.clone(),
+                skipped: Vec::new(),
+            }),
+            None => Err(TrainError::checkpoint(
+                path,
+                format!(
+                    "has no checkpoint at step {step} (it has steps {})",
+                    runs.iter()
+                        .map(|(s, _)| s.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+        };
+    }
+    let mut skipped = Vec::new();
+    for (_, dir) in runs.iter().rev() {
+        match check_checkpoint(dir) {
+            Ok(()) => {
+                return Ok(Resolved {
+                    dir: dir.clone(),
+                    skipped,
+                })
+            }
+            Err(e) => skipped.push((dir.clone(), e.to_string())),
+        }
+    }
+    Err(TrainError::checkpoint(
+        path,
+        format!(
+            "none of its {} checkpoints is usable; the newest: {}",
+            runs.len(),
+            skipped[0].1
+        ),
+    ))
+}
+
+/// Resolves a checkpoint folder, or a run folder (its newest valid checkpoint).
+pub fn resolve(path: &Path) -> Result<PathBuf> {
+    Ok(resolve_checkpoint(path, None)?.dir)
 }
 
 /// Reads and checks `meta.json` of a checkpoint folder.

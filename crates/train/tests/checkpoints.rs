@@ -9,7 +9,9 @@ use burn::module::Module;
 
 use common::*;
 use scorelab_core::{ScoreFn, Sde, Times};
-use scorelab_train::checkpoint::{self, list_checkpoints, resolve, EMA_FILE, META_FILE};
+use scorelab_train::checkpoint::{
+    self, list_checkpoints, resolve, resolve_checkpoint, EMA_FILE, META_FILE,
+};
 use scorelab_train::loss::LossKind;
 use scorelab_train::network::host_tensor;
 use scorelab_train::params::flatten;
@@ -219,4 +221,62 @@ fn a_network_without_autodiff_is_refused() {
         .err()
         .expect("plain device must be refused");
     assert!(err.to_string().contains("autodiff"), "{err}");
+}
+
+/// A run folder resolves to its newest checkpoint that is complete and undamaged, naming the
+/// newer ones it passed over; a step picks one; a folder that is both a checkpoint and a run is
+/// refused.
+#[test]
+fn run_folders_resolve_to_the_newest_valid_checkpoint_or_a_chosen_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut trainer = new_trainer(8, LossKind::Dsm);
+    run(&mut trainer, dir.path(), &mut Quiet).unwrap();
+    let (older, newest) = (
+        dir.path().join("ckpt-00000004"),
+        dir.path().join("ckpt-00000008"),
+    );
+    let clean = resolve_checkpoint(dir.path(), None).unwrap();
+    assert_eq!(
+        (clean.dir.clone(), clean.skipped.len()),
+        (newest.clone(), 0)
+    );
+
+    // a flipped bit in the newest raw weights: the older checkpoint is used, and said so
+    let weights = newest.join(checkpoint::WEIGHTS_FILE);
+    let mut bytes = fs::read(&weights).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    fs::write(&weights, &bytes).unwrap();
+    let fallback = resolve_checkpoint(dir.path(), None).unwrap();
+    assert_eq!(fallback.dir, older);
+    assert_eq!(fallback.skipped.len(), 1);
+    assert_eq!(fallback.skipped[0].0, newest);
+    assert!(
+        fallback.skipped[0].1.contains("SHA-256"),
+        "{:?}",
+        fallback.skipped
+    );
+    // an emptied newest checkpoint is passed over the same way
+    fs::remove_file(newest.join(EMA_FILE)).unwrap();
+    assert_eq!(resolve(dir.path()).unwrap(), older);
+
+    // a chosen step, and a step that is not there
+    assert_eq!(resolve_checkpoint(dir.path(), Some(4)).unwrap().dir, older);
+    let err = resolve_checkpoint(dir.path(), Some(5))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no checkpoint at step 5") && err.contains("4, 8"),
+        "{err}"
+    );
+
+    // nothing usable at all
+    fs::remove_file(older.join(EMA_FILE)).unwrap();
+    let err = resolve(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("none of its 2 checkpoints is usable"), "{err}");
+
+    // both a flat checkpoint and ckpt-* folders
+    fs::copy(older.join(META_FILE), dir.path().join(META_FILE)).unwrap();
+    let err = resolve(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("holds both"), "{err}");
 }
