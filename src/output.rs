@@ -8,14 +8,20 @@ use serde::Serialize;
 use crate::cli::TableArgs;
 use crate::failure::{CliResult, Failure};
 
+/// The list of files a command wrote into its output folder, kept in the folder, so that
+/// `--force` can remove what an earlier run wrote (and nothing else).
+pub const MANIFEST: &str = ".scorelab-outputs";
+
 /// A folder that receives a command's outputs.
 pub struct OutputDir {
     path: PathBuf,
+    written: std::cell::RefCell<Vec<String>>,
 }
 
 impl OutputDir {
-    /// Creates `path`; an existing non-empty folder is refused unless `force`.
-    pub fn create(path: &Path, force: bool) -> CliResult<Self> {
+    /// Checks that `path` may receive outputs without creating it: an existing non-empty
+    /// folder is refused unless `force`.
+    pub fn check(path: &Path, force: bool) -> CliResult<()> {
         if path.exists() {
             if !path.is_dir() {
                 return Err(Failure::usage(format!(
@@ -34,6 +40,26 @@ impl OutputDir {
                 )));
             }
         }
+        Ok(())
+    }
+
+    /// Creates `path`; an existing non-empty folder is refused unless `force`, and with
+    /// `force` the files an earlier run listed in its manifest are removed first (other files
+    /// in the folder are left alone).
+    pub fn create(path: &Path, force: bool) -> CliResult<Self> {
+        Self::check(path, force)?;
+        let manifest = path.join(MANIFEST);
+        if let Ok(text) = std::fs::read_to_string(&manifest) {
+            for name in text.lines().filter(|n| is_plain_name(n)) {
+                let stale = path.join(name);
+                if stale.is_file() {
+                    std::fs::remove_file(&stale).map_err(|e| {
+                        Failure::runtime(format!("cannot remove {}: {e}", stale.display()))
+                    })?;
+                }
+            }
+            let _ = std::fs::remove_file(&manifest);
+        }
         std::fs::create_dir_all(path).map_err(|e| {
             Failure::runtime(format!(
                 "cannot create output folder {}: {e}",
@@ -42,6 +68,7 @@ impl OutputDir {
         })?;
         Ok(OutputDir {
             path: path.to_path_buf(),
+            written: Default::default(),
         })
     }
 
@@ -58,7 +85,19 @@ impl OutputDir {
             |e: std::io::Error| Failure::runtime(format!("cannot write {}: {e}", target.display()));
         std::fs::write(&temp, bytes).map_err(fail)?;
         std::fs::rename(&temp, &target).map_err(fail)?;
+        self.record(name)?;
         Ok(target)
+    }
+
+    /// Adds `name` to the folder's manifest of written files.
+    fn record(&self, name: &str) -> CliResult<()> {
+        let mut written = self.written.borrow_mut();
+        if !written.iter().any(|n| n == name) {
+            written.push(name.to_string());
+        }
+        let manifest = self.file(MANIFEST);
+        std::fs::write(&manifest, written.join("\n") + "\n")
+            .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", manifest.display())))
     }
 
     /// Writes a value as pretty JSON.
@@ -176,4 +215,9 @@ fn validate_label(label: &str) -> CliResult<()> {
         )));
     }
     Ok(())
+}
+
+/// A file name without folders or parent references (what a manifest may list).
+fn is_plain_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains(['/', '\\']) && name != "." && name != ".."
 }

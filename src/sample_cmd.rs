@@ -102,8 +102,9 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
         checkpoint_dir,
     } = source;
     let train_tensor = data.to_tensor(&device);
-    // Every argument is checked by now: only a valid run creates the output folder.
-    let out = OutputDir::create(&args.out, args.force)?;
+    // Every argument is checked by now. The folder itself is created once the samples exist,
+    // so an interrupted or failed run leaves no empty folder behind.
+    OutputDir::check(&args.out, args.force)?;
 
     let bar = progress_bar(config.steps);
     let started = Instant::now();
@@ -169,6 +170,7 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
         d1.iter().filter(|&&d| d <= ON_TRAINING_POINT).count() as f64 / kept.max(1) as f64;
     let mean_d1 = d1.iter().map(|&d| d as f64).sum::<f64>() / kept.max(1) as f64;
 
+    let out = OutputDir::create(&args.out, args.force)?;
     let shape: Vec<u64> = match data.image_shape {
         Some([c, h, w]) => vec![kept as u64, c as u64, h as u64, w as u64],
         None => vec![kept as u64, dim as u64],

@@ -309,3 +309,30 @@ fn mnist_copies_are_memorised_in_the_summary() {
         1.0
     );
 }
+
+/// `--force` removes what the earlier run of the command wrote (its manifest lists it), so no
+/// stale path.npy stays beside new samples; files the user put there are left alone. (That a
+/// failed run leaves no folder is checked by the error catalogue.)
+#[test]
+fn force_removes_the_files_of_the_earlier_run_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["sample", "--n", "20", "--steps", "20", "--force", "--out"];
+        args.push(out.to_str().unwrap());
+        args.extend(extra);
+        let output = scorelab(&args);
+        assert!(output.status.success(), "{}", stderr(&output));
+    };
+    run(&["--record", "0.5"]);
+    assert!(out.join("path.npy").exists());
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    run(&[]);
+    assert!(!out.join("path.npy").exists(), "stale path.npy left behind");
+    assert!(!out.join("paths.png").exists());
+    assert!(out.join("samples.npy").exists());
+    assert_eq!(
+        std::fs::read_to_string(out.join("notes.txt")).unwrap(),
+        "mine"
+    );
+}

@@ -230,5 +230,9 @@ fn every_catalogued_error_gives_its_exit_code_and_message() {
                 "{what}: a usage error must not write anything"
             );
         }
+        // `sample` creates its folder only once the samples exist: a failed run leaves none
+        if row.command.starts_with("scorelab sample") {
+            assert!(!out.exists(), "{what}: a failed sample run left its folder");
+        }
     }
 }
