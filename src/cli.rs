@@ -35,6 +35,9 @@ pub enum Command {
     /// Push a 2-D dataset through an SDE's forward marginals at chosen times and draw them
     /// side by side, with how far the state at T still is from the prior (sliced W2).
     Forward(Box<ForwardArgs>),
+    /// Show what a checkpoint, a training run folder or a classifier folder holds: model, SDE,
+    /// data, steps, last logged loss, EMA age, weights digests and the commands that made it.
+    Inspect(crate::inspect_cmd::InspectArgs),
     /// Measure memorisation and quality: of samples, along reverse paths, the imitation rate
     /// and early stopping.
     Analyze {

@@ -9,6 +9,7 @@ mod compare_cmd;
 mod demo_cmd;
 mod failure;
 mod forward_cmd;
+mod inspect_cmd;
 mod output;
 mod plot_cmd;
 mod sample_cmd;
@@ -53,5 +54,6 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> failure::CliResult<()> {
         Command::Demo(args) => demo_cmd::run(&args),
         Command::Plot(args) => plot_cmd::run(&args),
         Command::Forward(args) => forward_cmd::run(&args),
+        Command::Inspect(args) => inspect_cmd::run(&args),
     }
 }

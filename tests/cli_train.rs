@@ -497,3 +497,32 @@ fn checkpoints_are_chosen_by_step_and_damaged_ones_passed_over() {
     let newest = json(&run_dir.join("ckpt-00000008/meta.json"));
     assert_eq!(newest["step"], 8);
 }
+
+/// `scorelab inspect` shows a run folder on one screen: the newest checkpoint and the others,
+/// the last logged loss, the EMA's age (young here, with the hint), the digests and commands.
+#[test]
+fn inspect_shows_a_run_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    let flags = "train --n-train 100 --width 16 --depth 1 --embedding 4 --batch-size 8 --steps 4 --checkpoint-every 2 --log-every 1";
+    let mut args: Vec<&str> = flags.split_whitespace().collect();
+    args.extend(["--out", run_dir.to_str().unwrap()]);
+    assert!(scorelab(&args).status.success());
+    let output = scorelab(&["inspect", run_dir.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    for expected in [
+        "ckpt-00000004",
+        "steps 2, 4",
+        "last log",
+        "kind mlp",
+        "name vp",
+        "4 of 4",
+        "try --weights raw",
+        "model.bpk ok",
+        "weights.bpk ok",
+        "scorelab train --n-train 100",
+    ] {
+        assert!(text.contains(expected), "missing '{expected}' in:\n{text}");
+    }
+}
