@@ -44,7 +44,7 @@ fn last_logged(run: &Path) -> Option<String> {
     let text = std::fs::read_to_string(run.join(LOG_FILE)).ok()?;
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let header: Vec<&str> = lines.next()?.split(',').collect();
-    let last: Vec<&str> = lines.last()?.split(',').collect();
+    let last: Vec<&str> = lines.next_back()?.split(',').collect();
     Some(
         header
             .iter()
