@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{json, scorelab, stderr};
+use common::{flip_last_bit, json, scorelab, stderr};
 
 /// A small, fast training configuration.
 const SMALL: &str =
@@ -451,11 +451,7 @@ fn checkpoints_are_chosen_by_step_and_damaged_ones_passed_over() {
         .contains("--step 4"));
 
     // damage the newest checkpoint's EMA weights: sampling uses step 4 and says so
-    let newest = run_dir.join("ckpt-00000006/model.bpk");
-    let mut bytes = std::fs::read(&newest).unwrap();
-    let last = bytes.len() - 1;
-    bytes[last] ^= 0x01;
-    std::fs::write(&newest, bytes).unwrap();
+    flip_last_bit(&run_dir.join("ckpt-00000006/model.bpk"));
     let out = dir.path().join("s2");
     let output = scorelab(&[
         "sample",

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{scorelab, stderr};
+use common::{flip_last_bit, scorelab, stderr};
 
 /// One row of the catalogue table.
 struct Row {
@@ -154,10 +154,7 @@ fn fixtures(dir: &Path) {
     )
     .unwrap();
     // one bit of the last byte (a weight's value) flipped: the record still parses
-    let mut flipped = model.clone();
-    let last = flipped.len() - 1;
-    flipped[last] ^= 0x01;
-    fs::write(dir.join("ckpt-bitflip/model.bpk"), flipped).unwrap();
+    flip_last_bit(&dir.join("ckpt-bitflip/model.bpk"));
     edit_meta(&dir.join("ckpt-version"), |m| m["version"] = 99.into());
     edit_meta(&dir.join("ckpt-no-sde"), |m| {
         m.as_object_mut().unwrap().remove("sde");

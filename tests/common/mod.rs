@@ -20,3 +20,12 @@ pub fn json(path: &std::path::Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
+
+/// Flips one bit of the last byte of a file (in a burnpack file, part of the last weight): the
+/// file still parses, only its digest tells.
+pub fn flip_last_bit(path: &std::path::Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(path, bytes).unwrap();
+}
