@@ -27,7 +27,8 @@ use crate::cli::{Cli, Command};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    let result = train_cmd::merge_config_file(Cli::command().get_matches()).and_then(|matches| {
+    let command = allow_negative_numbers(Cli::command());
+    let result = train_cmd::merge_config_file(command.get_matches()).and_then(|matches| {
         let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
         dispatch(cli, &matches)
     });
@@ -39,6 +40,14 @@ fn main() {
         }
         std::process::exit(failure.exit_code());
     }
+}
+
+/// Lets every subcommand take negative numbers as values (`--lr -1` reaches the value check
+/// instead of being read as an unknown flag).
+pub fn allow_negative_numbers(command: clap::Command) -> clap::Command {
+    command
+        .allow_negative_numbers(true)
+        .mut_subcommands(allow_negative_numbers)
 }
 
 fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> failure::CliResult<()> {

@@ -44,11 +44,28 @@ fn read_columns(args: &PlotArgs, names: &[&str]) -> CliResult<Vec<Vec<f64>>> {
 }
 
 pub fn run(args: &PlotArgs) -> CliResult<()> {
+    if !args
+        .out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+    {
+        return Err(Failure::usage(format!(
+            "plot writes PNG images: give an --out ending in .png, not {}",
+            args.out.display()
+        )));
+    }
     let ys: Vec<&str> = args.y.split(',').map(str::trim).collect();
     let names: Vec<&str> = std::iter::once(args.x.as_str())
         .chain(ys.iter().copied())
         .collect();
     let columns = read_columns(args, &names)?;
+    if columns[0].is_empty() {
+        return Err(Failure::runtime(format!(
+            "{}: the columns {} are empty (the file has a header and no rows)",
+            args.csv.display(),
+            names.join(", ")
+        )));
+    }
     let series: Vec<Series> = ys
         .iter()
         .zip(&columns[1..])

@@ -63,7 +63,7 @@ pub fn merge_config_file(matches: ArgMatches) -> CliResult<ArgMatches> {
     let mut argv: Vec<OsString> = std::env::args_os().take(2).collect();
     argv.extend(file_flags.into_iter().map(OsString::from));
     argv.extend(std::env::args_os().skip(2));
-    Cli::command()
+    crate::allow_negative_numbers(Cli::command())
         .try_get_matches_from(argv)
         .map_err(|e| Failure::usage(format!("{}: {}", path.display(), e.kind())))
 }

@@ -80,6 +80,7 @@ fn fixtures(dir: &Path) {
         "0.1,0.2\n0.3,0.4\n0.5,0.6\n0.7,0.8\n",
     )
     .unwrap();
+    fs::write(dir.join("header-only.csv"), "a,b\n").unwrap();
     fs::write(dir.join("garbage.npy"), "this is not an array").unwrap();
     fs::create_dir(dir.join("occupied")).unwrap();
     fs::write(dir.join("occupied/keep.txt"), "earlier work").unwrap();
