@@ -65,7 +65,13 @@ pub fn merge_config_file(matches: ArgMatches) -> CliResult<ArgMatches> {
     argv.extend(std::env::args_os().skip(2));
     crate::allow_negative_numbers(Cli::command())
         .try_get_matches_from(argv)
-        .map_err(|e| Failure::usage(format!("{}: {}", path.display(), e.kind())))
+        .map_err(|e| {
+            // clap's first line names the flag (the file's key) and the value it refused
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            Failure::usage(format!("{}: {first}", path.display()))
+        })
 }
 
 /// The entries of a TOML or JSON config file as `--key=value` flags of `train`.

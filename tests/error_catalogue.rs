@@ -73,6 +73,7 @@ fn fixtures(dir: &Path) {
     fs::write(dir.join("huge.csv"), "0.1,0.2\n1e300,0\n").unwrap();
     fs::write(dir.join("unknown-key.toml"), "stepz = 3\n").unwrap();
     fs::write(dir.join("garbled.toml"), "steps = = 3\n").unwrap();
+    fs::write(dir.join("wrong-type.toml"), "steps = \"three\"\n").unwrap();
     fs::write(dir.join("a-file"), "not a folder").unwrap();
     fs::write(dir.join("three-d.csv"), "0.1,0.2,0.3\n0.3,0.4,0.5\n").unwrap();
     fs::write(

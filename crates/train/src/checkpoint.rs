@@ -19,7 +19,7 @@ use scorelab_core::{CoreError, ScoreFn, Sde, Times};
 
 use crate::config::{DataInfo, ModelConfig, TrainConfig};
 use crate::error::{Result, TrainError};
-use crate::integrity::{file_sha256, verify, FileDigests};
+use crate::integrity::{file_sha256, first_mismatch, verify, FileDigests};
 use crate::mlp::Mlp;
 use crate::network::{
     network_score, network_score_and_divergence, network_score_jvp, Marginals, Parameterisation,
@@ -323,7 +323,10 @@ pub fn load_module<N: ScoreNetwork>(dir: &Path, file: &str, template: N) -> Resu
     template.try_load_record(record).map_err(|e| {
         TrainError::checkpoint(
             &path,
-            format!("does not match the model in {META_FILE}: {e}"),
+            format!(
+                "does not match the model in {META_FILE}: {}",
+                first_mismatch(&e.to_string())
+            ),
         )
     })
 }

@@ -31,7 +31,7 @@ use scorelab_core::{CoreError, Dataset};
 
 use crate::adam::{AdamConfig, AdamState};
 use crate::error::{Result, TrainError};
-use crate::integrity::{file_sha256, verify, FileDigests};
+use crate::integrity::{file_sha256, first_mismatch, verify, FileDigests};
 use crate::mlp::Dense;
 use crate::params::{flatten, flatten_grads, replace};
 use crate::unet::Conv;
@@ -488,7 +488,10 @@ pub fn load_classifier(dir: &Path, device: &Device) -> Result<(Classifier, Class
         .map_err(|e| {
             TrainError::checkpoint(
                 &model_path,
-                format!("does not match the classifier architecture: {e}"),
+                format!(
+                    "does not match the classifier architecture: {}",
+                    first_mismatch(&e.to_string())
+                ),
             )
         })?;
     Ok((model, meta))

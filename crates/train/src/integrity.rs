@@ -43,3 +43,38 @@ pub fn verify(dir: &Path, name: &str, digests: &FileDigests) -> Result<()> {
     }
     Ok(())
 }
+
+/// burn's record-loading error lists every mismatched tensor (seven lines for a changed MLP
+/// width); this keeps the first one, in plain words, and counts the rest.
+pub fn first_mismatch(message: &str) -> String {
+    let items: Vec<&str> = message
+        .split('"')
+        .filter(|part| part.contains("mismatch"))
+        .collect();
+    let Some(first) = items.first() else {
+        return message.to_string();
+    };
+    let plain = first
+        .replace("Shape { dims: ", "")
+        .replace(" }", "")
+        .replace("record has", "the file has");
+    match items.len() {
+        1 => plain,
+        n => format!("{plain} (and {} more tensors)", n - 1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_mismatch;
+
+    #[test]
+    fn a_list_of_mismatches_becomes_its_first_one() {
+        let burn = r#"Record validation error: Apply errors: ["input.weight: shape mismatch, expected Shape { dims: [34, 64] } but record has Shape { dims: [34, 128] }", "input.bias: shape mismatch, expected Shape { dims: [64] } but record has Shape { dims: [128] }"]"#;
+        assert_eq!(
+            first_mismatch(burn),
+            "input.weight: shape mismatch, expected [34, 64] but the file has [34, 128] (and 1 more tensors)"
+        );
+        assert_eq!(first_mismatch("other trouble"), "other trouble");
+    }
+}
