@@ -642,7 +642,7 @@ pub fn source_json(
 ) -> Value {
     json!({
         "command": command,
-        "score": args.score,
+        "score": args.score_name(),
         "checkpoint": args.checkpoint,
         "perturbation": args.perturb,
         "sde": source.sde,

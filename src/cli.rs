@@ -271,11 +271,13 @@ pub struct TrainArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ScoreArgs {
     /// Score: empirical (exact score of the smoothed training set), exact (analytic; gmm only)
-    /// or checkpoint (a trained network; see --checkpoint).
-    #[arg(long, default_value = "empirical")]
-    pub score: String,
-    /// Checkpoint folder, or a run folder (its newest checkpoint), for --score checkpoint. The
-    /// SDE and the training set come from the checkpoint; the data and SDE flags are ignored.
+    /// or checkpoint (a trained network; see --checkpoint) [default: checkpoint when
+    /// --checkpoint is given, else empirical].
+    #[arg(long)]
+    pub score: Option<String>,
+    /// Checkpoint folder, or a run folder (its newest valid checkpoint); implies --score
+    /// checkpoint. The SDE and the training set come from the checkpoint; data and SDE flags
+    /// given with it are ignored, with a warning.
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
     /// Which weights of the checkpoint: ema (the moving average) or raw (the last step's).
@@ -298,6 +300,17 @@ pub struct ScoreArgs {
     /// Empirical score: query rows per block.
     #[arg(long, default_value_t = scorelab_core::empirical::DEFAULT_QUERY_CHUNK)]
     pub query_chunk: usize,
+}
+
+impl ScoreArgs {
+    /// The score named by --score, or implied by --checkpoint.
+    pub fn score_name(&self) -> &str {
+        match (&self.score, &self.checkpoint) {
+            (Some(name), _) => name,
+            (None, Some(_)) => "checkpoint",
+            (None, None) => "empirical",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]

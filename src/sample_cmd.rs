@@ -181,7 +181,7 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
         let title = format!(
             "{} samples, {} score, {} {}, t_min = {}",
             kept,
-            args.source.score,
+            args.source.score_name(),
             sde.name(),
             args.integrator.sampler,
             config.t_min
@@ -209,7 +209,7 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
                 "{} of {} paths, {} score, {} recorded times",
                 SHOWN_PATHS.min(args.n),
                 args.n,
-                args.source.score,
+                args.source.score_name(),
                 taus.len()
             );
             let picture = trajectories_png(&title, &values, args.n, SHOWN_PATHS, &data.points)?;
@@ -219,7 +219,7 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
 
     let summary = json!({
         "command": "sample",
-        "score": args.source.score,
+        "score": args.source.score_name(),
         "checkpoint": args.source.checkpoint,
         "checkpoint_resolved": checkpoint_dir,
         "weights": checkpoint_dir.as_ref().map(|_| &args.source.weights),

@@ -187,6 +187,36 @@ pub fn resolve_reporting(path: &Path, step: Option<u64>) -> CliResult<PathBuf> {
     Ok(resolved.dir)
 }
 
+/// The data and SDE flags given with values other than their defaults (a checkpoint
+/// overrides them all).
+fn overridden_flags(args: &ScoreArgs) -> Vec<&'static str> {
+    let (d, e) = (&args.data, &args.sde);
+    let given = [
+        ("--dataset", d.dataset != "swissroll"),
+        ("--n-train", d.n_train.is_some()),
+        ("--noise", d.noise != 0.0),
+        ("--data-file", d.data_file.is_some()),
+        ("--split", d.split != "train"),
+        ("--part", d.part.is_some()),
+        ("--data-seed", d.data_seed.is_some()),
+        ("--sde", e.sde != "vp"),
+        ("--sigma-min", e.sigma_min.is_some()),
+        ("--sigma-max", e.sigma_max.is_some()),
+        ("--beta-min", e.beta_min.is_some()),
+        ("--beta-max", e.beta_max.is_some()),
+        ("--theta", e.theta.is_some()),
+        ("--sigma", e.sigma.is_some()),
+        ("--mu", e.mu.is_some()),
+        ("--c", e.c.is_some()),
+        ("--t-end", e.t_end.is_some()),
+    ];
+    given
+        .into_iter()
+        .filter(|(_, set)| *set)
+        .map(|(flag, _)| flag)
+        .collect()
+}
+
 /// A trained network from `--checkpoint`, with its SDE and rebuilt training set.
 fn checkpoint_source(args: &ScoreArgs, device: &Device) -> CliResult<ScoreSource> {
     let path = args
@@ -204,6 +234,21 @@ fn checkpoint_source(args: &ScoreArgs, device: &Device) -> CliResult<ScoreSource
     };
     let dir = resolve_reporting(path, args.step)?;
     let (score, meta) = load_score_weights(&dir, file, device)?;
+    let ignored = overridden_flags(args);
+    if !ignored.is_empty() {
+        eprintln!(
+            "warning: {} ignored: the checkpoint fixes its data and SDE",
+            ignored.join(", ")
+        );
+    }
+    let horizon = 1.0 / (1.0 - meta.train.ema_decay);
+    if file == EMA_FILE && (meta.step as f64) < 3.0 * horizon {
+        eprintln!(
+            "warning: the moving average is young ({} steps, decay {}: under 3/(1 − decay) = {:.0}) \
+             and still remembers the initialisation; --weights raw uses the last step's weights",
+            meta.step, meta.train.ema_decay, 3.0 * horizon
+        );
+    }
     let (spec, data) = checkpoint_training_set(&meta)?;
     Ok(ScoreSource {
         checkpoint_dir: Some(dir),
@@ -225,7 +270,7 @@ fn analytic_source(args: &ScoreArgs, seed: u64, device: &Device) -> CliResult<Sc
     let data_seed = args.data.data_seed.unwrap_or(seed);
     let data = spec.load(data_seed)?;
     let sde = build_sde(&args.sde, &data)?;
-    let score: Box<dyn ScoreFn> = match args.score.as_str() {
+    let score: Box<dyn ScoreFn> = match args.score_name() {
         "empirical" => Box::new(EmpiricalScore::with_chunks(
             data.to_tensor(device),
             sde.clone(),
@@ -268,7 +313,7 @@ impl ScoreSource {
     /// The score named by `args`, perturbed when --perturb is given; `seed` is the default
     /// seed of the training-set draw.
     pub fn open(args: &ScoreArgs, seed: u64, device: &Device) -> CliResult<Self> {
-        let source = if args.score == "checkpoint" {
+        let source = if args.score_name() == "checkpoint" {
             checkpoint_source(args, device)?
         } else {
             analytic_source(args, seed, device)?
@@ -303,12 +348,12 @@ impl ScoreSource {
         Ok(match kind {
             PriorKind::Nominal => Prior::Nominal,
             PriorKind::Moment => Prior::moment(&self.sde, &self.training_in_model_space(device))?,
-            PriorKind::Exact if args.score != "empirical" => {
+            PriorKind::Exact if args.score_name() != "empirical" => {
                 return Err(Failure::usage(format!(
                 "--prior exact starts from the training points (x_T = α y_i + c + σ z), the law \
                      p_T of the empirical score only; --score {} would start next to its training \
                      set: use --prior moment",
-                args.score
+                args.score_name()
             )))
             }
             PriorKind::Exact => Prior::exact(self.training_in_model_space(device))?,

@@ -522,3 +522,36 @@ fn inspect_shows_a_run_folder() {
         assert!(text.contains(expected), "missing '{expected}' in:\n{text}");
     }
 }
+
+/// `--checkpoint` alone means `--score checkpoint`; data and SDE flags it overrides are named in
+/// a warning, and so is an EMA younger than 3/(1 − decay) steps, with the hint --weights raw.
+#[test]
+fn checkpoint_flag_implies_the_score_and_warns_about_what_it_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    let flags = "train --n-train 100 --width 16 --depth 1 --embedding 4 --batch-size 8 --steps 2";
+    let mut args: Vec<&str> = flags.split_whitespace().collect();
+    args.extend(["--out", run_dir.to_str().unwrap()]);
+    assert!(scorelab(&args).status.success());
+    let out = dir.path().join("s");
+    let output = scorelab(&[
+        "sample",
+        "--checkpoint",
+        run_dir.to_str().unwrap(),
+        "--sde",
+        "ve",
+        "--n",
+        "5",
+        "--steps",
+        "5",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let warnings = stderr(&output);
+    assert!(warnings.contains("--sde ignored"), "{warnings}");
+    assert!(warnings.contains("--weights raw"), "{warnings}");
+    let summary = json(&out.join("summary.json"));
+    assert_eq!(summary["score"], "checkpoint");
+    assert_eq!(summary["sde"]["name"], "vp");
+}
