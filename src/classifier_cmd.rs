@@ -89,7 +89,7 @@ pub fn run(args: &TrainClassifierArgs) -> CliResult<()> {
         config.seed,
         backend.name()
     );
-    let bar = ProgressBar::new(0);
+    let bar = crate::progress::plain_when_not_a_terminal(ProgressBar::new(0));
     bar.set_style(
         ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} steps, {per_sec}, eta {eta}")
             .expect("valid template")

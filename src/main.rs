@@ -12,6 +12,7 @@ mod forward_cmd;
 mod inspect_cmd;
 mod output;
 mod plot_cmd;
+mod progress;
 mod sample_cmd;
 mod score_source;
 mod train_cmd;

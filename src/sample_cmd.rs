@@ -68,7 +68,7 @@ pub fn sampler_config(args: &SamplerArgs) -> CliResult<SamplerConfig> {
 }
 
 pub fn progress_bar(steps: usize) -> ProgressBar {
-    let bar = ProgressBar::new(steps as u64);
+    let bar = crate::progress::plain_when_not_a_terminal(ProgressBar::new(steps as u64));
     bar.set_style(
         ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} steps, {per_sec}, eta {eta}")
             .expect("valid template")

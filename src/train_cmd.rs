@@ -309,7 +309,7 @@ fn drive<N: ScoreNetwork>(
     trainer.record_command(crate::cli::command_line());
     let start = trainer.step_count();
     let total = trainer.config.steps;
-    let bar = ProgressBar::new(total);
+    let bar = crate::progress::plain_when_not_a_terminal(ProgressBar::new(total));
     bar.set_style(
         ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} steps, {per_sec}, eta {eta}")
             .expect("valid template")

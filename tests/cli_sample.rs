@@ -336,3 +336,25 @@ fn force_removes_the_files_of_the_earlier_run_only() {
         "mine"
     );
 }
+
+/// Without a terminal (stderr is a pipe here) the progress bar is printed as plain lines,
+/// at most one per SCORELAB_PROGRESS_SECONDS (0 here: every draw).
+#[test]
+fn progress_is_printed_as_plain_lines_without_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("p");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_scorelab"))
+        .args(["sample", "--n", "200", "--steps", "400", "--out"])
+        .arg(&out)
+        .env("SCORELAB_PROGRESS_SECONDS", "0")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("sampling [") && l.contains("/400 steps")),
+        "{text}"
+    );
+    assert!(!text.contains('\r') && !text.contains('\u{1b}'), "{text:?}");
+}
