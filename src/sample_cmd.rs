@@ -157,14 +157,14 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
     let out_of_range = value_range.map(|range| clip_to_range(&mut samples, range, !args.no_clip));
     let clipped = out_of_range.is_some() && !args.no_clip;
     let sample_tensor = scorelab_core::device::tensor_from_rows(&samples, kept, dim, &device);
-    let (d1, _) = nearest_neighbours(&sample_tensor, &train_tensor);
     // the d1/d2 criterion of `analyze memorization`: free of the data's scale, so it means the
     // same for 2-D points and for 784-pixel images (it needs two training points)
-    let memorised = if data.n >= 2 {
+    let (d1, memorised) = if data.n >= 2 {
         let nearest = neighbours(&sample_tensor, &train_tensor)?;
-        Some(memorisation_stats(&nearest, DEFAULT_THRESHOLD)?.memorised_fraction)
+        let memorised = memorisation_stats(&nearest, DEFAULT_THRESHOLD)?.memorised_fraction;
+        (nearest.nearest.d1, Some(memorised))
     } else {
-        None
+        (nearest_neighbours(&sample_tensor, &train_tensor).0, None)
     };
     let on_point =
         d1.iter().filter(|&&d| d <= ON_TRAINING_POINT).count() as f64 / kept.max(1) as f64;

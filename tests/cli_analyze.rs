@@ -528,6 +528,20 @@ fn likelihood_evaluates_the_points_of_eval_file() {
     );
 }
 
+/// Runs `analyze compare --a a --b b --out out` and returns its stdout.
+fn compare(a: &Path, b: &Path, out: &Path) -> String {
+    run(&[
+        "analyze",
+        "compare",
+        "--a",
+        a.to_str().unwrap(),
+        "--b",
+        b.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
 /// `analyze compare` on N(0, 1) against N(1, 1) (3,000 draws each, 1-D): W2 = 1 (the sliced
 /// distance in one dimension is W2 itself) and energy distance 2E|N(1, 2)| − 2E|N(0, 2)| =
 /// 0.5418; the noise floor of two halves of B is near zero. Tolerances 0.06 and 0.04 are
@@ -551,16 +565,7 @@ fn compare_matches_gaussian_closed_forms() {
     fs::write(&a, draw(1.0, 1)).unwrap();
     fs::write(&b, draw(0.0, 2)).unwrap();
     let out = dir.path().join("cmp");
-    let stdout = run(&[
-        "analyze",
-        "compare",
-        "--a",
-        a.to_str().unwrap(),
-        "--b",
-        b.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let stdout = compare(&a, &b, &out);
     assert!(stdout.contains("noise floor"), "{stdout}");
     let report = json(&out.join("compare.json"));
     let q = &report["quality"];
@@ -615,16 +620,7 @@ fn compare_reports_the_classifier_frechet_distance_for_images() {
     };
     let (a, b) = (draw("1"), draw("2"));
     let out = dir.path().join("cmp");
-    let stdout = run(&[
-        "analyze",
-        "compare",
-        "--a",
-        a.to_str().unwrap(),
-        "--b",
-        b.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let stdout = compare(&a, &b, &out);
     assert!(stdout.contains("classifier Fréchet distance"), "{stdout}");
     let report = json(&out.join("compare.json"));
     assert_eq!(report["dim"], 784);

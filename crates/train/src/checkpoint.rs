@@ -310,8 +310,14 @@ pub fn parse_meta(text: &str, path: &Path) -> Result<Meta> {
     Ok(meta)
 }
 
-/// Loads one burnpack record of a checkpoint into a module shaped like `template`.
-pub fn load_module<N: ScoreNetwork>(dir: &Path, file: &str, template: N) -> Result<N> {
+/// Loads one burnpack record of a checkpoint into a module shaped like `template`, checking the
+/// file against its digest in `digests` (the checkpoint's `meta.json`).
+pub fn load_module<N: ScoreNetwork>(
+    dir: &Path,
+    file: &str,
+    template: N,
+    digests: &FileDigests,
+) -> Result<N> {
     let path = dir.join(file);
     if !path.exists() {
         return Err(TrainError::checkpoint(&path, "file is missing"));
@@ -319,7 +325,7 @@ pub fn load_module<N: ScoreNetwork>(dir: &Path, file: &str, template: N) -> Resu
     let record = ModuleRecord::load(&path)
         .map_err(|e| TrainError::checkpoint(&path, format!("unreadable or truncated: {e}")))?;
     // a damaged file that still parses is caught by its digest
-    verify(dir, file, &read_meta(dir)?.sha256)?;
+    verify(dir, file, digests)?;
     template.try_load_record(record).map_err(|e| {
         TrainError::checkpoint(
             &path,
@@ -331,10 +337,20 @@ pub fn load_module<N: ScoreNetwork>(dir: &Path, file: &str, template: N) -> Resu
     })
 }
 
-/// Loads the flat parameter lists of a checkpoint (for resuming).
-pub fn load_state<N: ScoreNetwork>(dir: &Path, template: &N) -> Result<CheckpointState> {
+/// Loads the flat parameter lists of a checkpoint (for resuming), each file checked against
+/// its digest in `meta`.
+pub fn load_state<N: ScoreNetwork>(
+    dir: &Path,
+    template: &N,
+    meta: &Meta,
+) -> Result<CheckpointState> {
     let load = |file| -> Result<Vec<Tensor<1>>> {
-        Ok(flatten(&load_module(dir, file, template.valid())?))
+        Ok(flatten(&load_module(
+            dir,
+            file,
+            template.valid(),
+            &meta.sha256,
+        )?))
     };
     Ok(CheckpointState {
         ema: load(EMA_FILE)?,
@@ -444,12 +460,12 @@ pub fn load_score_weights(
     let score: Box<dyn ScoreFn> = match meta.model() {
         ModelConfig::Mlp(config) => {
             let template: Mlp = config.init(0, device)?;
-            let net = load_module(&dir, file, template)?;
+            let net = load_module(&dir, file, template, &meta.sha256)?;
             Box::new(NetworkScore::new(net, sde, param))
         }
         ModelConfig::Unet(config) => {
             let template: UNet = config.init(0, device)?;
-            let net = load_module(&dir, file, template)?;
+            let net = load_module(&dir, file, template, &meta.sha256)?;
             Box::new(NetworkScore::new(net, sde, param))
         }
     };

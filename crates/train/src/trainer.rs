@@ -147,7 +147,7 @@ impl<N: ScoreNetwork> Trainer<N> {
                 ),
             ));
         }
-        let state = load_state(dir, &template)?;
+        let state = load_state(dir, &template, meta)?;
         let net = replace(template, state.weights);
         Ok(Self {
             points: meta.data.normalisation.to_model(&data.points),
