@@ -2,7 +2,8 @@
 //!
 //! The empirical score's weights λ_i(x, τ) = softmax_i(−‖x − α(τ) y_i − c(τ)‖² / 2σ²(τ)) are
 //! largest for the training point y_i nearest to (x − c(τ))/α(τ), i.e. for the Voronoi cell C_i
-//! (4.42) that contains (x − c)/α (c = 0 except for the ou and cou SDEs with μ ≠ 0). As τ → 0 they become one-hot (4.41), the reverse dynamics turn into a stiff
+//! (4.42) that contains (x − c)/α (c = 0 except for the ou and cou SDEs with μ ≠ 0). As τ → 0
+//! they become one-hot (4.41), the reverse dynamics turn into a stiff
 //! relaxation towards that y_i (4.44), and each path is eventually trapped in one cell and
 //! converges to its training point (4.45). This module measures when that happens along
 //! recorded paths.
