@@ -443,7 +443,13 @@ fn memorization(args: &MemorizationArgs) -> CliResult<()> {
             pairs.extend_from_slice(&values[i * dim..(i + 1) * dim]);
             pairs.extend_from_slice(data.row(own.nearest.i1[i]));
         }
-        written.push(out.write("nearest_pairs.png", &image_grid_png(&pairs, h, w, 16, 2)?)?);
+        let caption = format!(
+            "the first {shown} samples, each (left) beside its nearest training image (right)"
+        );
+        written.push(out.write(
+            "nearest_pairs.png",
+            &image_grid_png(&caption, &pairs, (h, w), 16, 2, 2)?,
+        )?);
     }
     let report = json!({
         "command": "analyze memorization",

@@ -4,14 +4,13 @@
 //! data, follow both along their reverse paths, and write a Markdown report with the figures.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
 use clap::{CommandFactory, FromArgMatches};
 use serde_json::{json, Value};
 
 use scorelab_analysis::memorization::Neighbours;
 use scorelab_analysis::paths::{path_diagnostics, PathConfig, PathReport};
-use scorelab_analysis::plot::{curves_png, histograms_png, Axes, Series};
+use scorelab_analysis::plot::{histograms_png, Series};
 use scorelab_core::device::tensor_from_rows;
 use scorelab_core::{open_device, BackendKind, DatasetSpec, EmpiricalScore};
 use scorelab_sample::{Prior, SamplerConfig, SamplerKind, TauGrid};
@@ -100,36 +99,6 @@ fn number(v: &Value) -> String {
         Some(x) => format!("{x:.4}"),
         None => "–".into(),
     }
-}
-
-/// The loss curve from a run's log.csv.
-fn loss_png(log: &Path) -> CliResult<Vec<u8>> {
-    let text = std::fs::read_to_string(log)
-        .map_err(|e| Failure::runtime(format!("{}: {e}", log.display())))?;
-    let (mut steps, mut losses) = (Vec::new(), Vec::new());
-    for line in text.lines().skip(1) {
-        let mut fields = line.split(',');
-        if let (Some(step), Some(loss)) = (fields.next(), fields.next()) {
-            if let (Ok(step), Ok(loss)) = (step.parse::<f64>(), loss.parse::<f64>()) {
-                steps.push(step);
-                losses.push(loss);
-            }
-        }
-    }
-    Ok(curves_png(
-        "training loss (dsm, λ = σ²)",
-        "step",
-        "loss",
-        &steps,
-        &[Series {
-            label: "loss",
-            values: &losses,
-        }],
-        Axes {
-            log_x: false,
-            log_y: true,
-        },
-    )?)
 }
 
 pub fn run(args: &DemoArgs) -> CliResult<()> {
@@ -271,7 +240,6 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
             true,
         )?,
     )?;
-    out.write("loss.png", &loss_png(&out.file("train").join("log.csv"))?)?;
 
     eprintln!("[4/5] reverse paths: model against empirical score from the same noise");
     let empirical_score = EmpiricalScore::new(training.clone(), meta.sde.clone())?;
@@ -475,7 +443,7 @@ fn report_markdown(
     ] {
         let _ = writeln!(md, "![{caption}]({file})\n");
     }
-    let _ = writeln!(md, "## Training\n\n![loss](loss.png)\n");
+    let _ = writeln!(md, "## Training\n\n![loss](train/loss.png)\n");
     let _ = writeln!(
         md,
         "Files: `train/` (checkpoints, log.csv), `samples_*/` (samples.npy, .csv, .png, summary.json), \

@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use serde_json::json;
 
-use scorelab_analysis::plot::{panels_png, scatter_png};
+use scorelab_analysis::plot::{panels_png, scatter_png_in, Extent};
 use scorelab_analysis::quality::{sliced_wasserstein2, DEFAULT_PROJECTIONS};
 use scorelab_core::device::tensor_from_rows;
 use scorelab_core::{Dataset, Sde};
@@ -73,13 +73,11 @@ pub fn run(args: &ForwardArgs) -> CliResult<()> {
     }
     let out = OutputDir::create(&args.out, args.force)?;
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
-    let mut panels = Vec::new();
     let mut values = Vec::new();
     let mut rows = Vec::new();
+    let mut marginals = Vec::new();
     for &t in &times {
         let points = normalisation.to_data(&marginal(&model_space, &sde, t, args.n, &mut rng));
-        let title = format!("{} at t = {t}", sde.name());
-        panels.push(scatter_png(&title, &points, &[])?);
         let mean = |k: usize| {
             points
                 .iter()
@@ -90,8 +88,20 @@ pub fn run(args: &ForwardArgs) -> CliResult<()> {
                 / args.n as f64
         };
         rows.push(json!({ "t": t, "alpha": sde.alpha(t), "sigma": sde.sigma2(t).sqrt(), "mean": [mean(0), mean(1)] }));
-        values.extend(points);
+        values.extend_from_slice(&points);
+        marginals.push(points);
     }
+    // one scale for every panel, so that spreading and contraction show
+    let sets: Vec<&[f32]> = marginals.iter().map(|m| m.as_slice()).collect();
+    let extent = Extent::of(&sets);
+    let panels = times
+        .iter()
+        .zip(&marginals)
+        .map(|(t, points)| {
+            let title = format!("{} at t = {t}", sde.name());
+            scatter_png_in(&title, points, &[], extent, 600)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     // How far X_T still is from the prior sampling starts from, against two prior draws.
     let device = Device::flex();
     let final_state = tensor_from_rows(
@@ -105,7 +115,7 @@ pub fn run(args: &ForwardArgs) -> CliResult<()> {
     let gap = sliced_wasserstein2(&final_state, &prior_a, DEFAULT_PROJECTIONS, args.seed)?;
     let floor = sliced_wasserstein2(&prior_b, &prior_a, DEFAULT_PROJECTIONS, args.seed)?;
     let written = [
-        out.write("forward.png", &panels_png(&panels)?)?,
+        out.write("forward.png", &panels_png(&panels, 2)?)?,
         out.write_npy(
             "forward.npy",
             &[times.len() as u64, args.n as u64, 2],

@@ -176,20 +176,24 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
         None => vec![kept as u64, dim as u64],
     };
     let mut written = vec![out.write_npy("samples.npy", &shape, &samples)?];
-    if dim == 2 {
-        written.push(out.write_csv("samples.csv", &samples, dim)?);
-        let title = format!(
-            "{} samples, {} score, {} {}, t_min = {}",
-            kept,
+    let describe = |count: String| {
+        format!(
+            "{count} samples, {} score, {} {}, t_min = {}",
             args.source.score_name(),
             sde.name(),
             args.integrator.sampler,
             config.t_min
-        );
+        )
+    };
+    if dim == 2 {
+        written.push(out.write_csv("samples.csv", &samples, dim)?);
+        let title = describe(kept.to_string());
         written.push(out.write("samples.png", &scatter_png(&title, &samples, &data.points)?)?);
     } else if let Some([1, h, w]) = data.image_shape {
-        let shown = &samples[..samples.len().min(64 * h * w)];
-        written.push(out.write("samples.png", &image_grid_png(shown, h, w, 8, 2)?)?);
+        let shown = kept.min(64);
+        let caption = describe(format!("{shown} of {kept}"));
+        let picture = image_grid_png(&caption, &samples[..shown * h * w], (h, w), 8, 2, 1)?;
+        written.push(out.write("samples.png", &picture)?);
     }
     if !result.path.is_empty() {
         let taus: Vec<f64> = result.path.iter().map(|p| p.tau).collect();

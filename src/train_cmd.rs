@@ -29,6 +29,47 @@ use crate::score_source::{build_sde, checkpoint_training_set, dataset_spec};
 use crate::train_eval::TrainingEvaluation;
 
 /// Model names accepted by --model.
+/// The loss curve a run folder gets beside its log.
+pub const LOSS_PICTURE: &str = "loss.png";
+
+/// The loss curve of a run's log.csv (`step,loss,...`): the logged values and their moving
+/// average over about a fiftieth of the run, on a log axis when every loss is positive.
+pub fn loss_png(log: &Path, title: &str) -> CliResult<Vec<u8>> {
+    let text =
+        fs::read_to_string(log).map_err(|e| Failure::runtime(format!("{}: {e}", log.display())))?;
+    let (mut steps, mut losses) = (Vec::new(), Vec::new());
+    for line in text.lines().skip(1) {
+        let mut fields = line.split(',');
+        if let (Some(step), Some(loss)) = (fields.next(), fields.next()) {
+            if let (Ok(step), Ok(loss)) = (step.parse::<f64>(), loss.parse::<f64>()) {
+                steps.push(step);
+                losses.push(loss);
+            }
+        }
+    }
+    let log_y = losses.iter().all(|l| *l > 0.0);
+    // 2h + 1 values: about a fiftieth of the log
+    let half_window = losses.len() / 100;
+    Ok(scorelab_analysis::plot::loss_curve_png(
+        title,
+        &steps,
+        &losses,
+        half_window,
+        log_y,
+    )?)
+}
+
+/// Writes loss.png beside the run's log (a run without a log yet gets none).
+fn write_loss_picture(out: &Path, loss: &str) -> CliResult<()> {
+    let log = out.join(LOG_FILE);
+    if !log.exists() {
+        return Ok(());
+    }
+    let png = loss_png(&log, &format!("training loss ({loss})"))?;
+    fs::write(out.join(LOSS_PICTURE), png)
+        .map_err(|e| Failure::runtime(format!("{}: {e}", out.join(LOSS_PICTURE).display())))
+}
+
 const MODEL_NAMES: [&str; 2] = ["mlp", "unet"];
 
 /// Above this dimension the exact divergence (d JVPs per point) is not the default: the
@@ -215,9 +256,11 @@ fn prepare_run_folder(out: &Path, force: bool) -> CliResult<()> {
         for (_, path) in list_checkpoints(out)? {
             fs::remove_dir_all(&path).map_err(io)?;
         }
-        let log = out.join(LOG_FILE);
-        if log.exists() {
-            fs::remove_file(log).map_err(io)?;
+        for name in [LOG_FILE, LOSS_PICTURE, crate::train_eval::EVAL_FILE] {
+            let file = out.join(name);
+            if file.exists() {
+                fs::remove_file(file).map_err(io)?;
+            }
         }
     }
     fs::create_dir_all(out).map_err(io)?;
@@ -327,6 +370,7 @@ fn drive<N: ScoreNetwork>(
     let outcome = run(&mut trainer, out, &mut progress);
     progress.bar.finish_and_clear();
     let outcome = outcome?;
+    write_loss_picture(out, trainer.config.loss.kind.name())?;
     let seconds = started.elapsed().as_secs_f64();
     let done = trainer.step_count() - start;
     let rate = done as f64 / seconds.max(1e-9);

@@ -185,7 +185,7 @@ fn demo_runs_end_to_end_at_the_quick_size() {
     for file in [
         "summary.json",
         "d1_histogram.png",
-        "loss.png",
+        "train/loss.png",
         "samples_model/samples.png",
         "samples_empirical/samples.png",
         "paths/paths_d1.png",

@@ -6,8 +6,21 @@ mod common;
 
 use common::{scorelab, stderr};
 
+/// The package folder: from cargo at run time (a build directory reused by a checkout in
+/// another place keeps the folder it was compiled in), else the one compiled in.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+}
+
 /// The MNIST files shipped with the sources.
-const MNIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/mnist");
+fn mnist() -> String {
+    manifest_dir()
+        .join("datasets/mnist")
+        .to_string_lossy()
+        .into_owned()
+}
 
 /// The accuracy printed as `test accuracy 12.34%`.
 fn printed_accuracy(stdout: &str) -> f64 {
@@ -22,10 +35,11 @@ fn printed_accuracy(stdout: &str) -> f64 {
 fn trains_a_small_classifier_and_writes_it() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("clf");
+    let mnist = mnist();
     let args = [
         "train-classifier",
         "--mnist-dir",
-        MNIST,
+        &mnist,
         "--n-train",
         "1000",
         "--epochs",
@@ -87,7 +101,8 @@ fn bad_flags_are_usage_errors() {
         (vec!["--n-train", "0"], "n-train"),
         (vec!["--batch-size", "many"], "batch-size"),
     ] {
-        let mut args = vec!["train-classifier", "--mnist-dir", MNIST, "--out", out];
+        let mnist = mnist();
+        let mut args = vec!["train-classifier", "--mnist-dir", &mnist, "--out", out];
         args.extend(flags.iter().copied());
         let output = scorelab(&args);
         assert_eq!(

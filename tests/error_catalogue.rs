@@ -9,6 +9,14 @@ use std::process::Command;
 
 use common::{flip_last_bit, scorelab, stderr};
 
+/// The package folder: from cargo at run time (a build directory reused by a checkout in
+/// another place keeps the folder it was compiled in), else the one compiled in.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+}
+
 /// One row of the catalogue table.
 struct Row {
     situation: String,
@@ -18,7 +26,7 @@ struct Row {
 }
 
 fn catalogue() -> Vec<Row> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/errors.md");
+    let path = manifest_dir().join("docs/errors.md");
     let text = fs::read_to_string(path).unwrap();
     text.lines()
         .filter(|l| l.starts_with("| ") && l.contains('`'))
@@ -87,7 +95,7 @@ fn fixtures(dir: &Path) {
     fs::write(dir.join("occupied/keep.txt"), "earlier work").unwrap();
 
     // MNIST test split copies with a damaged labels file
-    let mnist = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/mnist");
+    let mnist = manifest_dir().join("datasets/mnist");
     let images = "t10k-images-idx3-ubyte.gz";
     let labels = "t10k-labels-idx1-ubyte.gz";
     fs::create_dir(dir.join("mnist-empty")).unwrap();

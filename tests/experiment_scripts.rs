@@ -10,13 +10,19 @@ use std::process::Command;
 
 use common::json;
 
+/// The package folder: from cargo at run time (a build directory reused by a checkout in
+/// another place keeps the folder it was compiled in), else the one compiled in.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+}
+
 /// Runs `scripts/NAME.sh --quick` with its outputs in a fresh temporary folder.
 fn run_quick(name: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join(name);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scripts")
-        .join(format!("{name}.sh"));
+    let script = manifest_dir().join("scripts").join(format!("{name}.sh"));
     let output = Command::new("bash")
         .arg(&script)
         .arg("--quick")

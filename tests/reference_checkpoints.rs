@@ -4,13 +4,20 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
 
 use common::{scorelab, stderr};
 
+/// The package folder: from cargo at run time (a build directory reused by a checkout in
+/// another place keeps the folder it was compiled in), else the one compiled in.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+}
+
 #[test]
 fn every_shipped_checkpoint_samples_and_names_its_command() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints");
+    let root = manifest_dir().join("checkpoints");
     let mut score_checkpoints = 0;
     for entry in fs::read_dir(&root).unwrap() {
         let dir = entry.unwrap().path();

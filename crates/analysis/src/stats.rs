@@ -1,4 +1,4 @@
-//! Summaries of a list of numbers: mean, standard deviation and quantiles.
+//! Summaries of a list of numbers: mean, standard deviation, quantiles and a moving average.
 
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +49,31 @@ pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
 /// The arithmetic mean (NaN for no values).
 pub fn mean(values: &[f64]) -> f64 {
     values.iter().sum::<f64>() / values.len() as f64
+}
+
+/// The centred moving average m_i = mean{v_j : |j − i| ≤ h, v_j finite}, the window cut at
+/// both ends (NaN where a window holds no finite value).
+pub fn moving_average(values: &[f64], half_window: usize) -> Vec<f64> {
+    // prefix sums of the finite values and of their count
+    let mut sum = vec![0.0; values.len() + 1];
+    let mut count = vec![0usize; values.len() + 1];
+    for (i, v) in values.iter().enumerate() {
+        let finite = v.is_finite();
+        sum[i + 1] = sum[i] + if finite { *v } else { 0.0 };
+        count[i + 1] = count[i] + usize::from(finite);
+    }
+    (0..values.len())
+        .map(|i| {
+            let (lo, hi) = (
+                i.saturating_sub(half_window),
+                (i + half_window + 1).min(values.len()),
+            );
+            match count[hi] - count[lo] {
+                0 => f64::NAN,
+                n => (sum[hi] - sum[lo]) / n as f64,
+            }
+        })
+        .collect()
 }
 
 /// Summarises the finite entries of `values`; infinite ones (a d2 with a single reference) are
@@ -103,4 +128,21 @@ pub fn fit_line(x: &[f64], y: &[f64]) -> Option<LineFit> {
         slope,
         slope_std_error: (rss / (n - 2) as f64 / sxx).sqrt(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moving_average_is_centred_cut_at_the_ends_and_skips_non_finite_values() {
+        let m = moving_average(&[1.0, 2.0, 3.0, 4.0, 5.0], 1);
+        assert_eq!(m, vec![1.5, 2.0, 3.0, 4.0, 4.5]);
+        let m = moving_average(&[1.0, f64::NAN, 3.0], 1);
+        assert_eq!(m, vec![1.0, 2.0, 3.0]);
+        assert!(moving_average(&[f64::NAN], 2)[0].is_nan());
+        assert_eq!(moving_average(&[7.0, 9.0], 0), vec![7.0, 9.0]);
+        // a constant sequence is its own average for any window
+        assert!(moving_average(&[0.25; 50], 7).iter().all(|v| *v == 0.25));
+    }
 }

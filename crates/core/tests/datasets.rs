@@ -8,8 +8,16 @@ use flate2::Compression;
 use scorelab_core::datasets::{load_mnist, MnistSplit, MNIST_FILES};
 use scorelab_core::{Dataset, DatasetSpec, Gmm};
 
+/// The package folder: from cargo at run time (a build directory reused by a checkout in
+/// another place keeps the folder it was compiled in), else the one compiled in.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+}
+
 fn mnist_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/mnist")
+    manifest_dir().join("../../datasets/mnist")
 }
 
 fn label_counts(data: &Dataset) -> Vec<usize> {

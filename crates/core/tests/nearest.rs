@@ -7,6 +7,14 @@ use scorelab_core::datasets::{load_mnist, MnistSplit};
 use scorelab_core::device::tensor_from_rows;
 use scorelab_core::nearest::{nearest_neighbours, two_nearest_neighbours};
 
+/// The package folder: from cargo at run time (a build directory reused by a checkout in
+/// another place keeps the folder it was compiled in), else the one compiled in.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+}
+
 fn random(rows: usize, d: usize, seed: u64) -> Vec<f32> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     (0..rows * d).map(|_| rng.random_range(-1.0..1.0)).collect()
@@ -76,7 +84,7 @@ fn a_single_reference_has_no_second_neighbour() {
 #[test]
 fn copies_of_mnist_images_are_at_distance_zero() {
     let device = Device::flex();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/mnist");
+    let dir = manifest_dir().join("../../datasets/mnist");
     let train = load_mnist(&dir, MnistSplit::Test).unwrap().subset(3000, 7);
     let copies = train.select(&(0..400).map(|i| i * 7).collect::<Vec<_>>());
     let two = two_nearest_neighbours(&copies.to_tensor(&device), &train.to_tensor(&device));

@@ -23,6 +23,14 @@ use scorelab_train::{
     UNet, UNetConfig,
 };
 
+/// The package folder: from cargo at run time (a build directory reused by a checkout in
+/// another place keeps the folder it was compiled in), else the one compiled in.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+}
+
 const H: f32 = 1e-2;
 const TOL: f64 = 3e-3;
 
@@ -234,7 +242,7 @@ fn short_mnist_training_lowers_the_loss_and_round_trips() {
     let device = cpu();
     let autodiff = device.clone().autodiff();
     let sde = Sde::vp(0.1, 20.0, 1.0).unwrap();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/mnist");
+    let dir = manifest_dir().join("../../datasets/mnist");
     let spec = DatasetSpec::Mnist {
         dir,
         split: MnistSplit::Train,
