@@ -23,8 +23,7 @@ use scorelab_analysis::stats::summarise;
 use scorelab_analysis::tmin::{tmin_sweep, TminReport};
 use scorelab_core::device::{tensor_from_rows, to_vec};
 use scorelab_core::{
-    open_device, BackendKind, Dataset, DatasetSpec, EmpiricalScore, GmmScore, PerturbedScore,
-    ScoreFn, Sde,
+    BackendKind, Dataset, DatasetSpec, EmpiricalScore, GmmScore, PerturbedScore, ScoreFn, Sde,
 };
 use scorelab_sample::Prior;
 use scorelab_train::checkpoint::{read_meta, resolve};
@@ -65,7 +64,7 @@ pub fn run(what: &AnalyzeCommand) -> CliResult<()> {
 }
 
 pub fn open(output: &OutputArgs) -> CliResult<Device> {
-    Ok(open_device(BackendKind::parse(&output.device)?)?)
+    crate::backend::open_backend(BackendKind::parse(&output.device)?)
 }
 
 pub fn out_dir(output: &OutputArgs, default: &str) -> CliResult<OutputDir> {

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use scorelab_core::datasets::{load_mnist, MnistSplit};
 use scorelab_core::device::{tensor_from_rows, to_vec};
-use scorelab_core::{open_device, BackendKind, DatasetSpec, EmpiricalScore, ScoreFn, Sde, Times};
+use scorelab_core::{BackendKind, DatasetSpec, EmpiricalScore, ScoreFn, Sde, Times};
 use scorelab_sample::{sample, SamplerConfig, SamplerKind, TauGrid};
 use scorelab_train::adam::AdamConfig;
 use scorelab_train::{
@@ -17,6 +17,7 @@ use scorelab_train::{
     TrainConfig, Trainer,
 };
 
+use crate::backend::open_backend;
 use crate::cli::BenchArgs;
 use crate::failure::{CliResult, Failure};
 
@@ -28,7 +29,7 @@ use crate::failure::{CliResult, Failure};
 /// largest entry.
 fn w3(args: &BenchArgs) -> CliResult<()> {
     let backend = BackendKind::parse(&args.device)?;
-    let device = open_device(backend)?;
+    let device = open_backend(backend)?;
     let dir = crate::score_source::shipped_path(&args.mnist_dir);
     let data = load_mnist(&dir, MnistSplit::Train)?;
     let test = load_mnist(&dir, MnistSplit::Test)?.subset(1000, 0);
@@ -183,7 +184,7 @@ fn training_bench_name(loss: LossKind) -> &'static str {
 /// reported (with every run's rate) and the losses of the last 100 steps.
 fn training_rate(args: &BenchArgs, loss: LossKind) -> CliResult<()> {
     let backend = BackendKind::parse(&args.device)?;
-    let device = open_device(backend)?;
+    let device = open_backend(backend)?;
     let mut trainer = w1_trainer(&device, loss)?;
     for _ in 0..WARMUP_STEPS {
         trainer.step()?;
@@ -234,7 +235,7 @@ const W1_FORWARD_FLOPS: f64 = 280_576.0;
 /// wall time of `reps` runs after a short warm-up.
 fn w2(args: &BenchArgs) -> CliResult<()> {
     let backend = BackendKind::parse(&args.device)?;
-    let device = open_device(backend)?;
+    let device = open_backend(backend)?;
     let mut trainer = w1_trainer(&device, LossKind::Dsm)?;
     for _ in 0..W2_TRAIN_STEPS {
         trainer.step()?;
@@ -288,7 +289,7 @@ const MATMUL_SHAPES: [(usize, usize, usize); 3] =
 /// `reps` products (20 times more for the small shapes) after 3 warm-up products.
 fn matmul_peak(args: &BenchArgs) -> CliResult<()> {
     let backend = BackendKind::parse(&args.device)?;
-    let device = open_device(backend)?;
+    let device = open_backend(backend)?;
     let mut results = Vec::new();
     for (m, k, n) in MATMUL_SHAPES {
         let mut rng = ChaCha8Rng::seed_from_u64(0);

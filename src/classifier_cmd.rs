@@ -9,12 +9,13 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use scorelab_core::datasets::{load_mnist, MnistSplit};
-use scorelab_core::{open_device, BackendKind};
+use scorelab_core::BackendKind;
 use scorelab_train::classifier::parameter_count;
 use scorelab_train::{
     save_classifier, train_classifier, ClassifierConfig, ClassifierMeta, ClassifierProgress,
 };
 
+use crate::backend::open_backend;
 use crate::failure::{CliResult, Failure};
 use crate::score_source::shipped_path;
 
@@ -79,7 +80,7 @@ pub fn run(args: &TrainClassifierArgs) -> CliResult<()> {
         train = train.subset(n, args.seed);
     }
     let test = load_mnist(&dir, MnistSplit::Test)?;
-    let device = open_device(backend)?;
+    let device = open_backend(backend)?;
     eprintln!(
         "training the MNIST classifier on {} images for {} epochs (batch {}, lr {}, seed {}) on {}",
         train.n,

@@ -12,11 +12,12 @@ use scorelab_analysis::memorization::Neighbours;
 use scorelab_analysis::paths::{path_diagnostics, PathConfig, PathReport};
 use scorelab_analysis::plot::{histograms_png, Series};
 use scorelab_core::device::tensor_from_rows;
-use scorelab_core::{open_device, BackendKind, DatasetSpec, EmpiricalScore};
+use scorelab_core::{BackendKind, DatasetSpec, EmpiricalScore};
 use scorelab_sample::{Prior, SamplerConfig, SamplerKind, TauGrid};
 use scorelab_train::load_score;
 
 use crate::analyze_cmd::{memorisation_section, read_samples, write_path_report, Baselines};
+use crate::backend::open_backend;
 use crate::cli::{Cli, Command, DemoArgs};
 use crate::failure::{CliResult, Failure};
 use crate::output::OutputDir;
@@ -104,7 +105,7 @@ fn number(v: &Value) -> String {
 pub fn run(args: &DemoArgs) -> CliResult<()> {
     let plan = Plan::for_size(&args.size)?;
     let backend = BackendKind::parse(&args.device)?;
-    let device = open_device(backend)?;
+    let device = open_backend(backend)?;
     let out = OutputDir::create(&args.out, args.force)?;
     let path_of = |name: &str| -> String { out.file(name).to_string_lossy().into_owned() };
     let seed = args.seed.to_string();

@@ -1,6 +1,7 @@
 //! The `scorelab` command line: parses arguments and calls the library crates.
 
 mod analyze_cmd;
+mod backend;
 mod bench_cmd;
 mod cells_cmd;
 mod classifier_cmd;

@@ -10,11 +10,12 @@ use scorelab_analysis::plot::{image_grid_png, scatter_png, trajectories_png};
 use scorelab_core::datasets::clip_to_range;
 use scorelab_core::device::to_vec;
 use scorelab_core::nearest::nearest_neighbours;
-use scorelab_core::{open_device, BackendKind};
+use scorelab_core::BackendKind;
 use scorelab_sample::{
     sample_with_prior, SamplerConfig, SamplerKind, TauGrid, GRID_NAMES, SAMPLER_NAMES,
 };
 
+use crate::backend::open_backend;
 use crate::cli::{SampleArgs, SamplerArgs};
 use crate::failure::{CliResult, Failure};
 use crate::output::OutputDir;
@@ -88,7 +89,7 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
         return Err(Failure::usage("invalid parameter n: must be >= 1"));
     }
     let backend = BackendKind::parse(&args.device)?;
-    let device = open_device(backend)?;
+    let device = open_backend(backend)?;
     let source = ScoreSource::open(&args.source, args.integrator.seed, &device)?;
     config.validate(&source.sde)?;
     let prior = source.prior(&args.integrator.prior, &args.source, &device)?;

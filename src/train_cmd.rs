@@ -13,7 +13,7 @@ use clap::{ArgMatches, CommandFactory};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use burn::tensor::Device;
-use scorelab_core::{open_device, BackendKind, Dataset, DatasetSpec, ScoreFn};
+use scorelab_core::{BackendKind, Dataset, DatasetSpec, ScoreFn};
 use scorelab_train::adam::AdamConfig;
 use scorelab_train::checkpoint::{list_checkpoints, read_meta};
 use scorelab_train::loss::{LossConfig, LossKind, Penalty, Projection, Weighting};
@@ -23,6 +23,7 @@ use scorelab_train::{
     ScoreNetwork, StepReport, TrainConfig, Trainer, UNetConfig,
 };
 
+use crate::backend::open_backend;
 use crate::cli::{Cli, TrainArgs};
 use crate::failure::{CliResult, Failure};
 use crate::score_source::{build_sde, checkpoint_training_set, dataset_spec};
@@ -429,7 +430,7 @@ pub fn run_command(args: &TrainArgs, matches: &ArgMatches) -> CliResult<()> {
             "invalid parameter eval-samples: must be >= 1",
         ));
     }
-    let device = open_device(backend)?;
+    let device = open_backend(backend)?;
     prepare_run_folder(&args.out, args.force)?;
     let autodiff = device.clone().autodiff();
     eprintln!(
@@ -495,7 +496,7 @@ fn resume(
         config.log_every = args.log_every;
     }
     let (_, data) = checkpoint_training_set(&meta)?;
-    let device = open_device(backend)?;
+    let device = open_backend(backend)?;
     let autodiff = device.clone().autodiff();
     if meta.step >= config.steps {
         println!(

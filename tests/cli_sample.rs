@@ -362,3 +362,37 @@ fn progress_is_printed_as_plain_lines_without_a_terminal() {
     );
     assert!(!text.contains('\r') && !text.contains('\u{1b}'), "{text:?}");
 }
+
+/// `--device wgpu` names the adapter it runs on and flags a software one; where no adapter
+/// exists it fails with an error suggesting `--device cpu` (unless `SCORELAB_REQUIRE_WGPU` is
+/// set, as in CI, where the adapter must be found).
+#[test]
+fn wgpu_sampling_names_its_adapter() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("wgpu");
+    let output = scorelab(&[
+        "sample",
+        "--device",
+        "wgpu",
+        "--n",
+        "20",
+        "--steps",
+        "5",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = stderr(&output);
+    if !output.status.success() && std::env::var_os("SCORELAB_REQUIRE_WGPU").is_none() {
+        assert!(err.contains("--device cpu"), "{err}");
+        eprintln!("skipped: no wgpu adapter");
+        return;
+    }
+    assert!(output.status.success(), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("wgpu adapter: "))
+        .unwrap_or_else(|| panic!("no adapter line in {err}"));
+    if line.contains("software renderer") {
+        assert!(err.contains("warning: "), "{err}");
+    }
+}

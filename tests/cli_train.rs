@@ -59,6 +59,9 @@ fn train_then_sample_with_every_sampler() {
     let log = fs::read_to_string(run.join("log.csv")).unwrap();
     assert_eq!(log.lines().count(), 1 + 12);
     assert!(log.starts_with("step,loss,"));
+    // the loss curve beside the log: a 900-pixel-wide plot with its legend below
+    let loss = image::open(run.join("loss.png")).unwrap();
+    assert_eq!(loss.width(), 900);
     let m = meta(&run.join("ckpt-00000060"));
     assert_eq!(m["format"], "scorelab-checkpoint");
     assert_eq!(m["step"], 60);
@@ -291,6 +294,10 @@ fn interrupt_and_resume(signal: libc::c_int) {
         .path();
     let step = meta(&ckpt)["step"].as_u64().unwrap();
     assert!(step >= 1);
+    assert!(
+        run.join("loss.png").exists(),
+        "an interrupted run draws its loss too"
+    );
 
     let total = (step + 5).to_string();
     let output = scorelab(&[

@@ -51,30 +51,84 @@ pub fn open_device(kind: BackendKind) -> Result<Device> {
     }
 }
 
+/// The adapter a wgpu device runs on, as the driver describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdapterDescription {
+    /// The adapter's name ("NVIDIA H100", "llvmpipe (LLVM 19.1.7, 256 bits)").
+    pub name: String,
+    /// The graphics API it is driven through (Vulkan, Metal, ...).
+    pub api: String,
+    /// The kind of device: discrete, integrated, virtual, cpu or other.
+    pub kind: String,
+    /// Whether it is a software renderer running on the CPU (lavapipe, llvmpipe, WARP).
+    pub software: bool,
+}
+
+#[cfg(feature = "wgpu")]
+type OpenedWgpu = std::result::Result<(Device, AdapterDescription), String>;
+
+/// The wgpu device of this process: burn initialises a wgpu runtime once, so it is opened
+/// once and shared.
+#[cfg(feature = "wgpu")]
+static WGPU: std::sync::OnceLock<OpenedWgpu> = std::sync::OnceLock::new();
+
+/// The adapter of the wgpu device opened by [`open_device`], if one was.
+pub fn wgpu_adapter() -> Option<AdapterDescription> {
+    #[cfg(feature = "wgpu")]
+    {
+        WGPU.get()
+            .and_then(|opened| opened.as_ref().ok())
+            .map(|(_, adapter)| adapter.clone())
+    }
+    #[cfg(not(feature = "wgpu"))]
+    {
+        None
+    }
+}
+
 #[cfg(feature = "wgpu")]
 fn open_wgpu() -> Result<Device> {
-    // Device creation is lazy; the first operation finds out whether an adapter exists, and
-    // burn panics if none does. Run a tiny probe with the panic caught and its message muted.
-    let previous_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let probe = std::panic::catch_unwind(|| {
-        let device = Device::wgpu(Default::default());
-        let value: Vec<f32> = Tensor::<1>::from_floats([1.0f32, 2.0], &device)
-            .sum()
-            .into_data()
-            .try_to_vec()
-            .unwrap_or_default();
-        (device, value)
+    let opened = WGPU.get_or_init(|| {
+        // Initialisation may panic inside the driver stack; catch it with the message muted.
+        let previous_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let probe = std::panic::catch_unwind(|| -> OpenedWgpu {
+            let (device, setup) = Device::wgpu_options().init_with_setup().map_err(|e| {
+                format!("no wgpu adapter (GPU or Vulkan driver) was found ({e}); use --device cpu")
+            })?;
+            let info = setup.adapter.get_info();
+            let kind = format!("{:?}", info.device_type);
+            let adapter = AdapterDescription {
+                name: info.name.clone(),
+                api: format!("{:?}", info.backend),
+                software: kind == "Cpu",
+                kind: match kind.as_str() {
+                    "DiscreteGpu" => "discrete GPU",
+                    "IntegratedGpu" => "integrated GPU",
+                    "VirtualGpu" => "virtual GPU",
+                    "Cpu" => "software renderer on the CPU",
+                    _ => "other",
+                }
+                .into(),
+            };
+            let value: Vec<f32> = Tensor::<1>::from_floats([1.0f32, 2.0], &device)
+                .sum()
+                .into_data()
+                .try_to_vec()
+                .unwrap_or_default();
+            if value != [3.0] {
+                return Err("the wgpu device computed a wrong result; use --device cpu".into());
+            }
+            Ok((device, adapter))
+        });
+        std::panic::set_hook(previous_hook);
+        probe.unwrap_or_else(|_| {
+            Err("no wgpu adapter (GPU or Vulkan driver) was found; use --device cpu".into())
+        })
     });
-    std::panic::set_hook(previous_hook);
-    match probe {
-        Ok((device, value)) if value == [3.0] => Ok(device),
-        Ok(_) => Err(CoreError::Device(
-            "the wgpu device computed a wrong result; use --device cpu".into(),
-        )),
-        Err(_) => Err(CoreError::Device(
-            "no wgpu adapter (GPU or Vulkan driver) was found; use --device cpu".into(),
-        )),
+    match opened {
+        Ok((device, _)) => Ok(device.clone()),
+        Err(message) => Err(CoreError::Device(message.clone())),
     }
 }
 

@@ -11,7 +11,7 @@ pub mod score;
 pub mod sde;
 
 pub use datasets::{Dataset, DatasetSpec};
-pub use device::{open_device, BackendKind};
+pub use device::{open_device, wgpu_adapter, AdapterDescription, BackendKind};
 pub use empirical::EmpiricalScore;
 pub use error::{CoreError, Result};
 pub use gmm::{Gmm, GmmScore};
