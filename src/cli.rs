@@ -16,7 +16,6 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train a score network and write checkpoints and a loss log into a run folder.
-    #[command(args_override_self = true)]
     Train(Box<TrainArgs>),
     /// Run reverse-time dynamics with a score and write samples, a summary and a picture.
     Sample(Box<SampleArgs>),
@@ -315,6 +314,10 @@ impl ScoreArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct SampleArgs {
+    /// TOML or JSON file of options, keyed by long flag names (e.g. `t-min = 1e-4`); flags
+    /// given on the command line override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub source: ScoreArgs,
     #[command(flatten)]
@@ -458,6 +461,10 @@ pub struct CellsArgs {
 /// Output folder and backend, shared by the analysis commands.
 #[derive(Debug, Clone, Args)]
 pub struct OutputArgs {
+    /// TOML or JSON file of options, keyed by long flag names (e.g. `t-min = 1e-4`); flags
+    /// given on the command line override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
     /// Output folder.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -779,6 +786,6 @@ mod tests {
     /// test failure rather than a flag that silently feeds the other.
     #[test]
     fn no_command_has_two_arguments_with_one_name() {
-        crate::allow_negative_numbers(super::Cli::command()).debug_assert();
+        crate::command_settings(super::Cli::command()).debug_assert();
     }
 }

@@ -75,7 +75,7 @@ impl Plan {
 
 /// Runs a `scorelab` subcommand in-process, exactly as if typed.
 fn run_subcommand(argv: &[String]) -> CliResult<()> {
-    let matches = crate::allow_negative_numbers(Cli::command())
+    let matches = crate::command_settings(Cli::command())
         .try_get_matches_from(std::iter::once("scorelab".to_string()).chain(argv.iter().cloned()))
         .map_err(|e| Failure::runtime(format!("internal command {argv:?}: {e}")))?;
     let cli = Cli::from_arg_matches(&matches)

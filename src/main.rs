@@ -7,6 +7,7 @@ mod cells_cmd;
 mod classifier_cmd;
 mod cli;
 mod compare_cmd;
+mod config_file;
 mod demo_cmd;
 mod failure;
 mod forward_cmd;
@@ -19,7 +20,7 @@ mod score_source;
 mod train_cmd;
 mod train_eval;
 
-use clap::{CommandFactory, FromArgMatches};
+use clap::FromArgMatches;
 
 use crate::cli::{Cli, Command};
 
@@ -29,8 +30,8 @@ use crate::cli::{Cli, Command};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    let command = allow_negative_numbers(Cli::command());
-    let result = train_cmd::merge_config_file(command.get_matches()).and_then(|matches| {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let result = config_file::parse_command_line(&argv).and_then(|matches| {
         let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
         dispatch(cli, &matches)
     });
@@ -44,12 +45,14 @@ fn main() {
     }
 }
 
-/// Lets every subcommand take negative numbers as values (`--lr -1` reaches the value check
-/// instead of being read as an unknown flag).
-pub fn allow_negative_numbers(command: clap::Command) -> clap::Command {
+/// Settings of every subcommand: negative numbers are values (`--lr -1` reaches the value
+/// check instead of being read as an unknown flag), and a flag given twice keeps its last
+/// value (a --config file's entries come first, so the command line wins).
+pub fn command_settings(command: clap::Command) -> clap::Command {
     command
         .allow_negative_numbers(true)
-        .mut_subcommands(allow_negative_numbers)
+        .args_override_self(true)
+        .mut_subcommands(command_settings)
 }
 
 fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> failure::CliResult<()> {

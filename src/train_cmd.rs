@@ -1,7 +1,6 @@
 //! `scorelab train`: builds the run configuration from flags (and an optional config file),
 //! trains with a progress bar, and handles Ctrl-C / SIGTERM by checkpointing and stopping.
 
-use std::ffi::OsString;
 use std::fs;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::parser::ValueSource;
-use clap::{ArgMatches, CommandFactory};
+use clap::ArgMatches;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use burn::tensor::Device;
@@ -24,7 +23,7 @@ use scorelab_train::{
 };
 
 use crate::backend::open_backend;
-use crate::cli::{Cli, TrainArgs};
+use crate::cli::TrainArgs;
 use crate::failure::{CliResult, Failure};
 use crate::score_source::{build_sde, checkpoint_training_set, dataset_spec};
 use crate::train_eval::TrainingEvaluation;
@@ -91,74 +90,6 @@ const RESUMABLE: [&str; 11] = [
     "out",
     "config",
 ];
-
-/// The `train` arguments with a --config file merged in: the file's entries become flags placed
-/// before the command-line ones, so that flags given on the command line win.
-pub fn merge_config_file(matches: ArgMatches) -> CliResult<ArgMatches> {
-    let Some(("train", sub)) = matches.subcommand() else {
-        return Ok(matches);
-    };
-    let Some(path) = sub.get_one::<std::path::PathBuf>("config") else {
-        return Ok(matches);
-    };
-    let file_flags = config_file_flags(path)?;
-    let mut argv: Vec<OsString> = std::env::args_os().take(2).collect();
-    argv.extend(file_flags.into_iter().map(OsString::from));
-    argv.extend(std::env::args_os().skip(2));
-    crate::allow_negative_numbers(Cli::command())
-        .try_get_matches_from(argv)
-        .map_err(|e| {
-            // clap's first line names the flag (the file's key) and the value it refused
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or_default();
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            Failure::usage(format!("{}: {first}", path.display()))
-        })
-}
-
-/// The entries of a TOML or JSON config file as `--key=value` flags of `train`.
-fn config_file_flags(path: &Path) -> CliResult<Vec<String>> {
-    let bad = |reason: String| Failure::usage(format!("config file {}: {reason}", path.display()));
-    let text = fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
-    let table: serde_json::Map<String, serde_json::Value> =
-        match path.extension().and_then(|e| e.to_str()) {
-            Some("toml") => {
-                let value: toml::Table = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
-                serde_json::to_value(value)
-                    .ok()
-                    .and_then(|v| v.as_object().cloned())
-                    .ok_or_else(|| bad("not a table of options".into()))?
-            }
-            Some("json") => serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?,
-            _ => return Err(bad("the name must end in .toml or .json".into())),
-        };
-    let command = Cli::command();
-    let train = command
-        .find_subcommand("train")
-        .expect("train is a subcommand");
-    let mut flags = Vec::new();
-    for (key, value) in table {
-        let flag = key.replace('_', "-");
-        let known = train
-            .get_arguments()
-            .any(|a| a.get_long() == Some(flag.as_str()));
-        if !known || flag == "config" || flag == "resume" || flag == "force" {
-            return Err(bad(format!("'{key}' is not an option of train")));
-        }
-        match value {
-            serde_json::Value::Bool(true) => flags.push(format!("--{flag}")),
-            serde_json::Value::Bool(false) => {}
-            serde_json::Value::String(s) => flags.push(format!("--{flag}={s}")),
-            serde_json::Value::Number(n) => flags.push(format!("--{flag}={n}")),
-            other => {
-                return Err(bad(format!(
-                    "'{key}' must be a string, number or boolean, got {other}"
-                )))
-            }
-        }
-    }
-    Ok(flags)
-}
 
 /// The run configuration described by the flags.
 fn train_config(

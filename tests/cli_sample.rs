@@ -396,3 +396,56 @@ fn wgpu_sampling_names_its_adapter() {
         assert!(err.contains("warning: "), "{err}");
     }
 }
+
+/// `sample --config FILE` applies the file's entries; command-line flags win; an analysis
+/// command takes one too.
+#[test]
+fn sample_and_analyze_take_a_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sample.toml");
+    std::fs::write(
+        &file,
+        "n-train = 30\nn = 40\nsteps = 20\nsampler = \"ode-heun\"\n",
+    )
+    .unwrap();
+    let out = dir.path().join("s");
+    let output = scorelab(&[
+        "sample",
+        "--config",
+        file.to_str().unwrap(),
+        "--n",
+        "25",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let s = summary(&out);
+    assert_eq!(s["dataset"]["n_train"], 30);
+    assert_eq!(s["sampler"]["steps"], 20);
+    assert_eq!(npy_shape(&out.join("samples.npy")), vec![25, 2]);
+
+    let file = dir.path().join("mem.json");
+    let samples = out.join("samples.npy");
+    std::fs::write(
+        &file,
+        format!(
+            r#"{{"samples": "{}", "threshold": 0.25}}"#,
+            samples.display()
+        ),
+    )
+    .unwrap();
+    let mem = dir.path().join("mem");
+    let output = scorelab(&[
+        "analyze",
+        "memorization",
+        "--config",
+        file.to_str().unwrap(),
+        "--out",
+        mem.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(mem.join("memorization.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["memorization"]["samples"]["threshold"], 0.25);
+}

@@ -80,6 +80,8 @@ fn fixtures(dir: &Path) {
     fs::write(dir.join("ragged.csv"), "0.1,0.2\n0.3,0.4\n0.5,0.6,0.7\n").unwrap();
     fs::write(dir.join("huge.csv"), "0.1,0.2\n1e300,0\n").unwrap();
     fs::write(dir.join("unknown-key.toml"), "stepz = 3\n").unwrap();
+    fs::write(dir.join("train-only.toml"), "lr = 0.1\n").unwrap();
+    fs::write(dir.join("force.toml"), "force = true\n").unwrap();
     fs::write(dir.join("garbled.toml"), "steps = = 3\n").unwrap();
     fs::write(dir.join("wrong-type.toml"), "steps = \"three\"\n").unwrap();
     fs::write(dir.join("a-file"), "not a folder").unwrap();
