@@ -67,9 +67,34 @@ pub fn open(output: &OutputArgs) -> CliResult<Device> {
     crate::backend::open_backend(BackendKind::parse(&output.device)?)
 }
 
-pub fn out_dir(output: &OutputArgs, default: &str) -> CliResult<OutputDir> {
-    let path = output.out.clone().unwrap_or_else(|| PathBuf::from(default));
+/// The output folder of `analyze NAME` when --out is not given: `out/NAME` (the training
+/// curves: `out/training-curves`).
+pub fn default_out(name: &str) -> String {
+    match name {
+        "training" => "out/training-curves".into(),
+        other => format!("out/{other}"),
+    }
+}
+
+/// The output folder of `analyze NAME`: --out, else [`default_out`].
+pub fn out_dir(output: &OutputArgs, name: &str) -> CliResult<OutputDir> {
+    let path = output
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(default_out(name)));
     OutputDir::create(&path, output.force)
+}
+
+/// Shows each analysis command's default output folder in its --help.
+pub fn with_default_out_help(command: clap::Command) -> clap::Command {
+    command.mut_subcommand("analyze", |analyze| {
+        analyze.mut_subcommands(|sub| {
+            let folder = default_out(sub.get_name());
+            sub.mut_arg("out", |arg| {
+                arg.help(format!("Output folder [default: {folder}]"))
+            })
+        })
+    })
 }
 
 /// Reads samples from .npy ([n, d] or [n, c, h, w], C or Fortran order) or CSV, as rows of
@@ -397,7 +422,7 @@ fn memorization(args: &MemorizationArgs) -> CliResult<()> {
             "the training set needs at least two points for d1/d2",
         ));
     }
-    let out = out_dir(&args.output, "out/memorization")?;
+    let out = out_dir(&args.output, "memorization")?;
     let samples = tensor_from_rows(&values, n, dim, &device);
     let training = data.to_tensor(&device);
     let baselines = Baselines::draw(&spec, seed, args.fresh.unwrap_or(n), &device)?;
@@ -736,7 +761,7 @@ fn paths(args: &PathsArgs) -> CliResult<()> {
     };
     config.validate(&source.sde)?;
     let prior = source.prior(&args.integrator.prior, &args.source, &device)?;
-    let out = out_dir(&args.output, "out/paths")?;
+    let out = out_dir(&args.output, "paths")?;
     let runs = 2 + usize::from(perturbed.is_some());
     let bar = progress_bar(runs * config.sampler.steps);
     let report = path_diagnostics(
@@ -847,7 +872,7 @@ fn rate(args: &RateArgs) -> CliResult<()> {
     let training = data.to_tensor(&device);
     let score = EmpiricalScore::new(training.clone(), sde.clone())?;
     config.plan(&sde, &training)?;
-    let out = out_dir(&args.output, "out/rate")?;
+    let out = out_dir(&args.output, "rate")?;
     let bar = progress_bar(args.steps);
     let report = imitation_rate(&score, &training, &config, &device, &mut |k| {
         bar.set_position(k as u64)
@@ -895,7 +920,7 @@ fn tmin(args: &TminArgs) -> CliResult<()> {
         return Err(Failure::usage("invalid parameter n: must be >= 1"));
     }
     let prior = source.prior(&args.integrator.prior, &args.source, &device)?;
-    let out = out_dir(&args.output, "out/tmin")?;
+    let out = out_dir(&args.output, "tmin")?;
     let training = source.training_in_model_space(&device);
     // quality against fresh data, in model space like the samples
     // images are compared with the whole test split; points with a draw as large as the sample
@@ -1125,7 +1150,7 @@ fn likelihood(args: &LikelihoodArgs) -> CliResult<()> {
         .collect();
     config.validate(source.sde.t_end())?;
     let prior = source.prior(&args.prior, &args.source, &device)?;
-    let out = out_dir(&args.output, "out/likelihood")?;
+    let out = out_dir(&args.output, "likelihood")?;
     let mut results = Vec::new();
     let mut per_point: Vec<(String, Vec<f64>)> = Vec::new();
     let mut csv = String::from("set,point,nll_nats_per_dim\n");
@@ -1243,7 +1268,7 @@ fn fisher(args: &FisherArgs) -> CliResult<()> {
         &mut ChaCha8Rng::seed_from_u64(args.seed.wrapping_add(1)),
     );
     let x0 = tensor_from_rows(&points, args.n, gmm.dim(), &device);
-    let out = out_dir(&args.output, "out/fisher")?;
+    let out = out_dir(&args.output, "fisher")?;
     let rows = fisher_divergence(source.score.as_ref(), &exact, &x0, &times, args.seed)?;
     let t: Vec<f64> = rows.iter().map(|r| r.t).collect();
     let divergence: Vec<f64> = rows.iter().map(|r| r.divergence).collect();
@@ -1357,7 +1382,7 @@ fn agreement_cmd(args: &AgreementArgs) -> CliResult<()> {
     if args.n == 0 {
         return Err(Failure::usage("invalid parameter n: must be >= 1"));
     }
-    let out = out_dir(&args.output, "out/agreement")?;
+    let out = out_dir(&args.output, "agreement")?;
     let bar = progress_bar(2 * sampler.steps);
     let mut report = agreement(
         a.score.as_ref(),
@@ -1491,7 +1516,7 @@ fn training_curves(args: &TrainingCurvesArgs) -> CliResult<()> {
     };
     let memorised: Vec<Vec<f64>> = curves.iter().map(|c| align(&c.1, &c.2)).collect();
     let d1: Vec<Vec<f64>> = curves.iter().map(|c| align(&c.1, &c.3)).collect();
-    let out = out_dir(&args.output, "out/training-curves")?;
+    let out = out_dir(&args.output, "training")?;
     let series = |values: &[Vec<f64>]| -> Vec<(String, Vec<f64>)> {
         curves
             .iter()

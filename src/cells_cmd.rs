@@ -37,7 +37,7 @@ pub fn run(args: &CellsArgs) -> CliResult<()> {
         .into_iter()
         .map(|i| times[i])
         .collect();
-    let out = out_dir(&args.output, "out/cells")?;
+    let out = out_dir(&args.output, "cells")?;
     let bar = progress_bar(config.steps);
     let run = sample_with_prior(
         source.score.as_ref(),

@@ -43,7 +43,7 @@ pub struct TrainClassifierArgs {
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// Output folder (model.bpk + meta.json).
-    #[arg(long, default_value = "checkpoints/mnist-classifier")]
+    #[arg(long, default_value = "out/mnist-classifier")]
     pub out: PathBuf,
     /// Replace an existing classifier folder.
     #[arg(long)]

@@ -251,7 +251,7 @@ pub struct TrainArgs {
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// Run folder: checkpoints ckpt-STEP/ and log.csv.
-    #[arg(long, default_value = "checkpoints/run")]
+    #[arg(long, default_value = "out/train")]
     pub out: PathBuf,
     /// Start afresh in a run folder that already holds a run (its checkpoints and log are deleted).
     #[arg(long)]
@@ -787,5 +787,37 @@ mod tests {
     #[test]
     fn no_command_has_two_arguments_with_one_name() {
         crate::command_settings(super::Cli::command()).debug_assert();
+    }
+
+    /// Every command that writes files shows where when --out is not given.
+    #[test]
+    fn every_output_folder_default_is_in_the_help() {
+        let command = crate::command_settings(super::Cli::command());
+        let mut checked = 0;
+        let mut check = |sub: &clap::Command, path: &str| {
+            // a required --out (plot's file) has no default to show
+            if let Some(out) = sub
+                .get_arguments()
+                .find(|a| a.get_id() == "out" && !a.is_required_set())
+            {
+                let help = out.get_help().map(|h| h.to_string()).unwrap_or_default();
+                let default = out.get_default_values();
+                assert!(
+                    help.contains("[default: out/")
+                        || default
+                            .iter()
+                            .any(|d| d.to_string_lossy().starts_with("out/")),
+                    "{path}: --out help {help:?}, default {default:?}"
+                );
+                checked += 1;
+            }
+        };
+        for sub in command.get_subcommands() {
+            check(sub, sub.get_name());
+            for leaf in sub.get_subcommands() {
+                check(leaf, &format!("{} {}", sub.get_name(), leaf.get_name()));
+            }
+        }
+        assert!(checked >= 14, "{checked}");
     }
 }

@@ -39,7 +39,7 @@ pub fn run(args: &CompareArgs) -> CliResult<()> {
             })
         })
         .transpose()?;
-    let out = out_dir(&args.output, "out/compare")?;
+    let out = out_dir(&args.output, "compare")?;
     let record = json!({
         "command": "analyze compare",
         "a": { "path": args.a, "n": na },

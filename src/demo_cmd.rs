@@ -94,13 +94,59 @@ fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
+/// A number of the report with three significant digits, in scientific notation below 1e-3
+/// and from 1e4 on ("–" for a missing one).
 fn number(v: &Value) -> String {
     match v.as_f64() {
-        Some(x) if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e4) => format!("{x:.2e}"),
-        Some(x) => format!("{x:.4}"),
+        Some(x) if x == 0.0 => "0".into(),
+        Some(x) if !x.is_finite() => format!("{x}"),
+        Some(x) if x.abs() < 1e-3 || x.abs() >= 1e4 => format!("{x:.2e}"),
+        Some(x) => {
+            let decimals = (2 - x.abs().log10().floor() as i32).max(0) as usize;
+            format!("{x:.decimals$}")
+        }
         None => "–".into(),
     }
 }
+
+/// The report's opening paragraph: what the numbers say, in plain words.
+fn conclusion(summary: &Value) -> String {
+    let m = &summary["memorization"];
+    let get = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+    let model = get(&m["model"]["samples"]["memorised_fraction"]);
+    let empirical = get(&m["empirical"]["samples"]["memorised_fraction"]);
+    let fresh = get(&m["model"]["fresh"]["memorised_fraction"]);
+    let d1_model = get(&m["model"]["samples"]["d1"]["mean"]);
+    let d1_empirical = get(&m["empirical"]["samples"]["d1"]["mean"]);
+    let d1_fresh = get(&m["model"]["fresh"]["d1"]["mean"]);
+    let verdict = if (model - fresh).abs() <= (model - empirical).abs() {
+        "The model generalises: like fresh data, its samples fall between the training points,          while the empirical score (the exact score of the smoothed training set) returns copies          of them."
+    } else {
+        "The model copies: its samples sit on training points much as the empirical score's do,          not between them like fresh data."
+    };
+    format!(
+        "**In short.** {verdict} Of the model's samples {} count as copies of a training point,          against {} for the empirical score and {} for fresh data from the same distribution; a          model sample lies on average {} from its nearest training point, an empirical-score          sample {} and a fresh point {}.\n",
+        percent(model),
+        percent(empirical),
+        percent(fresh),
+        number(&json!(d1_model)),
+        number(&json!(d1_empirical)),
+        number(&json!(d1_fresh)),
+    )
+}
+
+fn percent(fraction: f64) -> String {
+    format!("{:.1}%", 100.0 * fraction)
+}
+
+/// One line for each term of the report that is not common knowledge.
+const TERMS: &str = "\
+- **d1, d2**: the distance from a point to its nearest and second-nearest training point; a point is *memorised* when d1/d2 is below the threshold.
+- **score gap**: the mean ‖s_θ − s_emp‖ of the model's score against the empirical score, along the model's reverse paths; **σ-scaled**: the same multiplied by the noise level σ(τ), which removes the 1/σ growth of every score near the data so that the gap is comparable across τ.
+- **Novikov exponent**: ((1 + ε)²/4ε) ∫ ½ g² E‖s_θ − s_emp‖² dτ, the Kullback–Leibler divergence (Girsanov) between the path distributions of the two reverse SDEs with viscosity ε; 1 here, where ε = 1.
+- **Li–Yau bound**: the divergence of the score of any data smoothed by Gaussian noise of variance σ² satisfies ∇·s ≥ −d/σ²; a point below it shows a score that no smoothed density can have.
+- **sliced W2, energy distance**: distances between the samples and fresh data; the fresh-data row gives their value between two fresh draws (the floor of a perfect generator).
+";
 
 pub fn run(args: &DemoArgs) -> CliResult<()> {
     let plan = Plan::for_size(&args.size)?;
@@ -361,6 +407,7 @@ fn report_markdown(
         plan.width, plan.train_steps, plan.sampler_steps, plan.t_min,
         args.seed, plan.samples, args.size
     );
+    let _ = writeln!(md, "{}", conclusion(summary));
     let _ = writeln!(md, "## Samples\n");
     let _ = writeln!(md, "| model | empirical score |\n| --- | --- |");
     let _ = writeln!(
@@ -423,7 +470,8 @@ fn report_markdown(
         md,
         "{} paths of each score from the same noise, measured at {} times. At τ = {:.1e}: mean d1 \
          model {}, empirical {}; score gap ‖s_θ − s_emp‖ = {} (σ-scaled {}); Novikov exponent \
-         (the KL of the two reverse SDEs, ε = 1) ∫ ½ g² ‖s_θ − s_emp‖² dτ = {}. Largest fraction of points below the Li–Yau bound \
+         (the KL of the two reverse SDEs, ε = 1) ∫ ½ g² ‖s_θ − s_emp‖² dτ = {} (terms are defined \
+         at the end). Largest fraction of points below the Li–Yau bound \
          ∇·s ≥ −d/σ²: model {}, empirical {}.\n",
         plan.paths,
         report.tau.len(),
@@ -445,10 +493,48 @@ fn report_markdown(
         let _ = writeln!(md, "![{caption}]({file})\n");
     }
     let _ = writeln!(md, "## Training\n\n![loss](train/loss.png)\n");
+    let _ = writeln!(md, "## Terms\n\n{TERMS}");
     let _ = writeln!(
         md,
         "Files: `train/` (checkpoints, log.csv), `samples_*/` (samples.npy, .csv, .png, summary.json), \
          `paths/` (paths.csv, paths.json), `summary.json` (every number above)."
     );
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_numbers_have_three_significant_digits_in_one_format() {
+        assert_eq!(number(&json!(7.45e-5)), "7.45e-5");
+        assert_eq!(number(&json!(0.02)), "0.0200");
+        assert_eq!(number(&json!(0.26403)), "0.264");
+        assert_eq!(number(&json!(230.2326)), "230");
+        assert_eq!(number(&json!(2.3e5)), "2.30e5");
+        assert_eq!(number(&json!(-0.0064)), "-0.00640");
+        assert_eq!(number(&json!(0.0)), "0");
+        assert_eq!(number(&Value::Null), "–");
+    }
+
+    fn summary_with(model: f64, empirical: f64, fresh: f64) -> Value {
+        let side = |f: f64| json!({ "memorised_fraction": f, "d1": { "mean": 0.01 } });
+        json!({ "memorization": {
+            "model": { "samples": side(model), "fresh": side(fresh) },
+            "empirical": { "samples": side(empirical) },
+        }})
+    }
+
+    #[test]
+    fn the_conclusion_says_whether_the_model_copies() {
+        let generalises = conclusion(&summary_with(0.055, 0.901, 0.300));
+        assert!(
+            generalises.contains("The model generalises"),
+            "{generalises}"
+        );
+        assert!(generalises.contains("5.5%") && generalises.contains("90.1%"));
+        let copies = conclusion(&summary_with(0.85, 0.901, 0.300));
+        assert!(copies.contains("The model copies"), "{copies}");
+    }
 }

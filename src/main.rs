@@ -49,10 +49,14 @@ fn main() {
 /// check instead of being read as an unknown flag), and a flag given twice keeps its last
 /// value (a --config file's entries come first, so the command line wins).
 pub fn command_settings(command: clap::Command) -> clap::Command {
+    analyze_cmd::with_default_out_help(common_settings(command))
+}
+
+fn common_settings(command: clap::Command) -> clap::Command {
     command
         .allow_negative_numbers(true)
         .args_override_self(true)
-        .mut_subcommands(command_settings)
+        .mut_subcommands(common_settings)
 }
 
 fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> failure::CliResult<()> {

@@ -182,6 +182,7 @@ fn demo_runs_end_to_end_at_the_quick_size() {
     assert!(stdout.contains("report:"), "{stdout}");
     let report = fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.contains("| model samples |"));
+    assert!(report.contains("**In short.**") && report.contains("## Terms"));
     for file in [
         "summary.json",
         "d1_histogram.png",
