@@ -352,7 +352,9 @@ pub struct SampleArgs {
 /// The reverse-time integrator and its grid.
 #[derive(Debug, Clone, Args)]
 pub struct SamplerArgs {
-    /// Integrator: em, pc, ode-euler, ode-heun, ode-rk4 or exp.
+    /// Integrator: em, pc, ode-euler, ode-heun, ode-rk4, ode-rk45 (adaptive), exp (DDIM
+    /// family), edm (Karras et al.'s Heun sampler on the ρ-schedule) or dpm2m
+    /// (DPM-Solver++(2M)).
     #[arg(long, default_value = "em")]
     pub sampler: String,
     /// Number of integration steps.
@@ -373,6 +375,29 @@ pub struct SamplerArgs {
     /// [default: 1].
     #[arg(long, allow_hyphen_values = true)]
     pub eta: Option<f64>,
+    /// ode-rk45: relative tolerance of the local error [default: 1e-5]; --steps sets the
+    /// first step, (T − t-min)/steps.
+    #[arg(long)]
+    pub rtol: Option<f64>,
+    /// ode-rk45: absolute tolerance of the local error [default: 1e-5].
+    #[arg(long)]
+    pub atol: Option<f64>,
+    /// edm: exponent ρ of the σ-schedule σ_i = (σ_max^{1/ρ} + i/N (σ_min^{1/ρ} − σ_max^{1/ρ}))^ρ
+    /// [default: 7].
+    #[arg(long)]
+    pub rho: Option<f64>,
+    /// edm: S_churn, the total stochastic churn (0: deterministic) [default: 0].
+    #[arg(long, allow_hyphen_values = true)]
+    pub churn: Option<f64>,
+    /// edm: churn only where σ̃ = σ/α ≥ this (S_tmin) [default: 0].
+    #[arg(long, allow_hyphen_values = true)]
+    pub churn_sigma_min: Option<f64>,
+    /// edm: churn only where σ̃ ≤ this (S_tmax) [default: no limit].
+    #[arg(long, allow_hyphen_values = true)]
+    pub churn_sigma_max: Option<f64>,
+    /// edm: scale of the churn noise (S_noise) [default: 1].
+    #[arg(long, allow_hyphen_values = true)]
+    pub churn_noise: Option<f64>,
     /// Predictor–corrector: target signal-to-noise ratio of the Langevin steps.
     #[arg(long, default_value_t = 0.16)]
     pub snr: f64,

@@ -98,7 +98,7 @@ fn strings(items: &[&str]) -> Vec<String> {
 /// and from 1e4 on ("–" for a missing one).
 fn number(v: &Value) -> String {
     match v.as_f64() {
-        Some(x) if x == 0.0 => "0".into(),
+        Some(0.0) => "0".into(),
         Some(x) if !x.is_finite() => format!("{x}"),
         Some(x) if x.abs() < 1e-3 || x.abs() >= 1e4 => format!("{x:.2e}"),
         Some(x) => {

@@ -63,6 +63,7 @@ impl From<SampleError> for Failure {
     fn from(e: SampleError) -> Self {
         match e {
             SampleError::InvalidParameter { .. } => Failure::Usage(e.to_string()),
+            SampleError::Stalled { .. } => Failure::Runtime(e.to_string()),
             SampleError::Core(core) => core.into(),
         }
     }

@@ -62,6 +62,35 @@ pub fn sampler_config(args: &SamplerArgs) -> CliResult<SamplerConfig> {
     } else {
         config.eps = args.eps.unwrap_or(kind.default_eps());
     }
+    if kind == SamplerKind::OdeRk45 {
+        config.rtol = args.rtol.unwrap_or(config.rtol);
+        config.atol = args.atol.unwrap_or(config.atol);
+    } else if args.rtol.is_some() || args.atol.is_some() {
+        return Err(Failure::usage(format!(
+            "--rtol and --atol are the tolerances of the adaptive --sampler ode-rk45, not of --sampler {}",
+            args.sampler
+        )));
+    }
+    let edm_flags = [
+        args.rho,
+        args.churn,
+        args.churn_sigma_min,
+        args.churn_sigma_max,
+        args.churn_noise,
+    ];
+    if kind == SamplerKind::Edm {
+        let edm = &mut config.edm;
+        edm.rho = args.rho.unwrap_or(edm.rho);
+        edm.churn = args.churn.unwrap_or(edm.churn);
+        edm.churn_sigma_min = args.churn_sigma_min.unwrap_or(edm.churn_sigma_min);
+        edm.churn_sigma_max = args.churn_sigma_max.or(edm.churn_sigma_max);
+        edm.churn_noise = args.churn_noise.unwrap_or(edm.churn_noise);
+    } else if edm_flags.iter().any(Option::is_some) {
+        return Err(Failure::usage(format!(
+            "--rho and the --churn options belong to --sampler edm, not --sampler {}",
+            args.sampler
+        )));
+    }
     config.snr = args.snr;
     config.corrector_steps = args.corrector_steps;
     config.seed = args.seed;
@@ -254,13 +283,15 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
             "memorised_fraction": memorised,
             "memorisation_criterion": "d1/d2 < 1/3",
             "sampling_seconds": sampling_seconds,
+            "score_evaluations_per_sample": result.evaluations,
             "sigma_at_t_min": sde.sigma2(config.t_min).sqrt(),
         },
         "files": written.iter().map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned())).collect::<Vec<_>>(),
     });
     out.write_json("summary.json", &summary)?;
     println!(
-        "{kept} samples in {sampling_seconds:.2} s; {}{:.1}% within 1e-2 of a training point, mean nearest distance {mean_d1:.4}; wrote {}",
+        "{kept} samples in {sampling_seconds:.2} s ({} score evaluations each); {}{:.1}% within 1e-2 of a training point, mean nearest distance {mean_d1:.4}; wrote {}",
+        result.evaluations,
         memorised.map_or(String::new(), |m| format!("memorised fraction {m:.3} (d1/d2 < 1/3), ")),
         100.0 * on_point,
         args.out.display()

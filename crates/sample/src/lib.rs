@@ -1,5 +1,7 @@
 //! scorelab-sample: reverse-time SDE and ODE integrators over any `ScoreFn`.
 
+pub mod adaptive;
+pub mod denoiser;
 pub mod error;
 pub mod grid;
 pub mod prior;
@@ -9,6 +11,6 @@ pub use error::{Result, SampleError};
 pub use grid::{TauGrid, GRID_NAMES};
 pub use prior::{Prior, PriorKind, PRIOR_NAMES};
 pub use sampler::{
-    nonfinite_rows, prior_sample, sample, sample_from, sample_with_prior, tweedie, PathSnapshot,
-    SampleOutput, SamplerConfig, SamplerKind, SAMPLER_NAMES,
+    nonfinite_rows, prior_sample, sample, sample_from, sample_with_prior, tweedie, EdmConfig,
+    PathSnapshot, SampleOutput, SamplerConfig, SamplerKind, SAMPLER_NAMES,
 };

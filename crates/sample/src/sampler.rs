@@ -38,10 +38,29 @@ pub enum SamplerKind {
     /// Exponential integrator: x̂0 from the score, then the Gaussian posterior step.
     #[serde(rename = "exp")]
     Exponential,
+    /// Probability-flow ODE, adaptive Dormand–Prince 5(4) with error tolerances.
+    #[serde(rename = "ode-rk45")]
+    OdeRk45,
+    /// Karras et al. (2022) Algorithm 2: Heun on the σ-schedule with ρ = 7 and optional churn.
+    #[serde(rename = "edm")]
+    Edm,
+    /// DPM-Solver++(2M) (Lu et al. 2022, Algorithm 2): second-order multistep in log-SNR.
+    #[serde(rename = "dpm2m")]
+    DpmSolver2M,
 }
 
 /// The names accepted on the command line.
-pub const SAMPLER_NAMES: [&str; 6] = ["em", "pc", "ode-euler", "ode-heun", "ode-rk4", "exp"];
+pub const SAMPLER_NAMES: [&str; 9] = [
+    "em",
+    "pc",
+    "ode-euler",
+    "ode-heun",
+    "ode-rk4",
+    "ode-rk45",
+    "exp",
+    "edm",
+    "dpm2m",
+];
 
 impl SamplerKind {
     /// Parses a sampler name.
@@ -53,32 +72,56 @@ impl SamplerKind {
             "ode-heun" => SamplerKind::OdeHeun,
             "ode-rk4" => SamplerKind::OdeRk4,
             "exp" => SamplerKind::Exponential,
+            "ode-rk45" => SamplerKind::OdeRk45,
+            "edm" => SamplerKind::Edm,
+            "dpm2m" => SamplerKind::DpmSolver2M,
             _ => return None,
         })
     }
 
-    /// Whether this integrates the deterministic probability-flow ODE.
+    /// The name accepted on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            SamplerKind::EulerMaruyama => "em",
+            SamplerKind::PredictorCorrector => "pc",
+            SamplerKind::OdeEuler => "ode-euler",
+            SamplerKind::OdeHeun => "ode-heun",
+            SamplerKind::OdeRk4 => "ode-rk4",
+            SamplerKind::OdeRk45 => "ode-rk45",
+            SamplerKind::Exponential => "exp",
+            SamplerKind::Edm => "edm",
+            SamplerKind::DpmSolver2M => "dpm2m",
+        }
+    }
+
+    /// Whether this integrates the deterministic probability-flow ODE (with viscosity 0).
     pub fn is_ode(self) -> bool {
         matches!(
             self,
-            SamplerKind::OdeEuler | SamplerKind::OdeHeun | SamplerKind::OdeRk4
+            SamplerKind::OdeEuler
+                | SamplerKind::OdeHeun
+                | SamplerKind::OdeRk4
+                | SamplerKind::OdeRk45
+                | SamplerKind::DpmSolver2M
         )
     }
 
     /// The default viscosity: 0 for ODE integrators, 1 otherwise.
     pub fn default_eps(self) -> f64 {
-        if self.is_ode() {
+        if self.is_ode() || self == SamplerKind::Edm {
             0.0
         } else {
             1.0
         }
     }
 
-    /// Score evaluations per step (without correctors).
+    /// Score evaluations per step (without correctors; the adaptive ode-rk45 takes 6 per
+    /// accepted or rejected step, and reports its count).
     pub fn evaluations_per_step(self) -> usize {
         match self {
-            SamplerKind::OdeHeun => 2,
+            SamplerKind::OdeHeun | SamplerKind::Edm => 2,
             SamplerKind::OdeRk4 => 4,
+            SamplerKind::OdeRk45 => 6,
             _ => 1,
         }
     }
@@ -104,13 +147,53 @@ pub struct SamplerConfig {
     pub corrector_steps: usize,
     /// Apply one Tweedie denoising step x̂0 = (Y − c + σ² s)/α at t_min.
     pub denoise: bool,
-    /// Times τ at which to record the whole batch (each snapped to the nearest grid time).
+    /// Times τ at which to record the whole batch (each snapped to the nearest grid time;
+    /// ode-rk45 steps onto them exactly).
     pub record_at: Vec<f64>,
     pub seed: u64,
+    /// ode-rk45: relative and absolute tolerances of the local error estimate.
+    #[serde(default = "default_tolerance")]
+    pub rtol: f64,
+    #[serde(default = "default_tolerance")]
+    pub atol: f64,
+    /// edm: the σ-schedule exponent ρ and the churn of Karras et al. Algorithm 2.
+    #[serde(default)]
+    pub edm: EdmConfig,
+}
+
+/// The σ-schedule and stochastic churn of Karras et al. (2022), Algorithm 2, in the
+/// variance-exploding coordinates σ̃ = σ/α of any SDE.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EdmConfig {
+    /// σ_i = (σ_max^{1/ρ} + i/N (σ_min^{1/ρ} − σ_max^{1/ρ}))^ρ.
+    pub rho: f64,
+    /// S_churn: total churn; each step in [S_tmin, S_tmax] raises σ by γ = min(S_churn/N, √2 − 1).
+    pub churn: f64,
+    pub churn_sigma_min: f64,
+    /// S_tmax (None: no upper limit).
+    pub churn_sigma_max: Option<f64>,
+    /// S_noise: the scale of the noise added by churn.
+    pub churn_noise: f64,
+}
+
+impl Default for EdmConfig {
+    fn default() -> Self {
+        EdmConfig {
+            rho: 7.0,
+            churn: 0.0,
+            churn_sigma_min: 0.0,
+            churn_sigma_max: None,
+            churn_noise: 1.0,
+        }
+    }
 }
 
 fn default_eta() -> f64 {
     1.0
+}
+
+fn default_tolerance() -> f64 {
+    1e-5
 }
 
 impl SamplerConfig {
@@ -134,6 +217,9 @@ impl SamplerConfig {
             denoise: false,
             record_at: Vec::new(),
             seed: 0,
+            rtol: default_tolerance(),
+            atol: default_tolerance(),
+            edm: EdmConfig::default(),
         }
     }
 
@@ -196,6 +282,24 @@ impl SamplerConfig {
                 format!("must be a finite number > 0, got {}", self.snr),
             ));
         }
+        if self.kind == SamplerKind::OdeRk45 {
+            for (name, v) in [("rtol", self.rtol), ("atol", self.atol)] {
+                if !(v.is_finite() && v > 0.0) {
+                    return Err(SampleError::invalid(
+                        name,
+                        format!("the tolerance must be a finite number > 0, got {v}"),
+                    ));
+                }
+            }
+        }
+        if self.kind == SamplerKind::Edm {
+            crate::denoiser::validate_edm(&self.edm, self.eps)?;
+        } else if self.edm != EdmConfig::default() {
+            return Err(SampleError::invalid(
+                "churn",
+                "--rho and the churn options belong to --sampler edm",
+            ));
+        }
         if let Some(t) = self.record_at.iter().find(|t| !t.is_finite()) {
             return Err(SampleError::invalid(
                 "record",
@@ -205,9 +309,15 @@ impl SamplerConfig {
         Ok(())
     }
 
-    /// The τ grid of this run for `sde`.
+    /// The τ grid of this run for `sde`: EDM's σ-schedule mapped to τ for edm, the chosen
+    /// grid otherwise (for ode-rk45 only its end points and the recorded times are visited).
     pub fn times(&self, sde: &Sde) -> Vec<f64> {
-        self.grid.times(sde.t_end(), self.t_min, self.steps)
+        match self.kind {
+            SamplerKind::Edm => {
+                crate::denoiser::edm_times(sde, self.t_min, self.steps, self.edm.rho)
+            }
+            _ => self.grid.times(sde.t_end(), self.t_min, self.steps),
+        }
     }
 }
 
@@ -228,10 +338,41 @@ pub struct SampleOutput {
     /// For each of `nonfinite_rows`, the τ at which that sample was first seen non-finite (the
     /// end of the step that produced it).
     pub nonfinite_since: Vec<f64>,
+    /// Score (network) evaluations per sample, denoising and correctors included.
+    pub evaluations: usize,
+}
+
+/// A score that counts its evaluations (one per batch call: per sample, the NFE).
+pub(crate) struct CountedScore<'a> {
+    inner: &'a dyn ScoreFn,
+    calls: std::cell::Cell<usize>,
+}
+
+impl<'a> CountedScore<'a> {
+    pub(crate) fn new(inner: &'a dyn ScoreFn) -> Self {
+        CountedScore {
+            inner,
+            calls: std::cell::Cell::new(0),
+        }
+    }
+
+    /// s(y, τ).
+    pub(crate) fn at(&self, y: Tensor<2>, tau: f64) -> Tensor<2> {
+        self.calls.set(self.calls.get() + 1);
+        self.inner.score(y, &Times::Same(tau))
+    }
+
+    pub(crate) fn sde(&self) -> &Sde {
+        self.inner.sde()
+    }
+
+    pub(crate) fn calls(&self) -> usize {
+        self.calls.get()
+    }
 }
 
 /// Watches the batch for samples that turn NaN or infinite, step by step.
-struct DivergenceWatch {
+pub(crate) struct DivergenceWatch {
     since: Vec<Option<f64>>,
 }
 
@@ -243,7 +384,7 @@ impl DivergenceWatch {
     }
 
     /// Records the rows of `y` that are non-finite at τ = `tau` (one scalar read when all are finite).
-    fn check(&mut self, y: &Tensor<2>, tau: f64) {
+    pub(crate) fn check(&mut self, y: &Tensor<2>, tau: f64) {
         let total = to_vec(y.clone().sum())[0];
         if total.is_finite() {
             return;
@@ -263,13 +404,13 @@ impl DivergenceWatch {
 }
 
 /// Seeded standard normal noise, drawn on the host so that runs agree across backends.
-struct NoiseSource {
+pub(crate) struct NoiseSource {
     rng: ChaCha8Rng,
     device: Device,
 }
 
 impl NoiseSource {
-    fn normal(&mut self, rows: usize, cols: usize) -> Tensor<2> {
+    pub(crate) fn normal(&mut self, rows: usize, cols: usize) -> Tensor<2> {
         let values: Vec<f32> = (0..rows * cols)
             .map(|_| StandardNormal.sample(&mut self.rng))
             .collect();
@@ -285,11 +426,11 @@ pub fn prior_sample(sde: &Sde, n: usize, dim: usize, seed: u64, device: &Device)
 }
 
 /// The reverse drift F(y, τ) = −f(τ, y) + ((1 + ε)/2) g(τ)² s(y, τ).
-fn reverse_drift(score: &dyn ScoreFn, y: &Tensor<2>, tau: f64, eps: f64) -> Tensor<2> {
+pub(crate) fn reverse_drift(score: &CountedScore, y: &Tensor<2>, tau: f64, eps: f64) -> Tensor<2> {
     let sde = score.sde();
     let (a, b) = sde.drift(tau);
     let g2 = sde.diffusion(tau).powi(2);
-    let s = score.score(y.clone(), &Times::Same(tau));
+    let s = score.at(y.clone(), tau);
     s.mul_scalar(0.5 * (1.0 + eps) * g2) - y.clone().mul_scalar(a).add_scalar(b)
 }
 
@@ -352,6 +493,7 @@ fn run_from(
     noise_seed: u64,
     progress: &mut dyn FnMut(usize),
 ) -> Result<SampleOutput> {
+    let score = &CountedScore::new(score);
     let sde = score.sde().clone();
     let [n, d] = start.dims();
     let device = start.device();
@@ -379,9 +521,15 @@ fn run_from(
             });
         }
     };
+    let mut watch = DivergenceWatch::new(n);
+    if config.kind == SamplerKind::OdeRk45 {
+        y = crate::adaptive::integrate(score, y, config, &mut path, &mut watch, progress)?;
+        return Ok(finish(score, config, y, path, watch));
+    }
     record(0, &y, &mut path);
     let eps = config.eps;
-    let mut watch = DivergenceWatch::new(n);
+    let edm = crate::denoiser::EdmState::new(&sde, config);
+    let mut dpm = crate::denoiser::DpmState::default();
     for i in 0..config.steps {
         let (tau, next) = (times[i], times[i + 1]);
         let h = tau - next;
@@ -429,22 +577,37 @@ fn run_from(
             SamplerKind::Exponential => {
                 exponential_step(score, y, tau, next, config.eta, &mut noise)
             }
+            SamplerKind::Edm => edm.step(score, y, i, &mut noise),
+            SamplerKind::DpmSolver2M => dpm.step(score, y, tau, next),
+            SamplerKind::OdeRk45 => unreachable!("integrated adaptively above"),
         };
         watch.check(&y, next);
         record(i + 1, &y, &mut path);
         progress(i + 1);
     }
+    Ok(finish(score, config, y, path, watch))
+}
+
+/// The optional Tweedie step at t_min, and the output.
+fn finish(
+    score: &CountedScore,
+    config: &SamplerConfig,
+    mut y: Tensor<2>,
+    path: Vec<PathSnapshot>,
+    mut watch: DivergenceWatch,
+) -> SampleOutput {
     if config.denoise {
-        y = tweedie(score, y, config.t_min);
+        y = denoise(score, y, config.t_min);
         watch.check(&y, config.t_min);
     }
     let (nonfinite_rows, nonfinite_since) = watch.into_rows();
-    Ok(SampleOutput {
+    SampleOutput {
         samples: y,
         path,
         nonfinite_rows,
         nonfinite_since,
-    })
+        evaluations: score.calls(),
+    }
 }
 
 /// M Langevin steps Y ← Y + η s + √(2η) z at τ = `next`, with η = 2 α_i (r ‖z‖/‖s‖)², where
@@ -452,7 +615,7 @@ fn run_from(
 /// (α_i = α(τ)²/α(τ')² for VP-type SDEs, 1 otherwise). A per-sample ratio is unstable: near a
 /// mode ‖s‖ → 0 and η grows without bound.
 fn langevin_correct(
-    score: &dyn ScoreFn,
+    score: &CountedScore,
     mut y: Tensor<2>,
     tau: f64,
     next: f64,
@@ -467,7 +630,7 @@ fn langevin_correct(
     };
     let [n, d] = y.dims();
     for _ in 0..config.corrector_steps {
-        let s = score.score(y.clone(), &Times::Same(next));
+        let s = score.at(y.clone(), next);
         let z = noise.normal(n, d);
         let noise_norm = row_sq_norms(z.clone()).sqrt().mean();
         let score_norm = finite_mean(row_sq_norms(s.clone()).sqrt()).clamp_min(1e-30);
@@ -482,7 +645,7 @@ fn langevin_correct(
 
 /// The mean of the finite entries (0 if there are none), so that one diverging sample does
 /// not spoil a batch-wide statistic.
-fn finite_mean(values: Tensor<2>) -> Tensor<1> {
+pub(crate) fn finite_mean(values: Tensor<2>) -> Tensor<1> {
     let finite = values.clone().is_finite();
     let count = finite.clone().float().sum().clamp_min(1.0);
     values.mask_fill(finite.bool_not(), 0.0).sum() / count
@@ -495,7 +658,7 @@ fn finite_mean(values: Tensor<2>) -> Tensor<1> {
 /// exactly, η = 0 is deterministic (DDIM). As the steps shrink this tends to the reverse
 /// dynamics with viscosity ε = η².
 fn exponential_step(
-    score: &dyn ScoreFn,
+    score: &CountedScore,
     y: Tensor<2>,
     tau: f64,
     next: f64,
@@ -508,7 +671,7 @@ fn exponential_step(
     let (alpha_n, shift_n, sigma2_n) = (sde.alpha(next), sde.shift(next), sde.sigma2(next));
     let kernel = sde.kernel(next, tau);
     let posterior_var = sigma2_n * kernel.var / sigma2;
-    let s = score.score(y.clone(), &Times::Same(tau));
+    let s = score.at(y.clone(), tau);
     let x0 = (y.sub_scalar(shift) + s.clone().mul_scalar(sigma2)).div_scalar(alpha);
     let eps_hat = s.mul_scalar(-sigma2.sqrt());
     let keep = (sigma2_n - fraction * posterior_var).max(0.0).sqrt();
@@ -525,8 +688,13 @@ fn exponential_step(
 
 /// Tweedie's denoiser x̂0 = (Y − c + σ² s(Y, τ)) / α.
 pub fn tweedie(score: &dyn ScoreFn, y: Tensor<2>, tau: f64) -> Tensor<2> {
+    denoise(&CountedScore::new(score), y, tau)
+}
+
+/// [`tweedie`] with the evaluation counted.
+pub(crate) fn denoise(score: &CountedScore, y: Tensor<2>, tau: f64) -> Tensor<2> {
     let sde = score.sde();
-    let s = score.score(y.clone(), &Times::Same(tau));
+    let s = score.at(y.clone(), tau);
     (y.sub_scalar(sde.shift(tau)) + s.mul_scalar(sde.sigma2(tau))).div_scalar(sde.alpha(tau))
 }
 

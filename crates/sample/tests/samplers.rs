@@ -35,13 +35,16 @@ fn mean_and_covariance(x: &[f32], d: usize) -> (Vec<f64>, Vec<f64>) {
     (mean, cov)
 }
 
-const ALL_SAMPLERS: [SamplerKind; 6] = [
+const ALL_SAMPLERS: [SamplerKind; 9] = [
     SamplerKind::EulerMaruyama,
     SamplerKind::PredictorCorrector,
     SamplerKind::OdeEuler,
     SamplerKind::OdeHeun,
     SamplerKind::OdeRk4,
+    SamplerKind::OdeRk45,
     SamplerKind::Exponential,
+    SamplerKind::Edm,
+    SamplerKind::DpmSolver2M,
 ];
 
 /// With the exact score of a Gaussian N(m, diag(v)), every sampler started from the exact p_T
@@ -112,14 +115,18 @@ fn samplers_reproduce_mixture_weights() {
     let n = 4000;
     let sde = Sde::vp(0.1, 20.0, 1.0).unwrap();
     let score = GmmScore::new(gmm, sde, &device());
-    for kind in [
-        SamplerKind::EulerMaruyama,
-        SamplerKind::PredictorCorrector,
-        SamplerKind::OdeHeun,
-        SamplerKind::Exponential,
+    for (kind, churn) in [
+        (SamplerKind::EulerMaruyama, 0.0),
+        (SamplerKind::PredictorCorrector, 0.0),
+        (SamplerKind::OdeHeun, 0.0),
+        (SamplerKind::Exponential, 0.0),
+        (SamplerKind::Edm, 0.0),
+        (SamplerKind::Edm, 40.0),
+        (SamplerKind::DpmSolver2M, 0.0),
     ] {
         let mut config = SamplerConfig::new(kind, 400, 1e-3);
         config.seed = 5;
+        config.edm.churn = churn;
         let out = sample(&score, &config, n, &device(), &mut |_| {}).unwrap();
         let samples = to_vec(out.samples);
         let left = samples.chunks(2).filter(|p| p[0] < 0.0).count() as f64 / n as f64;
@@ -149,6 +156,8 @@ fn ode_integrators_converge_at_their_order() {
         (SamplerKind::OdeEuler, 1.0, [16, 32, 64]),
         (SamplerKind::OdeHeun, 2.0, [8, 16, 32]),
         (SamplerKind::OdeRk4, 4.0, [4, 8, 16]),
+        (SamplerKind::Edm, 2.0, [8, 16, 32]),
+        (SamplerKind::DpmSolver2M, 2.0, [64, 128, 256]),
     ] {
         let errors: Vec<f64> = steps.iter().map(|&s| error(kind, s)).collect();
         for pair in errors.windows(2) {
@@ -231,6 +240,67 @@ fn two_diracs_ode_flow_splits_by_the_sign_of_x() {
     }
 }
 
+/// The adaptive Dormand–Prince solver on the same closed form: the error falls with the
+/// tolerance, stays within a small multiple of it, and the evaluations (6 per step, one more at
+/// the start) grow as the tolerance tightens; recorded times are hit exactly.
+#[test]
+fn the_adaptive_solver_meets_its_tolerance() {
+    let v0 = 0.5;
+    let sde = Sde::heat(2f64.sqrt(), 1.0).unwrap();
+    let score = GmmScore::new(Gmm::gaussian(vec![0.0], vec![v0]).unwrap(), sde, &device());
+    let (t_end, t_min) = (1.0, 0.05);
+    let exact = ((v0 + 2.0 * t_min) / (v0 + 2.0 * t_end)).sqrt();
+    let run = |tol: f64| {
+        let mut config = SamplerConfig::new(SamplerKind::OdeRk45, 4, t_min);
+        (config.rtol, config.atol) = (tol, tol);
+        config.record_at = vec![0.5, 0.25];
+        let start = tensor_from_rows(&[1.0], 1, 1, &device());
+        let out = sample_from(&score, &config, start, &mut |_| {}).unwrap();
+        let error = (to_vec(out.samples)[0] as f64 - exact).abs();
+        let taus: Vec<f64> = out.path.iter().map(|p| p.tau).collect();
+        assert_eq!(taus, vec![0.5, 0.25]);
+        // the state at τ = 0.5 is the closed form there
+        let at_half = to_vec(out.path[0].points.clone())[0] as f64;
+        let exact_half = ((v0 + 1.0) / (v0 + 2.0 * t_end)).sqrt();
+        assert!(
+            (at_half - exact_half).abs() < 20.0 * tol + 1e-6,
+            "{at_half} vs {exact_half}"
+        );
+        (error, out.evaluations)
+    };
+    let (loose, loose_evaluations) = run(1e-3);
+    let (tight, tight_evaluations) = run(1e-6);
+    assert!(loose < 2e-2, "{loose}");
+    // f32 arithmetic limits the tight run to about 1e-6
+    assert!(tight < 2e-5, "{tight}");
+    assert!(tight_evaluations > loose_evaluations);
+    assert_eq!((loose_evaluations - 1) % 6, 0, "{loose_evaluations}");
+}
+
+/// Score evaluations per sample: one per step for em, dpm2m and exp, two for Heun and EDM,
+/// plus one per corrector step and one for the Tweedie step.
+#[test]
+fn evaluations_are_counted() {
+    let gmm = Gmm::gaussian(vec![0.0, 0.0], vec![0.1, 0.1]).unwrap();
+    let sde = Sde::vp(0.1, 20.0, 1.0).unwrap();
+    let score = GmmScore::new(gmm, sde, &device());
+    for (kind, denoise, expected) in [
+        (SamplerKind::EulerMaruyama, false, 20),
+        (SamplerKind::EulerMaruyama, true, 21),
+        (SamplerKind::PredictorCorrector, false, 40),
+        (SamplerKind::OdeHeun, false, 40),
+        (SamplerKind::OdeRk4, false, 80),
+        (SamplerKind::Edm, false, 40),
+        (SamplerKind::DpmSolver2M, true, 21),
+        (SamplerKind::Exponential, false, 20),
+    ] {
+        let mut config = SamplerConfig::new(kind, 20, 1e-3);
+        config.denoise = denoise;
+        let out = sample(&score, &config, 5, &device(), &mut |_| {}).unwrap();
+        assert_eq!(out.evaluations, expected, "{kind:?}");
+    }
+}
+
 #[test]
 fn recording_and_denoising() {
     let gmm = Gmm::gaussian(vec![0.0, 0.0], vec![0.1, 0.1]).unwrap();
@@ -294,6 +364,22 @@ fn invalid_configurations_are_rejected() {
     let mut em = SamplerConfig::new(SamplerKind::EulerMaruyama, 10, 1e-3);
     em.eta = 0.5;
     check(em, "--eta");
+    let mut rk45 = SamplerConfig::new(SamplerKind::OdeRk45, 10, 1e-3);
+    rk45.rtol = 0.0;
+    check(rk45, "rtol");
+    let mut edm = SamplerConfig::new(SamplerKind::Edm, 10, 1e-3);
+    edm.edm.rho = -1.0;
+    check(edm, "rho");
+    let mut edm = SamplerConfig::new(SamplerKind::Edm, 10, 1e-3);
+    edm.edm.churn_sigma_max = Some(0.0);
+    edm.edm.churn_sigma_min = 1.0;
+    check(edm, "churn-sigma-max");
+    let mut edm = SamplerConfig::new(SamplerKind::Edm, 10, 1e-3);
+    edm.eps = 1.0;
+    check(edm, "churn");
+    let mut em = SamplerConfig::new(SamplerKind::EulerMaruyama, 10, 1e-3);
+    em.edm.churn = 1.0;
+    check(em, "edm");
 }
 
 /// Fractions of samples nearest to each of three equal-weight Diracs (-1, 0), (1, 0), (0, 1.5).
@@ -429,9 +515,15 @@ fn diverging_samples_are_reported_with_the_time_they_diverged() {
         let out = sample(&score, &config, 10, &device(), &mut |_| {}).unwrap();
         assert_eq!(out.nonfinite_rows, vec![0], "{kind:?}");
         let since = out.nonfinite_since[0];
-        // the first step evaluated below τ = 0.5 ends one grid step (≈ 0.025) later
+        // the first step evaluated below τ = 0.5 ends one grid step (≈ 0.025) later; the
+        // adaptive solver's steps are its own
+        let earliest = if kind == SamplerKind::OdeRk45 {
+            0.0
+        } else {
+            0.44
+        };
         assert!(
-            since < 0.5 && since > 0.44,
+            since < 0.5 && since > earliest,
             "{kind:?}: diverged at τ = {since}"
         );
         let rest = to_vec(out.samples.clone());
