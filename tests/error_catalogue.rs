@@ -7,15 +7,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{flip_last_bit, scorelab, stderr};
-
-/// The package folder: from cargo at run time (a build directory reused by a checkout in
-/// another place keeps the folder it was compiled in), else the one compiled in.
-fn manifest_dir() -> std::path::PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
-}
+use common::{flip_last_bit, manifest_dir, scorelab, stderr};
 
 /// One row of the catalogue table.
 struct Row {

@@ -8,15 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::json;
-
-/// The package folder: from cargo at run time (a build directory reused by a checkout in
-/// another place keeps the folder it was compiled in), else the one compiled in.
-fn manifest_dir() -> std::path::PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
-}
+use common::{json, manifest_dir};
 
 /// Runs `scripts/NAME.sh --quick` with its outputs in a fresh temporary folder.
 fn run_quick(name: &str) -> (tempfile::TempDir, PathBuf) {

@@ -5,15 +5,7 @@ mod common;
 
 use std::fs;
 
-use common::{scorelab, stderr};
-
-/// The package folder: from cargo at run time (a build directory reused by a checkout in
-/// another place keeps the folder it was compiled in), else the one compiled in.
-fn manifest_dir() -> std::path::PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
-}
+use common::{manifest_dir, scorelab, stderr};
 
 #[test]
 fn every_shipped_checkpoint_samples_and_names_its_command() {

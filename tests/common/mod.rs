@@ -11,6 +11,14 @@ pub fn scorelab(args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// The package folder: from cargo at run time (a build directory reused by a checkout in
+/// another place keeps the folder it was compiled in), else the one compiled in.
+pub fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+}
+
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }

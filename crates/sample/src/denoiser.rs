@@ -8,7 +8,7 @@ use burn::tensor::Tensor;
 use scorelab_core::Sde;
 
 use crate::error::{Result, SampleError};
-use crate::sampler::{denoise, CountedScore, EdmConfig, NoiseSource, SamplerConfig, SamplerKind};
+use crate::sampler::{denoise, CountedScore, EdmConfig, NoiseSource};
 
 /// σ̃(τ) = σ(τ)/α(τ), the noise level in variance-exploding coordinates.
 pub fn sigma_tilde(sde: &Sde, tau: f64) -> f64 {
@@ -110,62 +110,41 @@ fn denoised(score: &CountedScore, x: Tensor<2>, tau: f64) -> Tensor<2> {
     denoise(score, from_tilde(sde, x, tau), tau)
 }
 
-/// The schedule and churn of an EDM run.
-pub(crate) struct EdmState {
-    times: Vec<f64>,
-    edm: EdmConfig,
-}
-
-impl EdmState {
-    pub(crate) fn new(sde: &Sde, config: &SamplerConfig) -> Self {
-        let times = if config.kind == SamplerKind::Edm {
-            config.times(sde)
-        } else {
-            Vec::new()
-        };
-        EdmState {
-            times,
-            edm: config.edm,
-        }
-    }
-
-    /// Step i of Karras et al. (2022) Algorithm 2: raise σ̃ by the churn γ, then one Heun
-    /// step of dx̃/dσ̃ = (x̃ − D)/σ̃ to σ̃_{i+1}.
-    pub(crate) fn step(
-        &self,
-        score: &CountedScore,
-        y: Tensor<2>,
-        i: usize,
-        noise: &mut NoiseSource,
-    ) -> Tensor<2> {
-        let sde = score.sde();
-        let steps = self.times.len() - 1;
-        let (tau, next) = (self.times[i], self.times[i + 1]);
-        let (sigma, sigma_next) = (sigma_tilde(sde, tau), sigma_tilde(sde, next));
-        let mut x = to_tilde(sde, y, tau);
-        let in_window = sigma >= self.edm.churn_sigma_min
-            && self.edm.churn_sigma_max.is_none_or(|max| sigma <= max);
-        let gamma = if self.edm.churn > 0.0 && in_window {
-            (self.edm.churn / steps as f64).min(2f64.sqrt() - 1.0)
-        } else {
-            0.0
-        };
-        // σ̂ may not pass σ̃(T): no score exists beyond T
-        let sigma_hat = (sigma * (1.0 + gamma)).min(sigma_tilde(sde, sde.t_end()));
-        let tau_hat = if sigma_hat > sigma {
-            let [n, d] = x.dims();
-            let scale = (sigma_hat * sigma_hat - sigma * sigma).sqrt() * self.edm.churn_noise;
-            x = x + noise.normal(n, d).mul_scalar(scale);
-            tau_of_sigma(sde, sigma_hat)
-        } else {
-            tau
-        };
-        let d1 = (x.clone() - denoised(score, x.clone(), tau_hat)).div_scalar(sigma_hat);
-        let euler = x.clone() + d1.clone().mul_scalar(sigma_next - sigma_hat);
-        let d2 = (euler.clone() - denoised(score, euler, next)).div_scalar(sigma_next);
-        let heun = x + (d1 + d2).mul_scalar(0.5 * (sigma_next - sigma_hat));
-        from_tilde(sde, heun, next)
-    }
+/// One step τ → τ' of Karras et al. (2022) Algorithm 2 on a run of `steps` steps: raise σ̃
+/// by the churn γ, then one Heun step of dx̃/dσ̃ = (x̃ − D)/σ̃ to σ̃(τ').
+pub(crate) fn edm_step(
+    score: &CountedScore,
+    edm: &EdmConfig,
+    steps: usize,
+    y: Tensor<2>,
+    (tau, next): (f64, f64),
+    noise: &mut NoiseSource,
+) -> Tensor<2> {
+    let sde = score.sde();
+    let (sigma, sigma_next) = (sigma_tilde(sde, tau), sigma_tilde(sde, next));
+    let mut x = to_tilde(sde, y, tau);
+    let in_window =
+        sigma >= edm.churn_sigma_min && edm.churn_sigma_max.is_none_or(|max| sigma <= max);
+    let gamma = if edm.churn > 0.0 && in_window {
+        (edm.churn / steps as f64).min(2f64.sqrt() - 1.0)
+    } else {
+        0.0
+    };
+    // σ̂ may not pass σ̃(T): no score exists beyond T
+    let sigma_hat = (sigma * (1.0 + gamma)).min(sigma_tilde(sde, sde.t_end()));
+    let tau_hat = if sigma_hat > sigma {
+        let [n, d] = x.dims();
+        let scale = (sigma_hat * sigma_hat - sigma * sigma).sqrt() * edm.churn_noise;
+        x = x + noise.normal(n, d).mul_scalar(scale);
+        tau_of_sigma(sde, sigma_hat)
+    } else {
+        tau
+    };
+    let d1 = (x.clone() - denoised(score, x.clone(), tau_hat)).div_scalar(sigma_hat);
+    let euler = x.clone() + d1.clone().mul_scalar(sigma_next - sigma_hat);
+    let d2 = (euler.clone() - denoised(score, euler, next)).div_scalar(sigma_next);
+    let heun = x + (d1 + d2).mul_scalar(0.5 * (sigma_next - sigma_hat));
+    from_tilde(sde, heun, next)
 }
 
 /// The previous denoised estimate of a DPM-Solver++(2M) run and its log-SNR step.

@@ -528,7 +528,6 @@ fn run_from(
     }
     record(0, &y, &mut path);
     let eps = config.eps;
-    let edm = crate::denoiser::EdmState::new(&sde, config);
     let mut dpm = crate::denoiser::DpmState::default();
     for i in 0..config.steps {
         let (tau, next) = (times[i], times[i + 1]);
@@ -577,7 +576,14 @@ fn run_from(
             SamplerKind::Exponential => {
                 exponential_step(score, y, tau, next, config.eta, &mut noise)
             }
-            SamplerKind::Edm => edm.step(score, y, i, &mut noise),
+            SamplerKind::Edm => crate::denoiser::edm_step(
+                score,
+                &config.edm,
+                config.steps,
+                y,
+                (tau, next),
+                &mut noise,
+            ),
             SamplerKind::DpmSolver2M => dpm.step(score, y, tau, next),
             SamplerKind::OdeRk45 => unreachable!("integrated adaptively above"),
         };
