@@ -10,6 +10,11 @@ STEPS=$(size 16000 1000)
     --batch-size 256 --lr 2e-3 --ema-decay "$(size 0.999 0.99)" --out "$OUT/run" --force
 "$BIN" analyze likelihood --score checkpoint --checkpoint "$OUT/run" --out "$OUT/model" --force
 "$BIN" analyze likelihood --score empirical --n-train 500 --out "$OUT/empirical" --force
+# the same with the adaptive Dormand–Prince solver (score_sde's RK45, rtol = atol = 1e-5)
+"$BIN" analyze likelihood --score checkpoint --checkpoint "$OUT/run" --solver rk45 \
+    --out "$OUT/model-rk45" --force
+"$BIN" analyze likelihood --score empirical --n-train 500 --solver rk45 \
+    --out "$OUT/empirical-rk45" --force
 
 # MNIST: the tiny U-Net on a seeded 1,000-image subset (a short run: 400 steps, about 3 minutes)
 # and the empirical score of the same images; 16 training and 16 test images each, Hutchinson

@@ -11,7 +11,9 @@ use serde_json::{json, Value};
 use scorelab_analysis::agreement::agreement;
 use scorelab_analysis::fisher::fisher_divergence;
 use scorelab_analysis::frechet::{class_histogram, frechet_distance};
-use scorelab_analysis::likelihood::{log_likelihood, DivergenceMethod, LikelihoodConfig};
+use scorelab_analysis::likelihood::{
+    log_likelihood, DivergenceMethod, LikelihoodConfig, OdeSolver,
+};
 use scorelab_analysis::memorization::{
     copy_stats, memorisation_stats, neighbours, validate_threshold, Neighbours,
 };
@@ -20,12 +22,12 @@ use scorelab_analysis::plot::{curves_png, histograms_png, image_grid_png, Axes, 
 use scorelab_analysis::quality::{quality, QualityMetric, SlicedW2To, SLICED_W2_MAX_DIM};
 use scorelab_analysis::rate::{imitation_rate, RateConfig, RateReport};
 use scorelab_analysis::stats::summarise;
-use scorelab_analysis::tmin::{tmin_sweep, TminReport};
+use scorelab_analysis::tmin::{tmin_sweep, TminReport, TminRow};
 use scorelab_core::device::{tensor_from_rows, to_vec};
 use scorelab_core::{
     BackendKind, Dataset, DatasetSpec, EmpiricalScore, GmmScore, PerturbedScore, ScoreFn, Sde,
 };
-use scorelab_sample::Prior;
+use scorelab_sample::{Prior, SamplerConfig};
 use scorelab_train::checkpoint::{read_meta, resolve};
 use scorelab_train::classifier::{
     CLASSES, CLASSIFIER_MODEL_FILE, FEATURES, PIXELS as FEATURE_INPUT,
@@ -740,7 +742,7 @@ fn path_table_row(label: &str, report: &PathReport) -> Vec<String> {
 fn paths(args: &PathsArgs) -> CliResult<()> {
     let table = SummaryTable::from_flags(&args.table, &PATH_TABLE_COLUMNS)?;
     let device = open(&args.output)?;
-    let sampler = sampler_config(&args.integrator)?;
+    let sampler = sampler_config(&args.integrator, false)?;
     let source = ScoreSource::open(&args.source, args.integrator.seed, &device)?;
     let divergence = divergence_flag(&args.divergence, source.data.dim)?;
     let empirical = source.empirical_twin(&args.source, &device)?;
@@ -778,6 +780,7 @@ fn paths(args: &PathsArgs) -> CliResult<()> {
     let written = write_path_report(&out, &report)?;
     let mut record = source_json("analyze paths", &args.source, &source, &written);
     record["config"] = json!(config);
+    record["score_evaluations_per_sample"] = json!(config.sampler.evaluations());
     record["prior"] = json!(prior.kind());
     record["report"] = json!(report);
     out.write_json("paths.json", &record)?;
@@ -904,17 +907,32 @@ fn rate(args: &RateArgs) -> CliResult<()> {
 
 fn tmin(args: &TminArgs) -> CliResult<()> {
     let device = open(&args.output)?;
-    let sampler = sampler_config(&args.integrator)?;
+    let samplers: Vec<SamplerConfig> = match &args.samplers {
+        None => vec![sampler_config(&args.integrator, false)?],
+        Some(list) => list
+            .split(',')
+            .map(|name| {
+                let mut integrator = args.integrator.clone();
+                integrator.sampler = name.trim().to_string();
+                sampler_config(&integrator, false)
+            })
+            .collect::<CliResult<_>>()?,
+    };
+    if samplers.is_empty() {
+        return Err(Failure::usage("--samplers: give at least one sampler"));
+    }
     let t_mins = parse_list(&args.t_mins, "--t-mins")?;
     let source = ScoreSource::open(&args.source, args.integrator.seed, &device)?;
     if t_mins.is_empty() {
         return Err(Failure::usage("--t-mins: give at least one time"));
     }
     validate_threshold(args.threshold)?;
-    for &t in &t_mins {
-        let mut check = sampler.clone();
-        check.t_min = t;
-        check.validate(&source.sde)?;
+    for sampler in &samplers {
+        for &t in &t_mins {
+            let mut check = sampler.clone();
+            check.t_min = t;
+            check.validate(&source.sde)?;
+        }
     }
     if args.n == 0 {
         return Err(Failure::usage("invalid parameter n: must be >= 1"));
@@ -950,11 +968,11 @@ fn tmin(args: &TminArgs) -> CliResult<()> {
         }
         _ => None,
     };
-    let bar = progress_bar(t_mins.len() * sampler.steps);
+    let bar = progress_bar(t_mins.len() * samplers.iter().map(|s| s.steps).sum::<usize>());
     let report = tmin_sweep(
         source.score.as_ref(),
         &training,
-        &sampler,
+        &samplers,
         &prior,
         &t_mins,
         args.n,
@@ -967,13 +985,15 @@ fn tmin(args: &TminArgs) -> CliResult<()> {
     bar.finish_and_clear();
     let written = write_tmin_report(&out, &report)?;
     let mut record = source_json("analyze tmin", &args.source, &source, &written);
-    record["sampler"] = json!(sampler);
+    record["samplers"] = json!(samplers);
     record["prior"] = json!(prior.kind());
     record["report"] = json!(report);
     out.write_json("tmin.json", &record)?;
     for row in &report.rows {
         println!(
-            "t_min {:.1e} (σ {:.3e}): memorised {:.3}, mean d1 {:.4}{}",
+            "{} ({} evaluations), t_min {:.1e} (σ {:.3e}): memorised {:.3}, mean d1 {:.4}{}",
+            row.sampler,
+            row.evaluations,
             row.t_min,
             row.sigma,
             row.memorisation.memorised_fraction,
@@ -990,36 +1010,53 @@ fn tmin(args: &TminArgs) -> CliResult<()> {
     Ok(())
 }
 
-/// Writes the sweep's plot and table.
+/// Writes the sweep's plot (one set of curves per sampler) and table.
 pub fn write_tmin_report(out: &OutputDir, report: &TminReport) -> CliResult<Vec<PathBuf>> {
-    let t: Vec<f64> = report.rows.iter().map(|r| r.t_min).collect();
-    let memorised: Vec<f64> = report
-        .rows
-        .iter()
-        .map(|r| r.memorisation.memorised_fraction)
-        .collect();
-    let d1: Vec<f64> = report.rows.iter().map(|r| r.memorisation.d1.mean).collect();
-    let quality: Vec<f64> = report
-        .rows
-        .iter()
-        .map(|r| r.quality.unwrap_or(f64::NAN))
-        .collect();
-    let mut series = vec![
-        Series {
-            label: "memorised fraction",
-            values: &memorised,
-        },
-        Series {
-            label: "mean d1",
-            values: &d1,
-        },
-    ];
-    if let Some(name) = &report.quality_metric {
-        series.push(Series {
-            label: name,
-            values: &quality,
-        });
+    let mut samplers: Vec<&str> = Vec::new();
+    for row in &report.rows {
+        if !samplers.contains(&row.sampler.as_str()) {
+            samplers.push(&row.sampler);
+        }
     }
+    let t: Vec<f64> = report
+        .rows
+        .iter()
+        .filter(|r| r.sampler == samplers[0])
+        .map(|r| r.t_min)
+        .collect();
+    let mut curves: Vec<(String, Vec<f64>)> = Vec::new();
+    for &sampler in &samplers {
+        let rows: Vec<&TminRow> = report
+            .rows
+            .iter()
+            .filter(|r| r.sampler == sampler)
+            .collect();
+        let suffix = if samplers.len() > 1 {
+            format!(" ({sampler}, {} evaluations)", rows[0].evaluations)
+        } else {
+            String::new()
+        };
+        curves.push((
+            format!("memorised fraction{suffix}"),
+            rows.iter()
+                .map(|r| r.memorisation.memorised_fraction)
+                .collect(),
+        ));
+        curves.push((
+            format!("mean d1{suffix}"),
+            rows.iter().map(|r| r.memorisation.d1.mean).collect(),
+        ));
+        if let Some(name) = &report.quality_metric {
+            curves.push((
+                format!("{name}{suffix}"),
+                rows.iter().map(|r| r.quality.unwrap_or(f64::NAN)).collect(),
+            ));
+        }
+    }
+    let series: Vec<Series> = curves
+        .iter()
+        .map(|(label, values)| Series { label, values })
+        .collect();
     let png = curves_png(
         "early stopping",
         "t_min",
@@ -1031,11 +1068,14 @@ pub fn write_tmin_report(out: &OutputDir, report: &TminReport) -> CliResult<Vec<
             log_y: false,
         },
     )?;
-    let mut csv =
-        String::from("t_min,sigma,memorised_fraction,mean_d1,median_d1,quality,nonfinite\n");
+    let mut csv = String::from(
+        "sampler,evaluations,t_min,sigma,memorised_fraction,mean_d1,median_d1,quality,nonfinite\n",
+    );
     for r in &report.rows {
         csv.push_str(&format!(
-            "{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{}\n",
+            r.sampler,
+            r.evaluations,
             r.t_min,
             r.sigma,
             r.memorisation.memorised_fraction,
@@ -1051,8 +1091,9 @@ pub fn write_tmin_report(out: &OutputDir, report: &TminReport) -> CliResult<Vec<
     ])
 }
 
-/// Negative log-likelihood in nats per dimension of data-space points: the model-space density
-/// changes by the Jacobian of x ↦ (x − shift)/scale, d·log(scale).
+/// Negative log-likelihood in nats per dimension of data-space points (the model-space density
+/// changes by the Jacobian of x ↦ (x − shift)/scale, d·log(scale)), and the score evaluations
+/// it took.
 fn nll_per_dim(
     score: &dyn ScoreFn,
     points: &Dataset,
@@ -1061,17 +1102,22 @@ fn nll_per_dim(
     prior: &Prior,
     device: &Device,
     bar: &indicatif::ProgressBar,
-) -> CliResult<Vec<f64>> {
+) -> CliResult<(Vec<f64>, usize)> {
     let x = normalisation.to_model_tensor(points, device);
     let ll = log_likelihood(score, &x, config, prior, &mut |k| {
         bar.set_position(k as u64)
     })?;
     let d = points.dim as f64;
-    Ok(ll
+    let nll = ll
+        .log_p
         .iter()
         .map(|l| -(l - d * normalisation.scale.ln()) / d)
-        .collect())
+        .collect();
+    Ok((nll, ll.evaluations))
 }
+
+/// The default rtol and atol of `--solver rk45` (score_sde's likelihood uses 1e-5 for both).
+const LIKELIHOOD_TOLERANCE: f64 = 1e-5;
 
 fn likelihood(args: &LikelihoodArgs) -> CliResult<()> {
     let device = open(&args.output)?;
@@ -1095,7 +1141,25 @@ fn likelihood(args: &LikelihoodArgs) -> CliResult<()> {
             )))
         }
     };
+    let solver = match args.solver.as_str() {
+        "rk4" if args.rtol.is_some() || args.atol.is_some() => {
+            return Err(Failure::usage(
+                "--rtol and --atol set the tolerances of --solver rk45",
+            ))
+        }
+        "rk4" => OdeSolver::Rk4,
+        "rk45" => OdeSolver::Rk45 {
+            rtol: args.rtol.unwrap_or(LIKELIHOOD_TOLERANCE),
+            atol: args.atol.unwrap_or(LIKELIHOOD_TOLERANCE),
+        },
+        other => {
+            return Err(Failure::usage(format!(
+                "unknown solver '{other}' (expected one of: rk4, rk45)"
+            )))
+        }
+    };
     let config = LikelihoodConfig {
+        solver,
         steps: args.steps,
         t0: args.t0,
         divergence: if hutchinson {
@@ -1173,7 +1237,7 @@ fn likelihood(args: &LikelihoodArgs) -> CliResult<()> {
         } else {
             data.clone()
         };
-        let nll = nll_per_dim(
+        let (nll, evaluations) = nll_per_dim(
             source.score.as_ref(),
             &evaluated,
             source.normalisation,
@@ -1188,12 +1252,17 @@ fn likelihood(args: &LikelihoodArgs) -> CliResult<()> {
         }
         let summary = summarise(nll.iter().copied());
         println!(
-            "{name}: {} points, NLL {:.4} ± {:.4} nats/dim",
+            "{name}: {} points, NLL {:.4} ± {:.4} nats/dim ({evaluations} evaluations of the score and its divergence)",
             data.n,
             summary.mean,
             summary.std / (data.n as f64).sqrt()
         );
-        let mut entry = json!({ "set": name, "n": data.n, "nll_nats_per_dim": summary });
+        let mut entry = json!({
+            "set": name,
+            "n": data.n,
+            "nll_nats_per_dim": summary,
+            "score_evaluations_per_point": evaluations,
+        });
         if dequantise {
             let bits = (summary.mean + 256f64.ln()) / std::f64::consts::LN_2;
             println!("{name}: {bits:.4} bits/dim (uniform dequantisation)");
@@ -1351,14 +1420,13 @@ fn empirical_side(args: &AgreementArgs, seed: u64, device: &Device) -> CliResult
 
 fn agreement_cmd(args: &AgreementArgs) -> CliResult<()> {
     let device = open(&args.output)?;
-    let mut sampler = sampler_config(&args.integrator)?;
+    let sampler = sampler_config(&args.integrator, args.denoise)?;
     if args.integrator.prior != "nominal" {
         return Err(Failure::usage(
             "analyze agreement starts both scores from the same draw of the SDE's prior; \
              --prior moment or exact would start them from laws of different training sets",
         ));
     }
-    sampler.denoise = args.denoise;
     let (a, b, scale) =
         match (&args.a, &args.b, args.empirical) {
             (Some(a), Some(b), false) => {
@@ -1437,6 +1505,7 @@ fn agreement_cmd(args: &AgreementArgs) -> CliResult<()> {
             "a": a.origin,
             "b": b.origin,
             "sampler": sampler,
+            "score_evaluations_per_sample": report.evaluations,
             "report": report,
         }),
     )?;

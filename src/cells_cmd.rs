@@ -28,7 +28,7 @@ pub fn run(args: &CellsArgs) -> CliResult<()> {
         ));
     }
     let device = open(&args.output)?;
-    let mut config = sampler_config(&args.integrator)?;
+    let mut config = sampler_config(&args.integrator, false)?;
     let source = ScoreSource::open(&args.source, args.integrator.seed, &device)?;
     config.validate(&source.sde)?;
     let prior = source.prior(&args.integrator.prior, &args.source, &device)?;
@@ -48,6 +48,7 @@ pub fn run(args: &CellsArgs) -> CliResult<()> {
         &mut |k| bar.set_position(k as u64),
     )?;
     bar.finish_and_clear();
+    let evaluations = run.evaluations;
     let path = run.path;
     let training = source.training_in_model_space(&device);
     let report = cell_trapping(&path, &training, &source.sde, source.normalisation.scale)?;
@@ -81,6 +82,7 @@ pub fn run(args: &CellsArgs) -> CliResult<()> {
     }
     let mut record = source_json("analyze cells", &args.source, &source, &written);
     record["config"] = json!(config);
+    record["score_evaluations_per_sample"] = json!(evaluations);
     record["prior"] = json!(prior.kind());
     record["report"] = json!(report);
     out.write_json("cells.json", &record)?;

@@ -181,17 +181,33 @@ pub struct TrainArgs {
     /// MLP: residual connections between hidden layers.
     #[arg(long)]
     pub residual: bool,
-    /// What the network outputs: eps (the noise, s = −net/σ), score (s = net) or x0 (the clean
-    /// point). eps copes with the 1/σ growth of the score near t = 0 far better than score.
-    #[arg(long, default_value = "eps")]
+    /// What the network outputs: eps (the noise, s = −net/σ), score (s = net), x0 (the clean
+    /// point) or edm (Karras et al.'s preconditioned denoiser, σ_data from --sigma-data). eps
+    /// copes with the 1/σ growth of the score near t = 0 far better than score.
+    #[arg(long, visible_alias = "param", default_value = "eps")]
     pub parameterisation: String,
+    /// σ_data of --param edm and --weighting edm [default: the root mean square of the
+    /// normalised training coordinates].
+    #[arg(long)]
+    pub sigma_data: Option<f64>,
     /// Objective: dsm, ssm (sliced) or hyvarinen (exact divergence).
     #[arg(long, default_value = "dsm")]
     pub loss: String,
-    /// Time weighting λ(t): sigma2, likelihood (g²) or none.
+    /// Time weighting λ(t): sigma2, likelihood (g²), none, or edm (Karras et al.'s
+    /// (σ̃² + σ_data²)/(σ̃ σ_data)² on the denoiser error).
     #[arg(long, default_value = "sigma2")]
     pub weighting: String,
-    /// Training times are drawn from U(t-eps, T) [default: 1e-5 for vp, subvp, cvp; 1e-3 otherwise].
+    /// Training times: uniform in [t-eps, T], or log-normal (ln σ̃ ~ N(--p-mean, --p-std²) as in
+    /// EDM, mapped to t and clamped to [t-eps, T]).
+    #[arg(long, default_value = "uniform")]
+    pub t_sampling: String,
+    /// log-normal: mean of ln σ̃ [default: −1.2].
+    #[arg(long)]
+    pub p_mean: Option<f64>,
+    /// log-normal: standard deviation of ln σ̃ [default: 1.2].
+    #[arg(long)]
+    pub p_std: Option<f64>,
+    /// Lower end of the training times [default: 1e-5 for vp, subvp, cvp; 1e-3 otherwise].
     #[arg(long)]
     pub t_eps: Option<f64>,
     /// ssm: projections per point.
@@ -352,14 +368,18 @@ pub struct SampleArgs {
 /// The reverse-time integrator and its grid.
 #[derive(Debug, Clone, Args)]
 pub struct SamplerArgs {
-    /// Integrator: em, pc, ode-euler, ode-heun, ode-rk4, ode-rk45 (adaptive), exp (DDIM
-    /// family), edm (Karras et al.'s Heun sampler on the ρ-schedule) or dpm2m
+    /// Integrator: em, pc, ode-euler, ode-heun, ode-rk4, ode-rk45 (adaptive), exp or ddim (DDIM
+    /// family, --eta), edm (Karras et al.'s Heun sampler on the ρ-schedule) or dpm2m
     /// (DPM-Solver++(2M)).
     #[arg(long, default_value = "em")]
     pub sampler: String,
     /// Number of integration steps.
     #[arg(long, default_value_t = 500)]
     pub steps: usize,
+    /// Instead of --steps: spend at most this many score (network) evaluations per sample,
+    /// with as many steps as fit (not for ode-rk45).
+    #[arg(long, conflicts_with = "steps")]
+    pub nfe: Option<usize>,
     /// Early-stopping time: integrate from T down to t-min > 0.
     #[arg(long, default_value_t = 1e-3)]
     pub t_min: f64,
@@ -620,6 +640,10 @@ pub struct TminArgs {
     /// Early-stopping times (comma-separated).
     #[arg(long, default_value = "0.1,0.03,0.01,0.003,0.001")]
     pub t_mins: String,
+    /// Compare these samplers side by side (comma-separated, e.g. em,edm,dpm2m) instead of
+    /// --sampler alone; with --nfe each spends the same score evaluations per sample.
+    #[arg(long)]
+    pub samplers: Option<String>,
     /// Samples per t_min.
     #[arg(long, default_value_t = 1000)]
     pub n: usize,
@@ -666,9 +690,19 @@ pub struct LikelihoodArgs {
     /// At most this many points of each set.
     #[arg(long, default_value_t = 1000)]
     pub max_points: usize,
-    /// RK4 steps on a geometric time grid.
+    /// ODE solver: rk4 (fixed geometric grid of --steps) or rk45 (adaptive Dormand–Prince with
+    /// --rtol/--atol, score_sde's choice).
+    #[arg(long, default_value = "rk4")]
+    pub solver: String,
+    /// RK4 steps on a geometric time grid (rk45: its first trial step is (T − t0)/steps).
     #[arg(long, default_value_t = 200)]
     pub steps: usize,
+    /// rk45: relative tolerance of the local error estimate.
+    #[arg(long)]
+    pub rtol: Option<f64>,
+    /// rk45: absolute tolerance of the local error estimate.
+    #[arg(long)]
+    pub atol: Option<f64>,
     /// The time whose density is evaluated (p_{t0}).
     #[arg(long, default_value_t = 1e-3)]
     pub t0: f64,

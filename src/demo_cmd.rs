@@ -329,6 +329,7 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
         "sde": meta.sde,
         "training_steps": plan.train_steps,
         "sampler": path_config.sampler,
+        "score_evaluations_per_sample": path_config.sampler.evaluations(),
         "samples": plan.samples,
         "memorization": { "model": sections[0], "empirical": sections[1] },
         "paths_at_t_min": path_summary(&report),

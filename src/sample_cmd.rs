@@ -27,8 +27,9 @@ const SHOWN_PATHS: usize = 10;
 /// Samples within this distance of a training point count as "on a training point" in the summary.
 const ON_TRAINING_POINT: f32 = 1e-2;
 
-/// The sampler configuration described by the integrator flags.
-pub fn sampler_config(args: &SamplerArgs) -> CliResult<SamplerConfig> {
+/// The sampler configuration described by the integrator flags, with the Tweedie step when
+/// `denoise` (it counts towards --nfe).
+pub fn sampler_config(args: &SamplerArgs, denoise: bool) -> CliResult<SamplerConfig> {
     let kind = SamplerKind::parse(&args.sampler).ok_or_else(|| {
         Failure::usage(format!(
             "unknown sampler '{}' (expected one of: {})",
@@ -94,6 +95,10 @@ pub fn sampler_config(args: &SamplerArgs) -> CliResult<SamplerConfig> {
     config.snr = args.snr;
     config.corrector_steps = args.corrector_steps;
     config.seed = args.seed;
+    config.denoise = denoise;
+    if let Some(budget) = args.nfe {
+        config.set_evaluation_budget(budget)?;
+    }
     Ok(config)
 }
 
@@ -109,8 +114,7 @@ pub fn progress_bar(steps: usize) -> ProgressBar {
 }
 
 pub fn run(args: &SampleArgs) -> CliResult<()> {
-    let mut config = sampler_config(&args.integrator)?;
-    config.denoise = args.denoise;
+    let mut config = sampler_config(&args.integrator, args.denoise)?;
     if let Some(record) = &args.record {
         config.record_at = parse_list(record, "--record")?;
     }

@@ -15,7 +15,9 @@ use burn::tensor::Device;
 use scorelab_core::{BackendKind, Dataset, DatasetSpec, ScoreFn};
 use scorelab_train::adam::AdamConfig;
 use scorelab_train::checkpoint::{list_checkpoints, read_meta};
-use scorelab_train::loss::{LossConfig, LossKind, Penalty, Projection, Weighting};
+use scorelab_train::loss::{
+    LossConfig, LossKind, Penalty, Projection, TimeSampling, Weighting, EDM_LOG_SIGMA,
+};
 use scorelab_train::trainer::{init_seed, LOG_FILE};
 use scorelab_train::{
     run, DataInfo, MlpConfig, ModelConfig, Normalisation, Observer, Parameterisation, RunOutcome,
@@ -92,10 +94,20 @@ const RESUMABLE: [&str; 11] = [
 ];
 
 /// The run configuration described by the flags.
+/// σ_d² = E[x²] over the coordinates of the normalised training points: the second moment
+/// for which EDM's preconditioned training target has unit variance.
+fn root_mean_square(points: &[f32]) -> f64 {
+    let sum: f64 = points.iter().map(|&v| (v as f64).powi(2)).sum();
+    (sum / points.len().max(1) as f64).sqrt()
+}
+
+/// The run configuration described by the flags; `model_points` are the training points in
+/// model space (for σ_data).
 fn train_config(
     args: &TrainArgs,
     sde: &scorelab_core::Sde,
     data: &Dataset,
+    model_points: &[f32],
 ) -> CliResult<TrainConfig> {
     let dim = data.dim;
     let model = match args.model.as_str() {
@@ -126,8 +138,35 @@ fn train_config(
             )))
         }
     };
+    let sigma_data = || {
+        args.sigma_data
+            .unwrap_or_else(|| root_mean_square(model_points))
+    };
+    let parameterisation = Parameterisation::parse(&args.parameterisation, sigma_data)?;
     let mut loss = LossConfig::new(LossKind::parse(&args.loss)?, sde);
-    loss.weighting = Weighting::parse(&args.weighting)?;
+    loss.weighting = Weighting::parse(&args.weighting, sigma_data)?;
+    if args.sigma_data.is_some()
+        && parameterisation.name() != "edm"
+        && loss.weighting.name() != "edm"
+    {
+        return Err(Failure::usage(
+            "--sigma-data belongs to --param edm and --weighting edm",
+        ));
+    }
+    loss.time_sampling = TimeSampling::parse(
+        &args.t_sampling,
+        (
+            args.p_mean.unwrap_or(EDM_LOG_SIGMA.0),
+            args.p_std.unwrap_or(EDM_LOG_SIGMA.1),
+        ),
+    )?;
+    if loss.time_sampling == TimeSampling::Uniform
+        && (args.p_mean.is_some() || args.p_std.is_some())
+    {
+        return Err(Failure::usage(
+            "--p-mean and --p-std set the log-normal training times of --t-sampling log-normal",
+        ));
+    }
     if let Some(t_eps) = args.t_eps {
         loss.t_eps = t_eps;
     }
@@ -149,7 +188,7 @@ fn train_config(
     }
     Ok(TrainConfig {
         model,
-        parameterisation: Parameterisation::parse(&args.parameterisation)?,
+        parameterisation,
         loss,
         adam: AdamConfig {
             lr: args.lr,
@@ -354,7 +393,7 @@ pub fn run_command(args: &TrainArgs, matches: &ArgMatches) -> CliResult<()> {
         data.dim,
     );
     let sde = build_sde(&args.sde, &model_space)?;
-    let config = train_config(args, &sde, &data)?;
+    let config = train_config(args, &sde, &data, &model_space.points)?;
     config.validate(&sde)?;
     if args.eval_every > 0 && args.eval_samples == 0 {
         return Err(Failure::usage(

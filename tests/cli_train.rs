@@ -81,6 +81,55 @@ fn train_then_sample_with_every_sampler() {
     }
 }
 
+/// EDM's recipe end to end: the checkpoint stores σ_data (the root mean square of the training
+/// coordinates: Swiss-roll points have radius t/7 ∈ [0.67, 2.02], so it lies in
+/// [0.67, 2.02]/√2 = [0.47, 1.43]), the weighting and the log-normal times, and its score
+/// samples with edm at a budget of 21 evaluations (10 Heun steps and the Tweedie step).
+#[test]
+fn edm_recipe_trains_and_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let output = train(
+        "--steps 20 --param edm --weighting edm --t-sampling log-normal --p-mean -1 --p-std 1.5",
+        &run,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let m = meta(&run.join("ckpt-00000020"));
+    let sigma_data = m["train"]["parameterisation"]["edm"]["sigma_data"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(
+        m["train"]["loss"]["weighting"]["edm"]["sigma_data"].as_f64(),
+        Some(sigma_data)
+    );
+    assert_eq!(m["train"]["loss"]["time_sampling"]["kind"], "log-normal");
+    assert_eq!(m["train"]["loss"]["time_sampling"]["mean"], -1.0);
+    assert_eq!(m["train"]["loss"]["time_sampling"]["std"], 1.5);
+    assert!(
+        sigma_data > 0.47 && sigma_data < 1.43,
+        "σ_data {sigma_data}"
+    );
+    let dump = dir.path().join("points");
+    let output = scorelab(&[
+        "sample",
+        "--checkpoint",
+        run.to_str().unwrap(),
+        "--sampler",
+        "edm",
+        "--nfe",
+        "21",
+        "--denoise",
+        "--n",
+        "20",
+        "--out",
+        dump.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary = json(&dump.join("summary.json"));
+    assert_eq!(summary["results"]["score_evaluations_per_sample"], 21);
+    assert_eq!(summary["sampler"]["steps"], 10);
+}
+
 #[test]
 fn config_file_values_apply_and_flags_override_them() {
     let dir = tempfile::tempdir().unwrap();

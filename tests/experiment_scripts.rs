@@ -129,3 +129,23 @@ fn voronoi_quick() {
     let kept = |r: &serde_json::Value| r["start_cell_is_final"].as_f64().unwrap();
     assert!(kept(&ode) > kept(&sde), "{} vs {}", kept(&ode), kept(&sde));
 }
+
+/// Equal-NFE sampling on the Swiss roll: every sampler spends exactly its budget (the summary's
+/// evaluation count) and lands on the spiral's scale (sliced W2 to fresh data below 1, the
+/// data's own radius being about 1.4).
+#[test]
+fn nfe_swissroll_quick() {
+    let (_dir, out) = run_quick("nfe-swissroll");
+    let rows = table(&out.join("nfe.csv"));
+    assert_eq!(rows.len(), 12);
+    for row in &rows {
+        let run = out.join(format!("{}-{}", row["sampler"], row["nfe"]));
+        let summary = json(&run.join("summary.json"));
+        let spent = summary["results"]["score_evaluations_per_sample"]
+            .as_u64()
+            .unwrap();
+        let budget: u64 = row["nfe"].parse().unwrap();
+        assert!(spent <= budget && spent + 2 >= budget, "{row:?}: {spent}");
+        assert!(number(row, "sliced_w2_to_fresh") < 1.0, "{row:?}");
+    }
+}

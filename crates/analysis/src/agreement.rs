@@ -19,6 +19,8 @@ use crate::stats::{summarise, Summary};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AgreementReport {
     pub n: usize,
+    /// Score evaluations per sample (the same for both scores).
+    pub evaluations: usize,
     /// ‖x_a − x_b‖ for each pair.
     pub pair_distance: Summary,
     /// d1 of each A sample to A's training set, and of each B sample to B's.
@@ -70,6 +72,7 @@ pub fn agreement(
             "some samples became non-finite; use more steps or a larger t-min",
         ));
     }
+    let evaluations = xa.evaluations;
     let (xa, xb) = (xa.samples, xb.samples);
     let pair = row_norms(xa.clone() - xb.clone());
     let own_a = neighbours(&xa, train_a)?.nearest.d1;
@@ -97,6 +100,7 @@ pub fn agreement(
         .count();
     Ok(AgreementReport {
         n,
+        evaluations,
         pair_distance: summarise(pair.iter().copied()),
         own_d1_a: summarise(own_a.iter().map(|&v| v as f64)),
         own_d1_b: summarise(own_b.iter().map(|&v| v as f64)),

@@ -2,9 +2,10 @@
 //! variables). With F(x, t) = f(t, x) − ½ g(t)² s(x, t) the flow dx/dt = F carries p_t to p_T,
 //! and d/dt log p_t(x_t) = −∇·F, so
 //!   log p_{t0}(x) = log p_T(x_T) + ∫_{t0}^T ∇·F(x_t, t) dt,  ∇·F = d·a(t) − ½ g(t)² ∇·s,
-//! for the linear drift f = a(t) x + b(t). The integral is taken with classical RK4 on a
-//! geometric time grid, jointly for x and the log-density increment, with the exact divergence
-//! of the score; log p_T is the log density of the chosen prior ([`Prior`]: the SDE's nominal
+//! for the linear drift f = a(t) x + b(t). The integral is taken jointly for x and the
+//! log-density increment, with classical RK4 on a geometric time grid or with the adaptive
+//! Dormand–Prince RK45 (score_sde's choice, error control over both), with the exact divergence
+//! of the score or Hutchinson's estimate; log p_T is the log density of the chosen prior ([`Prior`]: the SDE's nominal
 //! Gaussian, p_T's moment-matched Gaussian, or p_T itself for the empirical score). A prior
 //! that is not p_T biases the result by E[log p_T − log prior] at the flow's end.
 
@@ -16,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use scorelab_core::device::{tensor_from_rows, to_vec};
 use scorelab_core::{ScoreFn, Times};
-use scorelab_sample::Prior;
+use scorelab_sample::{dormand_prince, AdaptiveRun, Prior};
 
 use crate::error::{AnalysisError, Result};
 
@@ -35,14 +36,36 @@ pub enum DivergenceMethod {
     },
 }
 
+/// The integrator of the probability-flow ODE.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum OdeSolver {
+    /// Classical RK4 with `steps` steps on a geometric grid from t0 to T.
+    #[default]
+    Rk4,
+    /// Adaptive Dormand–Prince 5(4) with these tolerances (first trial step (T − t0)/steps).
+    Rk45 { rtol: f64, atol: f64 },
+}
+
 /// The integration of the probability-flow ODE.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LikelihoodConfig {
-    /// RK4 steps on a geometric grid from `t0` to T.
+    /// RK4 steps on a geometric grid from `t0` to T (rk45: sets its first trial step).
     pub steps: usize,
     /// The time whose density is evaluated (p_{t0}; t0 > 0 keeps the score finite).
     pub t0: f64,
     pub divergence: DivergenceMethod,
+    #[serde(default)]
+    pub solver: OdeSolver,
+}
+
+/// Log-likelihoods and what they cost.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Likelihood {
+    /// log p_{t0}(x) in nats, one per point.
+    pub log_p: Vec<f64>,
+    /// Evaluations of the score with its divergence (each one batch call).
+    pub evaluations: usize,
 }
 
 impl LikelihoodConfig {
@@ -53,6 +76,16 @@ impl LikelihoodConfig {
         }
         if let DivergenceMethod::Hutchinson { probes: 0, .. } = self.divergence {
             return Err(AnalysisError::invalid("probes", "must be >= 1"));
+        }
+        if let OdeSolver::Rk45 { rtol, atol } = self.solver {
+            for (name, v) in [("rtol", rtol), ("atol", atol)] {
+                if !(v.is_finite() && v > 0.0) {
+                    return Err(AnalysisError::invalid(
+                        name,
+                        format!("the tolerance must be a finite number > 0, got {v}"),
+                    ));
+                }
+            }
         }
         if !(self.t0 > 0.0 && self.t0 < t_end) {
             return Err(AnalysisError::invalid(
@@ -112,22 +145,20 @@ fn flow(
 }
 
 /// log p_{t0}(x) in nats for every row of `x`, under the marginals `score` describes, with
-/// `prior` as the law at T. `progress` receives the number of steps done.
+/// `prior` as the law at T. `progress` receives the number of steps done (rk45: the covered
+/// fraction of [ln t0, ln T] in units of `config.steps`).
 pub fn log_likelihood(
     score: &dyn ScoreFn,
     x: &Tensor<2>,
     config: &LikelihoodConfig,
     prior: &Prior,
     progress: &mut dyn FnMut(usize),
-) -> Result<Vec<f64>> {
+) -> Result<Likelihood> {
     let sde = score.sde();
     let t_end = sde.t_end();
     config.validate(t_end)?;
     score.check_input(x)?;
     let [n, d] = x.dims();
-    let grid: Vec<f64> = (0..=config.steps)
-        .map(|k| config.t0 * (t_end / config.t0).powf(k as f64 / config.steps as f64))
-        .collect();
     let probes = match config.divergence {
         DivergenceMethod::Exact => None,
         DivergenceMethod::Hutchinson {
@@ -137,6 +168,70 @@ pub fn log_likelihood(
         } => Some(draw_probes(probes, n, d, rademacher, seed, &x.device())),
     };
     let probes = probes.as_ref();
+    let (y, integral, evaluations) = match config.solver {
+        OdeSolver::Rk4 => rk4(score, x, config, probes, progress),
+        OdeSolver::Rk45 { rtol, atol } => {
+            // the state [x | ∫∇·F], integrated with error control over both
+            let mut calls = 0;
+            let (t0, steps) = (config.t0, config.steps);
+            let run = AdaptiveRun {
+                from: t0,
+                to: t_end,
+                first_step: (t_end - t0) / steps as f64,
+                rtol,
+                atol,
+                stops: Vec::new(),
+            };
+            let start = Tensor::cat(vec![x.clone(), x.clone().narrow(1, 0, 1).zeros_like()], 1);
+            let (state, _) = dormand_prince(
+                &mut |z, t| {
+                    calls += 1;
+                    let (velocity, divergence) = flow(score, &z.clone().narrow(1, 0, d), t, probes);
+                    Tensor::cat(vec![velocity, divergence.unsqueeze_dim(1)], 1)
+                },
+                start,
+                &run,
+                &mut |t, _| {
+                    let covered = (t / t0).ln() / (t_end / t0).ln() * steps as f64;
+                    progress((covered.round() as usize).min(steps));
+                },
+            )?;
+            let integral = to_vec(state.clone().narrow(1, d, 1))
+                .into_iter()
+                .map(f64::from)
+                .collect();
+            (state.narrow(1, 0, d), integral, calls)
+        }
+    };
+    let log_p: Vec<f64> = prior
+        .log_density(sde, &y)?
+        .into_iter()
+        .zip(&integral)
+        .map(|(log_prior, inc)| log_prior + inc)
+        .collect();
+    if let Some(i) = log_p.iter().position(|v| !v.is_finite()) {
+        return Err(AnalysisError::invalid(
+            "steps",
+            format!("the log-likelihood of point {i} is not finite; use more steps or a larger t0"),
+        ));
+    }
+    Ok(Likelihood { log_p, evaluations })
+}
+
+/// Classical RK4 on the geometric grid t0 (T/t0)^{k/steps}: the state at T, the integral of
+/// ∇·F per point, and the number of flow evaluations.
+fn rk4(
+    score: &dyn ScoreFn,
+    x: &Tensor<2>,
+    config: &LikelihoodConfig,
+    probes: Option<&Tensor<2>>,
+    progress: &mut dyn FnMut(usize),
+) -> (Tensor<2>, Vec<f64>, usize) {
+    let t_end = score.sde().t_end();
+    let [n, _] = x.dims();
+    let grid: Vec<f64> = (0..=config.steps)
+        .map(|k| config.t0 * (t_end / config.t0).powf(k as f64 / config.steps as f64))
+        .collect();
     let mut y = x.clone();
     let mut integral = vec![0.0f64; n];
     for k in 0..config.steps {
@@ -169,17 +264,5 @@ pub fn log_likelihood(
         y = y + (k1 + k2.mul_scalar(2.0) + k3.mul_scalar(2.0) + k4).mul_scalar(h / 6.0);
         progress(k + 1);
     }
-    let result: Vec<f64> = prior
-        .log_density(sde, &y)?
-        .into_iter()
-        .zip(&integral)
-        .map(|(log_prior, inc)| log_prior + inc)
-        .collect();
-    if let Some(i) = result.iter().position(|v| !v.is_finite()) {
-        return Err(AnalysisError::invalid(
-            "steps",
-            format!("the log-likelihood of point {i} is not finite; use more steps or a larger t0"),
-        ));
-    }
-    Ok(result)
+    (y, integral, 4 * config.steps)
 }

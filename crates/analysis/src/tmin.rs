@@ -1,5 +1,6 @@
 //! Early stopping (DESIGN §6, Liu–Zuazua §3): memorisation and quality of samples stopped at
-//! each t_min, from the same starting noise, so the curves differ only by where the dynamics end.
+//! each t_min, from the same starting noise, so the curves differ only by where the dynamics end;
+//! for several samplers side by side (at equal score evaluations when their steps are set so).
 
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,10 @@ use crate::quality::QualityMetric;
 /// One early-stopping time.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TminRow {
+    /// The sampler's name.
+    pub sampler: String,
+    /// Score evaluations per sample.
+    pub evaluations: usize,
     pub t_min: f64,
     pub sigma: f64,
     /// Distances in this row are multiplied by the report's distance scale.
@@ -30,13 +35,14 @@ pub struct TminReport {
     pub rows: Vec<TminRow>,
 }
 
-/// Samples `n` points with `score` from `prior` for each of `t_mins` (same seed, same grid
-/// kind and step count) and measures them against `training` with `threshold` on d1/d2.
+/// Samples `n` points with `score` from `prior` with each of `samplers` for each of `t_mins`
+/// (same seed, same grid kind and step count) and measures them against `training` with
+/// `threshold` on d1/d2. `progress` counts steps over all runs.
 #[allow(clippy::too_many_arguments)]
 pub fn tmin_sweep(
     score: &dyn ScoreFn,
     training: &Tensor<2>,
-    sampler: &SamplerConfig,
+    samplers: &[SamplerConfig],
     prior: &Prior,
     t_mins: &[f64],
     n: usize,
@@ -49,32 +55,40 @@ pub fn tmin_sweep(
     if t_mins.is_empty() {
         return Err(AnalysisError::invalid("t-mins", "give at least one time"));
     }
-    let mut rows = Vec::with_capacity(t_mins.len());
-    for (k, &t_min) in t_mins.iter().enumerate() {
-        let mut config = sampler.clone();
-        config.t_min = t_min;
-        config.record_at.clear();
-        let base = k * sampler.steps;
-        let out = sample_with_prior(score, &config, prior, n, device, &mut |s| {
-            progress(base + s)
-        })?;
-        let kept = finite_rows(out.samples, &out.nonfinite_rows);
-        let Some(kept) = kept else {
-            return Err(AnalysisError::invalid(
-                "t-min",
-                format!("every sample became non-finite at t-min = {t_min}"),
-            ));
-        };
-        let mut memorisation = memorisation_stats(&neighbours(&kept, training)?, threshold)?;
-        scale_distances(&mut memorisation, distance_scale);
-        let quality = quality.map(|metric| metric.evaluate(&kept)).transpose()?;
-        rows.push(TminRow {
-            t_min,
-            sigma: score.sde().sigma2(t_min).sqrt(),
-            memorisation,
-            quality,
-            nonfinite: out.nonfinite_rows.len(),
-        });
+    let mut rows = Vec::with_capacity(samplers.len() * t_mins.len());
+    let mut base = 0;
+    for sampler in samplers {
+        for &t_min in t_mins {
+            let mut config = sampler.clone();
+            config.t_min = t_min;
+            config.record_at.clear();
+            let out = sample_with_prior(score, &config, prior, n, device, &mut |s| {
+                progress(base + s)
+            })?;
+            base += sampler.steps;
+            let kept = finite_rows(out.samples, &out.nonfinite_rows);
+            let Some(kept) = kept else {
+                return Err(AnalysisError::invalid(
+                    "t-min",
+                    format!(
+                        "every sample of {} became non-finite at t-min = {t_min}",
+                        sampler.kind.name()
+                    ),
+                ));
+            };
+            let mut memorisation = memorisation_stats(&neighbours(&kept, training)?, threshold)?;
+            scale_distances(&mut memorisation, distance_scale);
+            let quality = quality.map(|metric| metric.evaluate(&kept)).transpose()?;
+            rows.push(TminRow {
+                sampler: sampler.kind.name().to_string(),
+                evaluations: out.evaluations,
+                t_min,
+                sigma: score.sde().sigma2(t_min).sqrt(),
+                memorisation,
+                quality,
+                nonfinite: out.nonfinite_rows.len(),
+            });
+        }
     }
     Ok(TminReport {
         quality_metric: quality.map(|m| m.name().to_string()),

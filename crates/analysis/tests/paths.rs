@@ -110,7 +110,7 @@ fn earlier_stopping_moves_samples_away_from_training_points() {
     let report = tmin_sweep(
         &score,
         &data,
-        &sampler,
+        std::slice::from_ref(&sampler),
         &Prior::Nominal,
         &[0.3, 0.01, 1e-4],
         200,
@@ -124,4 +124,51 @@ fn earlier_stopping_moves_samples_away_from_training_points() {
     let d1: Vec<f64> = report.rows.iter().map(|r| r.memorisation.d1.mean).collect();
     assert!(d1[0] > d1[1] && d1[1] > d1[2], "{d1:?}");
     assert!(report.rows[2].memorisation.memorised_fraction > 0.95);
+    assert!(report.rows.iter().all(|r| r.evaluations == 100));
+}
+
+/// Several samplers at one evaluation budget: one row per sampler and t_min, in that order,
+/// each having spent the budget (edm: 2 per step, so 20 steps for 40 evaluations).
+#[test]
+fn samplers_are_swept_side_by_side_at_equal_evaluations() {
+    let device = Device::flex();
+    let data = circle(9).unwrap().to_tensor(&device);
+    let sde = Sde::vp(0.1, 20.0, 1.0).unwrap();
+    let score = EmpiricalScore::new(data.clone(), sde).unwrap();
+    let samplers: Vec<SamplerConfig> = [SamplerKind::EulerMaruyama, SamplerKind::Edm]
+        .into_iter()
+        .map(|kind| {
+            let mut config = SamplerConfig::new(kind, 1, 1e-3);
+            config.set_evaluation_budget(40).unwrap();
+            config
+        })
+        .collect();
+    let report = tmin_sweep(
+        &score,
+        &data,
+        &samplers,
+        &Prior::Nominal,
+        &[0.1, 1e-3],
+        50,
+        1.0 / 3.0,
+        1.0,
+        None,
+        &device,
+        &mut |_| {},
+    )
+    .unwrap();
+    let rows: Vec<(&str, usize, f64)> = report
+        .rows
+        .iter()
+        .map(|r| (r.sampler.as_str(), r.evaluations, r.t_min))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("em", 40, 0.1),
+            ("em", 40, 1e-3),
+            ("edm", 40, 0.1),
+            ("edm", 40, 1e-3)
+        ]
+    );
 }

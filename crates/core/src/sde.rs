@@ -421,6 +421,32 @@ impl Sde {
         }
     }
 
+    /// σ̃(t) = σ(t)/α(t), the noise level in variance-exploding coordinates x̃ = (x − c)/α,
+    /// where X_t | X_0 reads x̃ = x₀ + σ̃ ε (Karras et al. 2022, §2).
+    pub fn sigma_tilde(&self, t: f64) -> f64 {
+        self.sigma2(t).max(0.0).sqrt() / self.alpha(t)
+    }
+
+    /// The t ∈ [0, T] with σ̃(t) = `target` (bisection; σ̃ increases with t), clamped to the ends.
+    pub fn time_of_sigma_tilde(&self, target: f64) -> f64 {
+        let (mut lo, mut hi) = (0.0, self.t_end());
+        if target >= self.sigma_tilde(hi) {
+            return hi;
+        }
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if self.sigma_tilde(mid) < target {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+            if hi - lo <= 1e-15 * self.t_end() {
+                break;
+            }
+        }
+        0.5 * (lo + hi)
+    }
+
     /// The prior p_T used to start sampling: N(mean·1, var·I), returned as (mean, var).
     pub fn prior(&self) -> (f64, f64) {
         match *self {

@@ -10,42 +10,17 @@ use scorelab_core::Sde;
 use crate::error::{Result, SampleError};
 use crate::sampler::{denoise, CountedScore, EdmConfig, NoiseSource};
 
-/// σ̃(τ) = σ(τ)/α(τ), the noise level in variance-exploding coordinates.
-pub fn sigma_tilde(sde: &Sde, tau: f64) -> f64 {
-    sde.sigma2(tau).max(0.0).sqrt() / sde.alpha(tau)
-}
-
-/// The τ ∈ [0, T] with σ̃(τ) = `target` (bisection; σ̃ increases with τ), clamped to the ends.
-pub fn tau_of_sigma(sde: &Sde, target: f64) -> f64 {
-    let (mut lo, mut hi) = (0.0, sde.t_end());
-    if target >= sigma_tilde(sde, hi) {
-        return hi;
-    }
-    for _ in 0..200 {
-        let mid = 0.5 * (lo + hi);
-        if sigma_tilde(sde, mid) < target {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-        if hi - lo <= 1e-15 * sde.t_end() {
-            break;
-        }
-    }
-    0.5 * (lo + hi)
-}
-
 /// EDM's schedule σ_i = (σ_max^{1/ρ} + i/N (σ_min^{1/ρ} − σ_max^{1/ρ}))^ρ, i = 0..N, from
 /// σ̃(T) to σ̃(t_min), as times τ_i (the ends exactly T and t_min).
 pub fn edm_times(sde: &Sde, t_min: f64, steps: usize, rho: f64) -> Vec<f64> {
     let (hi, lo) = (
-        sigma_tilde(sde, sde.t_end()).powf(1.0 / rho),
-        sigma_tilde(sde, t_min).powf(1.0 / rho),
+        sde.sigma_tilde(sde.t_end()).powf(1.0 / rho),
+        sde.sigma_tilde(t_min).powf(1.0 / rho),
     );
     let mut times: Vec<f64> = (0..=steps)
         .map(|i| {
             let sigma = (hi + i as f64 / steps as f64 * (lo - hi)).powf(rho);
-            tau_of_sigma(sde, sigma)
+            sde.time_of_sigma_tilde(sigma)
         })
         .collect();
     times[0] = sde.t_end();
@@ -121,7 +96,7 @@ pub(crate) fn edm_step(
     noise: &mut NoiseSource,
 ) -> Tensor<2> {
     let sde = score.sde();
-    let (sigma, sigma_next) = (sigma_tilde(sde, tau), sigma_tilde(sde, next));
+    let (sigma, sigma_next) = (sde.sigma_tilde(tau), sde.sigma_tilde(next));
     let mut x = to_tilde(sde, y, tau);
     let in_window =
         sigma >= edm.churn_sigma_min && edm.churn_sigma_max.is_none_or(|max| sigma <= max);
@@ -131,12 +106,12 @@ pub(crate) fn edm_step(
         0.0
     };
     // σ̂ may not pass σ̃(T): no score exists beyond T
-    let sigma_hat = (sigma * (1.0 + gamma)).min(sigma_tilde(sde, sde.t_end()));
+    let sigma_hat = (sigma * (1.0 + gamma)).min(sde.sigma_tilde(sde.t_end()));
     let tau_hat = if sigma_hat > sigma {
         let [n, d] = x.dims();
         let scale = (sigma_hat * sigma_hat - sigma * sigma).sqrt() * edm.churn_noise;
         x = x + noise.normal(n, d).mul_scalar(scale);
-        tau_of_sigma(sde, sigma_hat)
+        sde.time_of_sigma_tilde(sigma_hat)
     } else {
         tau
     };
@@ -165,7 +140,7 @@ impl DpmState {
         next: f64,
     ) -> Tensor<2> {
         let sde = score.sde();
-        let (sigma, sigma_next) = (sigma_tilde(sde, tau), sigma_tilde(sde, next));
+        let (sigma, sigma_next) = (sde.sigma_tilde(tau), sde.sigma_tilde(next));
         let h = (sigma / sigma_next).ln();
         let x0 = denoise(score, y.clone(), tau);
         let combined = match &self.previous {
@@ -195,7 +170,7 @@ mod tests {
             Sde::cou(1.0, 1.0, 0.0, 1.0).unwrap(),
         ] {
             for tau in [1e-3, 0.1, 0.5, 0.9] {
-                let back = tau_of_sigma(&sde, sigma_tilde(&sde, tau));
+                let back = sde.time_of_sigma_tilde(sde.sigma_tilde(tau));
                 assert!((back - tau).abs() < 1e-9, "{}: {tau} -> {back}", sde.name());
             }
         }
@@ -211,7 +186,7 @@ mod tests {
         // in σ̃^{1/ρ} the schedule is uniform
         let u: Vec<f64> = times
             .iter()
-            .map(|&t| sigma_tilde(&sde, t).powf(1.0 / 7.0))
+            .map(|&t| sde.sigma_tilde(t).powf(1.0 / 7.0))
             .collect();
         let step = u[1] - u[0];
         assert!(u.windows(2).all(|w| ((w[1] - w[0]) - step).abs() < 1e-9));

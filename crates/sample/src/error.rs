@@ -7,7 +7,8 @@ use scorelab_core::CoreError;
 pub enum SampleError {
     #[error("invalid parameter {name}: {reason}")]
     InvalidParameter { name: String, reason: String },
-    #[error("the adaptive solver stalled at τ = {tau:.3e}: {reason}")]
+    /// `tau`: the time reached (τ for samplers, t for the likelihood's forward flow).
+    #[error("the adaptive solver stalled at time {tau:.3e}: {reason}")]
     Stalled { tau: f64, reason: String },
     #[error(transparent)]
     Core(#[from] CoreError),

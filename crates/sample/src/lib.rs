@@ -7,6 +7,7 @@ pub mod grid;
 pub mod prior;
 pub mod sampler;
 
+pub use adaptive::{dormand_prince, AdaptiveRun};
 pub use error::{Result, SampleError};
 pub use grid::{TauGrid, GRID_NAMES};
 pub use prior::{Prior, PriorKind, PRIOR_NAMES};

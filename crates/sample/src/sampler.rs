@@ -63,7 +63,7 @@ pub const SAMPLER_NAMES: [&str; 9] = [
 ];
 
 impl SamplerKind {
-    /// Parses a sampler name.
+    /// Parses a sampler name (`ddim` is another name for `exp`).
     pub fn parse(name: &str) -> Option<Self> {
         Some(match name {
             "em" => SamplerKind::EulerMaruyama,
@@ -75,6 +75,8 @@ impl SamplerKind {
             "ode-rk45" => SamplerKind::OdeRk45,
             "edm" => SamplerKind::Edm,
             "dpm2m" => SamplerKind::DpmSolver2M,
+            // DDIM is the exponential integrator (η = 0 deterministic, η > 0 stochastic)
+            "ddim" => SamplerKind::Exponential,
             _ => return None,
         })
     }
@@ -307,6 +309,50 @@ impl SamplerConfig {
             ));
         }
         Ok(())
+    }
+
+    /// Score evaluations per sample of this configuration: steps × (evaluations per step +
+    /// pc's corrector steps) + 1 for the Tweedie step; None for the adaptive ode-rk45.
+    pub fn evaluations(&self) -> Option<usize> {
+        let per_step = self.evaluations_per_step_with_correctors()?;
+        Some(self.steps * per_step + usize::from(self.denoise))
+    }
+
+    /// Sets `steps` to spend at most `budget` score evaluations per sample (the most steps
+    /// whose [`SamplerConfig::evaluations`] fit); refused for ode-rk45 and for a budget below
+    /// one step.
+    pub fn set_evaluation_budget(&mut self, budget: usize) -> Result<()> {
+        let Some(per_step) = self.evaluations_per_step_with_correctors() else {
+            return Err(SampleError::invalid(
+                "nfe",
+                "ode-rk45 chooses its own steps; its cost follows --rtol/--atol",
+            ));
+        };
+        let steps = budget.saturating_sub(usize::from(self.denoise)) / per_step;
+        if steps == 0 {
+            return Err(SampleError::invalid(
+                "nfe",
+                format!(
+                    "{budget} evaluations do not pay for one step of {} ({per_step} per step{})",
+                    self.kind.name(),
+                    if self.denoise {
+                        " and 1 for --denoise"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+        self.steps = steps;
+        Ok(())
+    }
+
+    fn evaluations_per_step_with_correctors(&self) -> Option<usize> {
+        match self.kind {
+            SamplerKind::OdeRk45 => None,
+            SamplerKind::PredictorCorrector => Some(1 + self.corrector_steps),
+            kind => Some(kind.evaluations_per_step()),
+        }
     }
 
     /// The τ grid of this run for `sde`: EDM's σ-schedule mapped to τ for edm, the chosen

@@ -298,7 +298,31 @@ fn evaluations_are_counted() {
         config.denoise = denoise;
         let out = sample(&score, &config, 5, &device(), &mut |_| {}).unwrap();
         assert_eq!(out.evaluations, expected, "{kind:?}");
+        assert_eq!(config.evaluations(), Some(expected), "{kind:?}");
     }
+}
+
+/// A budget of evaluations buys the most steps that fit, and never fewer than one.
+#[test]
+fn an_evaluation_budget_sets_the_steps() {
+    for (kind, denoise, budget, steps) in [
+        (SamplerKind::EulerMaruyama, false, 35, 35),
+        (SamplerKind::EulerMaruyama, true, 35, 34),
+        (SamplerKind::Edm, false, 35, 17),
+        (SamplerKind::PredictorCorrector, true, 35, 17),
+        (SamplerKind::OdeRk4, false, 10, 2),
+    ] {
+        let mut config = SamplerConfig::new(kind, 500, 1e-3);
+        config.denoise = denoise;
+        config.set_evaluation_budget(budget).unwrap();
+        assert_eq!(config.steps, steps, "{kind:?}");
+        assert!(config.evaluations().unwrap() <= budget);
+    }
+    let mut rk4 = SamplerConfig::new(SamplerKind::OdeRk4, 500, 1e-3);
+    assert!(rk4.set_evaluation_budget(3).is_err());
+    let mut rk45 = SamplerConfig::new(SamplerKind::OdeRk45, 500, 1e-3);
+    assert!(rk45.set_evaluation_budget(100).is_err());
+    assert_eq!(SamplerKind::parse("ddim"), Some(SamplerKind::Exponential));
 }
 
 #[test]

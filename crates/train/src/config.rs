@@ -67,6 +67,9 @@ impl TrainConfig {
             ModelConfig::Unet(c) => c.validate()?,
         }
         self.loss.validate(sde)?;
+        if let Parameterisation::Edm { sigma_data } = self.parameterisation {
+            require_positive("sigma-data", sigma_data)?;
+        }
         self.adam.validate()?;
         require_non_negative("ema-decay", self.ema_decay)?;
         if self.ema_decay >= 1.0 {

@@ -23,7 +23,7 @@ pub use classifier::{
 };
 pub use config::{DataInfo, ModelConfig, Normalisation, TrainConfig};
 pub use error::{Result, TrainError};
-pub use loss::{LossConfig, LossKind, Penalty, Projection, Weighting};
+pub use loss::{LossConfig, LossKind, Penalty, Projection, TimeSampling, Weighting};
 pub use mlp::{Mlp, MlpConfig};
 pub use network::{Parameterisation, ScoreNetwork};
 pub use trainer::{run, Observer, RunOutcome, StepReport, Trainer};

@@ -16,7 +16,7 @@ use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 use scorelab_core::device::column;
-use scorelab_core::error::{require_non_negative, require_positive};
+use scorelab_core::error::{require_finite, require_non_negative, require_positive};
 use scorelab_core::{CoreError, Sde};
 
 use crate::network::{
@@ -55,8 +55,8 @@ impl LossKind {
     }
 }
 
-/// The time weighting λ(t).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The time weighting λ(t) of ‖s − ∇log p_t(x_t | x₀)‖².
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Weighting {
     /// λ = σ²(t) (the default).
@@ -65,17 +65,36 @@ pub enum Weighting {
     Likelihood,
     /// λ = 1.
     None,
+    /// Karras et al. (2022) eq. 8: (σ̃² + σ_d²)/(σ̃ σ_d)² on ‖D − x₀‖², where
+    /// D − x₀ = (σ²/α)(s − s*); on the score error λ = σ² (σ̃² + σ_d²)/σ_d², σ̃ = σ/α.
+    /// With the edm parameterisation this is the plain squared error of the network output.
+    Edm { sigma_data: f64 },
 }
 
-pub const WEIGHTING_NAMES: [&str; 3] = ["sigma2", "likelihood", "none"];
+pub const WEIGHTING_NAMES: [&str; 4] = ["sigma2", "likelihood", "none", "edm"];
 
 impl Weighting {
-    pub fn parse(name: &str) -> Result<Self, CoreError> {
+    /// Parses a name; `edm` takes its σ_d from `sigma_data` (the caller measures it on the data).
+    pub fn parse(name: &str, sigma_data: impl FnOnce() -> f64) -> Result<Self, CoreError> {
         match name {
             "sigma2" => Ok(Self::Sigma2),
             "likelihood" => Ok(Self::Likelihood),
             "none" => Ok(Self::None),
+            "edm" => {
+                let sigma_data = sigma_data();
+                require_positive("sigma-data", sigma_data)?;
+                Ok(Self::Edm { sigma_data })
+            }
             other => Err(unknown("weighting", other, &WEIGHTING_NAMES)),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sigma2 => "sigma2",
+            Self::Likelihood => "likelihood",
+            Self::None => "none",
+            Self::Edm { .. } => "edm",
         }
     }
 
@@ -85,6 +104,53 @@ impl Weighting {
             Self::Sigma2 => sde.sigma2(t),
             Self::Likelihood => sde.diffusion(t).powi(2),
             Self::None => 1.0,
+            Self::Edm { sigma_data } => {
+                let d2 = sigma_data * sigma_data;
+                sde.sigma2(t) * (sde.sigma_tilde(t).powi(2) + d2) / d2
+            }
+        }
+    }
+}
+
+/// How training times are drawn.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum TimeSampling {
+    /// t ~ U(t_eps, T).
+    #[default]
+    Uniform,
+    /// Karras et al. (2022), Table 1: ln σ̃ ~ N(mean, std²), mapped to the t with σ̃(t) = σ̃
+    /// and clamped to [t_eps, T] (EDM's P_mean = −1.2, P_std = 1.2).
+    LogNormal { mean: f64, std: f64 },
+}
+
+pub const TIME_SAMPLING_NAMES: [&str; 2] = ["uniform", "log-normal"];
+
+/// EDM's P_mean and P_std.
+pub const EDM_LOG_SIGMA: (f64, f64) = (-1.2, 1.2);
+
+impl TimeSampling {
+    /// Parses a name; log-normal takes `log_sigma` = (mean, std) of ln σ̃.
+    pub fn parse(name: &str, log_sigma: (f64, f64)) -> Result<Self, CoreError> {
+        match name {
+            "uniform" => Ok(Self::Uniform),
+            "log-normal" => Ok(Self::LogNormal {
+                mean: log_sigma.0,
+                std: log_sigma.1,
+            }),
+            other => Err(unknown("time sampling", other, &TIME_SAMPLING_NAMES)),
+        }
+    }
+
+    /// One training time.
+    pub fn draw(self, sde: &Sde, t_eps: f64, rng: &mut impl Rng) -> f64 {
+        match self {
+            Self::Uniform => rng.random_range(t_eps..sde.t_end()),
+            Self::LogNormal { mean, std } => {
+                let z: f64 = rng.sample(StandardNormal);
+                sde.time_of_sigma_tilde((mean + std * z).exp())
+                    .clamp(t_eps, sde.t_end())
+            }
         }
     }
 }
@@ -162,8 +228,11 @@ fn unknown(kind: &'static str, name: &str, expected: &[&str]) -> CoreError {
 pub struct LossConfig {
     pub kind: LossKind,
     pub weighting: Weighting,
-    /// Times are drawn from U(t_eps, T).
+    /// Times are drawn from [t_eps, T].
     pub t_eps: f64,
+    /// How times are drawn.
+    #[serde(default)]
+    pub time_sampling: TimeSampling,
     /// ssm: number of projections m per point.
     pub projections: usize,
     pub projection: Projection,
@@ -184,6 +253,7 @@ impl LossConfig {
             kind,
             weighting: Weighting::Sigma2,
             t_eps: sde.default_t_eps(),
+            time_sampling: TimeSampling::Uniform,
             projections: 1,
             projection: Projection::Gaussian,
             penalty: Penalty::None,
@@ -199,6 +269,13 @@ impl LossConfig {
                 "t-eps",
                 format!("must be below T = {}, got {}", sde.t_end(), self.t_eps),
             ));
+        }
+        if let Weighting::Edm { sigma_data } = self.weighting {
+            require_positive("sigma-data", sigma_data)?;
+        }
+        if let TimeSampling::LogNormal { mean, std } = self.time_sampling {
+            require_finite("p-mean", mean)?;
+            require_positive("p-std", std)?;
         }
         if self.kind == LossKind::Ssm {
             require_positive("projections", self.projections as f64)?;
@@ -265,7 +342,7 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// Draws `rows` training points (with replacement), times U(t_eps, T), noise and projections.
+    /// Draws `rows` training points (with replacement), times, noise and projections.
     pub fn draw(
         points: &[f32],
         dim: usize,
@@ -281,7 +358,7 @@ impl Batch {
             x0.extend_from_slice(&points[i * dim..(i + 1) * dim]);
         }
         let times = (0..rows)
-            .map(|_| rng.random_range(config.t_eps..sde.t_end()))
+            .map(|_| config.time_sampling.draw(sde, config.t_eps, rng))
             .collect();
         let noise = (0..rows * dim)
             .map(|_| rng.sample(StandardNormal))

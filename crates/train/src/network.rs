@@ -9,6 +9,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use scorelab_core::device::column;
+use scorelab_core::error::require_positive;
 use scorelab_core::score::marginal_columns;
 use scorelab_core::{CoreError, Sde, Times};
 
@@ -28,7 +29,7 @@ pub trait ScoreNetwork: Module + Sized {
 }
 
 /// How the network output f maps to the score s (DESIGN §5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Parameterisation {
     /// s = f.
@@ -37,17 +38,29 @@ pub enum Parameterisation {
     Eps,
     /// s = (α f + c − x)/σ² (f predicts the clean point x₀).
     X0,
+    /// Karras et al. (2022), Table 1, in the variance-exploding coordinates x̃ = (x − c)/α,
+    /// σ̃ = σ/α: the denoiser D = c_skip x̃ + c_out f(c_in x̃, c_noise) with
+    /// c_skip = σ_d²/(σ̃² + σ_d²), c_out = σ̃ σ_d/√(σ̃² + σ_d²), c_in = 1/√(σ̃² + σ_d²),
+    /// c_noise = ¼ ln σ̃, and s = (α D + c − x)/σ². σ_d² is the data's mean squared coordinate,
+    /// for which the training target of f has unit variance at every noise level.
+    Edm { sigma_data: f64 },
 }
 
 /// Names accepted by [`Parameterisation::parse`].
-pub const PARAMETERISATION_NAMES: [&str; 3] = ["score", "eps", "x0"];
+pub const PARAMETERISATION_NAMES: [&str; 4] = ["score", "eps", "x0", "edm"];
 
 impl Parameterisation {
-    pub fn parse(name: &str) -> Result<Self, CoreError> {
+    /// Parses a name; `edm` takes its σ_d from `sigma_data` (the caller measures it on the data).
+    pub fn parse(name: &str, sigma_data: impl FnOnce() -> f64) -> Result<Self, CoreError> {
         match name {
             "score" => Ok(Self::Score),
             "eps" => Ok(Self::Eps),
             "x0" => Ok(Self::X0),
+            "edm" => {
+                let sigma_data = sigma_data();
+                require_positive("sigma-data", sigma_data)?;
+                Ok(Self::Edm { sigma_data })
+            }
             other => Err(CoreError::UnknownName {
                 kind: "parameterisation",
                 name: other.to_string(),
@@ -61,7 +74,35 @@ impl Parameterisation {
             Self::Score => "score",
             Self::Eps => "eps",
             Self::X0 => "x0",
+            Self::Edm { .. } => "edm",
         }
+    }
+}
+
+/// The per-row coefficients of EDM's preconditioning ([B, 1] columns).
+struct EdmScaling {
+    skip: Tensor<2>,
+    out: Tensor<2>,
+    input: Tensor<2>,
+    noise: Tensor<2>,
+}
+
+impl EdmScaling {
+    fn new(m: &Marginals, sigma_data: f64) -> Self {
+        let sigma = m.sigma.clone() / m.alpha.clone();
+        let total = sigma.clone().square().add_scalar(sigma_data * sigma_data);
+        let root = total.clone().sqrt();
+        Self {
+            skip: total.recip().mul_scalar(sigma_data * sigma_data),
+            out: sigma.clone().mul_scalar(sigma_data) / root.clone(),
+            input: root.recip(),
+            noise: sigma.log().mul_scalar(0.25),
+        }
+    }
+
+    /// The network input c_in x̃ = c_in (x − c)/α.
+    fn network_input(&self, x: Tensor<2>, m: &Marginals) -> Tensor<2> {
+        (x - m.shift.clone()) * (self.input.clone() / m.alpha.clone())
     }
 }
 
@@ -115,8 +156,24 @@ pub fn network_score<N: ScoreNetwork>(
     x: Tensor<2>,
     m: &Marginals,
 ) -> Tensor<2> {
-    let f = net.forward(x.clone(), m.t.clone());
+    let (input, time) = network_arguments(param, x.clone(), m);
+    let f = net.forward(input, time);
     output_to_score(param, f, x, m)
+}
+
+/// The network's input and time arguments: (x, t), or (c_in x̃, c_noise) for edm.
+fn network_arguments(
+    param: Parameterisation,
+    x: Tensor<2>,
+    m: &Marginals,
+) -> (Tensor<2>, Tensor<2>) {
+    match param {
+        Parameterisation::Edm { sigma_data } => {
+            let c = EdmScaling::new(m, sigma_data);
+            (c.network_input(x, m), c.noise)
+        }
+        _ => (x, m.t.clone()),
+    }
 }
 
 fn output_to_score(
@@ -129,6 +186,13 @@ fn output_to_score(
         Parameterisation::Score => f,
         Parameterisation::Eps => -f / m.sigma.clone(),
         Parameterisation::X0 => (f * m.alpha.clone() + m.shift.clone() - x) / m.sigma2.clone(),
+        Parameterisation::Edm { sigma_data } => {
+            // s = (α D + c − x)/σ² with D = c_skip (x − c)/α + c_out f
+            let c = EdmScaling::new(m, sigma_data);
+            let tilde = (x.clone() - m.shift.clone()) / m.alpha.clone();
+            let denoised = tilde * c.skip + f * c.out;
+            (denoised * m.alpha.clone() + m.shift.clone() - x) / m.sigma2.clone()
+        }
     }
 }
 
@@ -140,7 +204,16 @@ pub fn network_score_jvp<N: ScoreNetwork>(
     m: &Marginals,
     v: Tensor<2>,
 ) -> (Tensor<2>, Tensor<2>) {
-    let (f, jf) = net.forward_jvp(x.clone(), m.t.clone(), v.clone());
+    let (input, time) = network_arguments(param, x.clone(), m);
+    // the tangent of the network input: v, or (c_in/α) v for edm
+    let input_tangent = match param {
+        Parameterisation::Edm { sigma_data } => scale_blocks(
+            v.clone(),
+            EdmScaling::new(m, sigma_data).input / m.alpha.clone(),
+        ),
+        _ => v.clone(),
+    };
+    let (f, jf) = net.forward_jvp(input, time, input_tangent);
     let s = output_to_score(param, f, x, m);
     let js = match param {
         Parameterisation::Score => jf,
@@ -149,6 +222,14 @@ pub fn network_score_jvp<N: ScoreNetwork>(
             scale_blocks(jf, m.alpha.clone()) - v,
             m.sigma2.clone().recip(),
         ),
+        Parameterisation::Edm { sigma_data } => {
+            // J_s v = (c_skip v + α c_out J_f (c_in/α) v − v)/σ²
+            let c = EdmScaling::new(m, sigma_data);
+            scale_blocks(
+                scale_blocks(v, c.skip.sub_scalar(1.0)) + scale_blocks(jf, m.alpha.clone() * c.out),
+                m.sigma2.clone().recip(),
+            )
+        }
     };
     (s, js)
 }

@@ -70,6 +70,7 @@ fn hutchinson_likelihood_is_unbiased() {
         steps: 50,
         t0: 1e-2,
         divergence,
+        solver: Default::default(),
     };
     let exact = log_likelihood(
         &score,
@@ -78,7 +79,8 @@ fn hutchinson_likelihood_is_unbiased() {
         &Prior::Nominal,
         &mut |_| {},
     )
-    .unwrap();
+    .unwrap()
+    .log_p;
     let estimated = log_likelihood(
         &score,
         &x,
@@ -90,7 +92,8 @@ fn hutchinson_likelihood_is_unbiased() {
         &Prior::Nominal,
         &mut |_| {},
     )
-    .unwrap();
+    .unwrap()
+    .log_p;
     let diff: Vec<f64> = exact.iter().zip(&estimated).map(|(a, b)| b - a).collect();
     let mean = diff.iter().sum::<f64>() / n as f64;
     let var = diff.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;

@@ -42,6 +42,7 @@ fn jvp_matches_central_difference() {
             Parameterisation::Score,
             Parameterisation::Eps,
             Parameterisation::X0,
+            Parameterisation::Edm { sigma_data: 0.7 },
         ] {
             let x = random_rows(b, d, 2);
             let v = random_rows(2 * b, d, 3); // two tangent blocks
@@ -95,7 +96,11 @@ fn exact_divergence_matches_finite_difference_trace() {
     let net: Mlp = small_mlp(d, true).init(5, &device).unwrap();
     let x = random_rows(b, d, 6);
     let m = Marginals::new(&sde, &times(b, 7), &device);
-    for param in [Parameterisation::Score, Parameterisation::X0] {
+    for param in [
+        Parameterisation::Score,
+        Parameterisation::X0,
+        Parameterisation::Edm { sigma_data: 0.7 },
+    ] {
         let (_, div) =
             network_score_and_divergence(&net, param, host_tensor(x.clone(), b, d, &device), &m);
         let div = values(div);
