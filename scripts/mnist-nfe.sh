@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Classifier Fréchet distance of MNIST digits against the number of network evaluations per
-# sample (NFE), for Euler–Maruyama, predictor–corrector, EDM's Heun sampler, DDIM (η = 0) and
-# DPM-Solver++(2M), every sampler at the same NFE (--nfe sets its steps), from the same seed,
+# sample (NFE), for Euler–Maruyama, predictor–corrector, EDM's Heun sampler (without and with
+# churn), DDIM (η = 0 and 1) and DPM-Solver++(2M), every sampler at the same NFE (--nfe sets its steps), from the same seed,
 # for each reference checkpoint in CHECKPOINTS. Writes $OUT/nfe.csv (checkpoint, sampler, nfe,
 # frechet_distance, frechet_floor) and prints it as a table.
 # About 35 minutes per checkpoint on two cores (--quick: a couple of minutes).
@@ -10,20 +10,22 @@ source "$(dirname "$0")/common.sh"
 OUT=${OUT:-out/mnist-nfe}
 CHECKPOINTS=${CHECKPOINTS:-checkpoints/mnist-unet-tiny checkpoints/mnist-unet-tiny-edm}
 N=$(size 256 16)
-NFES=$(size "10 20 35 50 100 250" "10 20")
-SAMPLERS="em pc edm ddim dpm2m"
+NFES=${NFES:-$(size "10 20 35 50 100 250" "10 20")}
+# label=sampler and its flags: DDIM deterministic (η = 0) and with the posterior's noise (η = 1,
+# DDPM's ancestral step), EDM deterministic and with churn (γ = √2 − 1 for σ̃ in [0.05, 50])
+RUNS=${RUNS:-"em=em pc=pc edm=edm edm-churn=edm,--churn,40,--churn-sigma-min,0.05,--churn-sigma-max,50 ddim=ddim,--eta,0 ddim-eta1=ddim,--eta,1 dpm2m=dpm2m"}
 mkdir -p "$OUT"
 echo "checkpoint,sampler,nfe,frechet_distance,frechet_floor" > "$OUT/nfe.csv"
 for checkpoint in $CHECKPOINTS; do
     name=$(basename "$checkpoint")
     for nfe in $NFES; do
-        for sampler in $SAMPLERS; do
+        for entry in $RUNS; do
+            sampler=${entry%%=*}
+            IFS=, read -r -a flags <<< "${entry#*=}"
             run="$OUT/$name/$sampler-$nfe"
-            extra=()
-            # DDIM's deterministic form; every sampler ends with the Tweedie step (1 evaluation)
-            [ "$sampler" = ddim ] && extra=(--eta 0)
-            "$BIN" sample --score checkpoint --checkpoint "$checkpoint" --sampler "$sampler" \
-                --nfe "$nfe" --denoise --n "$N" --seed 1 --out "$run" --force "${extra[@]}"
+            # every run ends with the Tweedie step, one of its evaluations
+            "$BIN" sample --score checkpoint --checkpoint "$checkpoint" --sampler "${flags[@]}" \
+                --nfe "$nfe" --denoise --n "$N" --seed 1 --out "$run" --force
             rm -f "$run/table.csv"
             "$BIN" analyze memorization --samples "$run/samples.npy" --out "$run-memorization" \
                 --force --table "$run/table.csv" --label "$sampler"

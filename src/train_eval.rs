@@ -32,7 +32,8 @@ pub struct TrainingEvaluation {
 
 impl TrainingEvaluation {
     /// Measures every `every` steps with `samples` samples (Euler–Maruyama, 200 steps,
-    /// quadratic grid, t_min 1e-4, Tweedie step; seed fixed across evaluations). `eval.csv` is
+    /// quadratic grid, t_min 1e-4, Tweedie step: 201 score evaluations per sample; seed fixed
+    /// across evaluations). `eval.csv` is
     /// created with its header, or keeps only its rows up to `start_step` (dropping those of a
     /// run that went past its last checkpoint).
     #[allow(clippy::too_many_arguments)]
