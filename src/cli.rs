@@ -374,17 +374,17 @@ pub struct SamplerArgs {
     #[arg(long, default_value = "em")]
     pub sampler: String,
     /// Number of integration steps.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = scorelab_sample::options::DEFAULT_STEPS)]
     pub steps: usize,
     /// Instead of --steps: spend at most this many score (network) evaluations per sample,
     /// with as many steps as fit (not for ode-rk45).
     #[arg(long, conflicts_with = "steps")]
     pub nfe: Option<usize>,
     /// Early-stopping time: integrate from T down to t-min > 0.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = scorelab_sample::options::DEFAULT_T_MIN)]
     pub t_min: f64,
     /// τ grid: uniform, quadratic (finer near t-min) or log.
-    #[arg(long, default_value = "quadratic")]
+    #[arg(long, default_value = scorelab_sample::options::DEFAULT_GRID)]
     pub grid: String,
     /// Viscosity ε of em, pc and ode-* (0: probability-flow ODE, 1: reverse SDE) [default: 0
     /// for ode-*, 1 otherwise]. Not for exp, which takes --eta.
@@ -419,7 +419,7 @@ pub struct SamplerArgs {
     #[arg(long, allow_hyphen_values = true)]
     pub churn_noise: Option<f64>,
     /// Predictor–corrector: target signal-to-noise ratio of the Langevin steps.
-    #[arg(long, default_value_t = 0.16)]
+    #[arg(long, default_value_t = scorelab_sample::options::DEFAULT_SNR)]
     pub snr: f64,
     /// Predictor–corrector: Langevin steps per predictor step.
     #[arg(long, default_value_t = 1)]

@@ -62,7 +62,9 @@ impl From<CoreError> for Failure {
 impl From<SampleError> for Failure {
     fn from(e: SampleError) -> Self {
         match e {
-            SampleError::InvalidParameter { .. } => Failure::Usage(e.to_string()),
+            SampleError::InvalidParameter { .. } | SampleError::Conflict(_) => {
+                Failure::Usage(e.to_string())
+            }
             SampleError::Stalled { .. } => Failure::Runtime(e.to_string()),
             SampleError::Core(core) => core.into(),
         }

@@ -11,9 +11,7 @@ use scorelab_core::datasets::clip_to_range;
 use scorelab_core::device::to_vec;
 use scorelab_core::nearest::nearest_neighbours;
 use scorelab_core::BackendKind;
-use scorelab_sample::{
-    sample_with_prior, SamplerConfig, SamplerKind, TauGrid, GRID_NAMES, SAMPLER_NAMES,
-};
+use scorelab_sample::{sample_with_prior, SamplerConfig, SamplerOptions};
 
 use crate::backend::open_backend;
 use crate::cli::{SampleArgs, SamplerArgs};
@@ -30,76 +28,27 @@ const ON_TRAINING_POINT: f32 = 1e-2;
 /// The sampler configuration described by the integrator flags, with the Tweedie step when
 /// `denoise` (it counts towards --nfe).
 pub fn sampler_config(args: &SamplerArgs, denoise: bool) -> CliResult<SamplerConfig> {
-    let kind = SamplerKind::parse(&args.sampler).ok_or_else(|| {
-        Failure::usage(format!(
-            "unknown sampler '{}' (expected one of: {})",
-            args.sampler,
-            SAMPLER_NAMES.join(", ")
-        ))
-    })?;
-    let grid = TauGrid::parse(&args.grid).ok_or_else(|| {
-        Failure::usage(format!(
-            "unknown grid '{}' (expected one of: {})",
-            args.grid,
-            GRID_NAMES.join(", ")
-        ))
-    })?;
-    let mut config = SamplerConfig::new(kind, args.steps, args.t_min);
-    config.grid = grid;
-    if kind == SamplerKind::Exponential {
-        if args.eps.is_some() {
-            return Err(Failure::usage(
-                "--sampler exp takes --eta (DDIM's η: each step adds η² of the posterior variance), \
-                 not --eps (the viscosity of em, pc and ode-*, which scales the score drift and the noise)",
-            ));
-        }
-        config.set_eta(args.eta.unwrap_or(1.0));
-    } else if args.eta.is_some() {
-        return Err(Failure::usage(format!(
-            "--eta is DDIM's η of --sampler exp; --sampler {} takes --eps (the viscosity ε of the \
-             reverse dynamics: 0 for the probability-flow ODE, 1 for the reverse SDE)",
-            args.sampler
-        )));
-    } else {
-        config.eps = args.eps.unwrap_or(kind.default_eps());
-    }
-    if kind == SamplerKind::OdeRk45 {
-        config.rtol = args.rtol.unwrap_or(config.rtol);
-        config.atol = args.atol.unwrap_or(config.atol);
-    } else if args.rtol.is_some() || args.atol.is_some() {
-        return Err(Failure::usage(format!(
-            "--rtol and --atol are the tolerances of the adaptive --sampler ode-rk45, not of --sampler {}",
-            args.sampler
-        )));
-    }
-    let edm_flags = [
-        args.rho,
-        args.churn,
-        args.churn_sigma_min,
-        args.churn_sigma_max,
-        args.churn_noise,
-    ];
-    if kind == SamplerKind::Edm {
-        let edm = &mut config.edm;
-        edm.rho = args.rho.unwrap_or(edm.rho);
-        edm.churn = args.churn.unwrap_or(edm.churn);
-        edm.churn_sigma_min = args.churn_sigma_min.unwrap_or(edm.churn_sigma_min);
-        edm.churn_sigma_max = args.churn_sigma_max.or(edm.churn_sigma_max);
-        edm.churn_noise = args.churn_noise.unwrap_or(edm.churn_noise);
-    } else if edm_flags.iter().any(Option::is_some) {
-        return Err(Failure::usage(format!(
-            "--rho and the --churn options belong to --sampler edm, not --sampler {}",
-            args.sampler
-        )));
-    }
-    config.snr = args.snr;
-    config.corrector_steps = args.corrector_steps;
-    config.seed = args.seed;
-    config.denoise = denoise;
-    if let Some(budget) = args.nfe {
-        config.set_evaluation_budget(budget)?;
-    }
-    Ok(config)
+    let options = SamplerOptions {
+        sampler: args.sampler.clone(),
+        steps: args.steps,
+        nfe: args.nfe,
+        t_min: args.t_min,
+        grid: args.grid.clone(),
+        eps: args.eps,
+        eta: args.eta,
+        rtol: args.rtol,
+        atol: args.atol,
+        rho: args.rho,
+        churn: args.churn,
+        churn_sigma_min: args.churn_sigma_min,
+        churn_sigma_max: args.churn_sigma_max,
+        churn_noise: args.churn_noise,
+        snr: args.snr,
+        corrector_steps: args.corrector_steps,
+        seed: args.seed,
+        denoise,
+    };
+    Ok(options.resolve()?)
 }
 
 pub fn progress_bar(steps: usize) -> ProgressBar {

@@ -11,6 +11,7 @@ use scorelab_core::{
 };
 use scorelab_sample::{Prior, PriorKind, PRIOR_NAMES};
 use scorelab_train::checkpoint::{resolve_checkpoint, EMA_FILE, WEIGHTS_FILE};
+pub use scorelab_train::training_set::{locate, shipped_path};
 use scorelab_train::{load_score_weights, Meta, Normalisation};
 
 use crate::cli::{DataArgs, ScoreArgs, SdeArgs};
@@ -57,45 +58,9 @@ pub fn parse_list(text: &str, flag: &str) -> CliResult<Vec<f64>> {
         .collect()
 }
 
-/// A relative path as given when it exists here, else the copy shipped with the sources (the
-/// MNIST files, the reference classifier).
-pub fn shipped_path(dir: &Path) -> PathBuf {
-    if dir.exists() || dir.is_absolute() {
-        dir.to_path_buf()
-    } else {
-        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-        if shipped.exists() {
-            shipped
-        } else {
-            dir.to_path_buf()
-        }
-    }
-}
-
-/// A dataset spec read from a checkpoint, with a relative MNIST folder resolved like the flag's
-/// (so that a run started in the repository can be sampled from elsewhere).
-pub fn locate(spec: &DatasetSpec) -> DatasetSpec {
-    match spec {
-        DatasetSpec::Mnist {
-            dir,
-            split,
-            n,
-            part,
-        } => DatasetSpec::Mnist {
-            dir: shipped_path(dir),
-            split: *split,
-            n: *n,
-            part: *part,
-        },
-        other => other.clone(),
-    }
-}
-
 /// The training set a checkpoint was trained on, with its located spec.
 pub fn checkpoint_training_set(meta: &Meta) -> CliResult<(DatasetSpec, Dataset)> {
-    let spec = locate(&meta.data.spec);
-    let data = spec.load(meta.data.seed)?;
-    Ok((spec, data))
+    Ok(scorelab_train::training_set::checkpoint_training_set(meta)?)
 }
 
 /// The dataset described by the flags.

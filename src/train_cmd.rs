@@ -74,9 +74,7 @@ fn write_loss_picture(out: &Path, loss: &str) -> CliResult<()> {
 
 const MODEL_NAMES: [&str; 2] = ["mlp", "unet"];
 
-/// Above this dimension the exact divergence (d JVPs per point) is not the default: the
-/// training penalty and the likelihood use Hutchinson's estimate, path diagnostics leave it out.
-pub const EXACT_DIVERGENCE_MAX_DIM: usize = 64;
+pub use scorelab_core::score::EXACT_DIVERGENCE_MAX_DIM;
 
 /// Flags that may accompany --resume (everything else is fixed by the checkpoint).
 const RESUMABLE: [&str; 11] = [

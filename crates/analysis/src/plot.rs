@@ -9,7 +9,7 @@ use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
 use crate::error::{AnalysisError, Result};
-use crate::stats::moving_average;
+use crate::stats::{histogram, moving_average, plot_range, Histogram};
 
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 static REGISTER: Once = Once::new();
@@ -644,29 +644,6 @@ struct Stroke {
 }
 
 /// [lo, hi] of the finite (and, for a log axis, positive) values, padded.
-fn value_range<'a>(values: impl Iterator<Item = &'a f64>, log: bool) -> (f64, f64) {
-    let (lo, hi) = values
-        .copied()
-        .filter(|v| v.is_finite() && (!log || *v > 0.0))
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-            (lo.min(v), hi.max(v))
-        });
-    if !lo.is_finite() {
-        return if log { (1e-3, 1.0) } else { (0.0, 1.0) };
-    }
-    if log {
-        let (lo, hi) = if hi > lo {
-            (lo, hi)
-        } else {
-            (lo / 2.0, hi * 2.0)
-        };
-        (lo / 1.2, hi * 1.2)
-    } else {
-        let pad = ((hi - lo) * 0.05).max(1e-9 + lo.abs() * 1e-3);
-        (lo - pad, hi + pad)
-    }
-}
-
 /// Axis scales of a curve plot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Axes {
@@ -761,8 +738,8 @@ fn styled_curves_png(
         runs.retain(|r| !r.is_empty());
         runs
     };
-    let xr = value_range(x.iter(), axes.log_x);
-    let yr = value_range(series.iter().flat_map(|s| s.values.iter()), axes.log_y);
+    let xr = plot_range(x.iter(), axes.log_x);
+    let yr = plot_range(series.iter().flat_map(|s| s.values.iter()), axes.log_y);
     let entries: Vec<LegendEntry> = series
         .iter()
         .zip(strokes)
@@ -824,32 +801,10 @@ pub fn histograms_png(
     bins: usize,
     log_x: bool,
 ) -> Result<Vec<u8>> {
-    let bins = bins.max(1);
-    let values = || series.iter().flat_map(|s| s.values.iter());
-    let (lo, hi) = value_range(values(), log_x);
-    let all_positive = values().all(|v| !v.is_finite() || *v >= 0.0);
-    let lo = if all_positive && !log_x { 0.0 } else { lo };
-    let to_axis = |v: f64| if log_x { v.ln() } else { v };
-    let from_axis = |v: f64| if log_x { v.exp() } else { v };
-    let (a, b) = (to_axis(lo), to_axis(hi));
-    let width = (b - a) / bins as f64;
-    let centres: Vec<f64> = (0..bins)
-        .map(|k| from_axis(a + (k as f64 + 0.5) * width))
-        .collect();
-    let fractions: Vec<Vec<f64>> = series
-        .iter()
-        .map(|s| {
-            let finite: Vec<f64> = s.values.iter().copied().filter(|v| v.is_finite()).collect();
-            let mut counts = vec![0.0; bins];
-            for &v in &finite {
-                let at = if log_x && v <= 0.0 { a } else { to_axis(v) };
-                let k = (((at - a) / width).max(0.0) as usize).min(bins - 1);
-                counts[k] += 1.0;
-            }
-            let total = finite.len().max(1) as f64;
-            counts.iter().map(|c| c / total).collect()
-        })
-        .collect();
+    let values: Vec<&[f64]> = series.iter().map(|s| s.values).collect();
+    let Histogram {
+        centres, fractions, ..
+    } = histogram(&values, bins, log_x);
     let curves: Vec<Series> = series
         .iter()
         .zip(&fractions)

@@ -130,6 +130,82 @@ pub fn fit_line(x: &[f64], y: &[f64]) -> Option<LineFit> {
     })
 }
 
+/// The finite range of `values` padded for a plot axis (on a log axis: of the positive ones,
+/// widened by 1.2 each way; on a linear one: by 5%); a fixed range when none is finite.
+pub fn plot_range<'a>(values: impl Iterator<Item = &'a f64>, log: bool) -> (f64, f64) {
+    let (lo, hi) = values
+        .copied()
+        .filter(|v| v.is_finite() && (!log || *v > 0.0))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if !lo.is_finite() {
+        return if log { (1e-3, 1.0) } else { (0.0, 1.0) };
+    }
+    if log {
+        let (lo, hi) = if hi > lo {
+            (lo, hi)
+        } else {
+            (lo / 2.0, hi * 2.0)
+        };
+        (lo / 1.2, hi * 1.2)
+    } else {
+        let pad = ((hi - lo) * 0.05).max(1e-9 + lo.abs() * 1e-3);
+        (lo - pad, hi + pad)
+    }
+}
+
+/// Several samples binned on shared bins.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    /// The `bins + 1` bin edges, increasing.
+    pub edges: Vec<f64>,
+    /// The bin centres (geometric on a log axis).
+    pub centres: Vec<f64>,
+    /// For each sample, the fraction of its finite values in each bin.
+    pub fractions: Vec<Vec<f64>>,
+}
+
+/// Bins every sample on `bins` equal widths over their common range ([`plot_range`], from 0
+/// when every value is ≥ 0 on a linear axis; equal in ln x when `log_x`, with values ≤ 0 in the
+/// first bin). Values beyond the range fall in the end bins.
+pub fn histogram(samples: &[&[f64]], bins: usize, log_x: bool) -> Histogram {
+    let bins = bins.max(1);
+    let values = || samples.iter().flat_map(|s| s.iter());
+    let (lo, hi) = plot_range(values(), log_x);
+    let all_positive = values().all(|v| !v.is_finite() || *v >= 0.0);
+    let lo = if all_positive && !log_x { 0.0 } else { lo };
+    let to_axis = |v: f64| if log_x { v.ln() } else { v };
+    let from_axis = |v: f64| if log_x { v.exp() } else { v };
+    let (a, b) = (to_axis(lo), to_axis(hi));
+    let width = (b - a) / bins as f64;
+    let edges = (0..=bins)
+        .map(|k| from_axis(a + k as f64 * width))
+        .collect();
+    let centres = (0..bins)
+        .map(|k| from_axis(a + (k as f64 + 0.5) * width))
+        .collect();
+    let fractions = samples
+        .iter()
+        .map(|s| {
+            let finite: Vec<f64> = s.iter().copied().filter(|v| v.is_finite()).collect();
+            let mut counts = vec![0.0; bins];
+            for &v in &finite {
+                let at = if log_x && v <= 0.0 { a } else { to_axis(v) };
+                let k = (((at - a) / width).max(0.0) as usize).min(bins - 1);
+                counts[k] += 1.0;
+            }
+            let total = finite.len().max(1) as f64;
+            counts.iter().map(|c| c / total).collect()
+        })
+        .collect();
+    Histogram {
+        edges,
+        centres,
+        fractions,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,5 +220,26 @@ mod tests {
         assert_eq!(moving_average(&[7.0, 9.0], 0), vec![7.0, 9.0]);
         // a constant sequence is its own average for any window
         assert!(moving_average(&[0.25; 50], 7).iter().all(|v| *v == 0.25));
+    }
+
+    #[test]
+    fn histogram_bins_share_edges_and_each_sample_sums_to_one() {
+        let a = [0.5, 1.0, 1.5, 2.0];
+        let b = [1.0, 3.0];
+        let h = histogram(&[&a, &b], 4, false);
+        assert_eq!(h.edges.len(), 5);
+        assert_eq!(h.edges[0], 0.0, "non-negative values are binned from 0");
+        for fractions in &h.fractions {
+            assert!((fractions.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        }
+        // the range is padded by 5% above: [0, 3.125] in bins of 0.78125
+        assert_eq!(h.fractions[1], vec![0.0, 0.5, 0.0, 0.5]);
+        let log = histogram(&[&[1e-3, 1e-2, 1e-1]], 3, true);
+        let ratios: Vec<f64> = log.edges.windows(2).map(|w| w[1] / w[0]).collect();
+        assert!(
+            ratios.iter().all(|r| (r - ratios[0]).abs() < 1e-9 * r),
+            "log bins are geometric"
+        );
+        assert_eq!(log.fractions[0], vec![1.0 / 3.0; 3]);
     }
 }

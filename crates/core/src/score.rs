@@ -6,6 +6,10 @@ use crate::device::{column, tensor_from_rows};
 use crate::error::{CoreError, Result};
 use crate::sde::Sde;
 
+/// Above this dimension the exact divergence (d JVPs per point) is not the default: the
+/// training penalty and the likelihood use Hutchinson's estimate, path diagnostics leave it out.
+pub const EXACT_DIVERGENCE_MAX_DIM: usize = 64;
+
 /// The times of a batch: one shared time (what samplers use) or one per row (training).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Times {

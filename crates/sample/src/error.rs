@@ -10,6 +10,9 @@ pub enum SampleError {
     /// `tau`: the time reached (τ for samplers, t for the likelihood's forward flow).
     #[error("the adaptive solver stalled at time {tau:.3e}: {reason}")]
     Stalled { tau: f64, reason: String },
+    /// Options that do not go together (an option of another sampler, say).
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Core(#[from] CoreError),
 }

@@ -14,6 +14,7 @@ pub mod mlp;
 pub mod network;
 pub mod params;
 pub mod trainer;
+pub mod training_set;
 pub mod unet;
 
 pub use checkpoint::{load_score, load_score_weights, Meta, NetworkScore};
