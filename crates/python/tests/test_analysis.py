@@ -76,3 +76,19 @@ def test_a_callable_has_no_divergence_so_paths_leave_it_out(rng):
     np.testing.assert_allclose(report["score_gap"], 0.0, atol=1e-4)
     with pytest.raises(ValueError, match="no divergence"):
         scorelab.paths(score, train=train, n=20, steps=20, evaluations=3, divergence=True)
+
+
+def test_the_memorisation_numbers_are_those_of_the_cli(cli, tmp_path):
+    import json
+    import subprocess
+
+    run = tmp_path / "run"
+    subprocess.run([cli, "sample", "--dataset", "swissroll", "--n-train", "150", "--n", "64",
+                    "--seed", "3", "--out", str(run)], check=True, capture_output=True)
+    subprocess.run([cli, "analyze", "memorization", "--samples", str(run / "samples.npy"),
+                    "--out", str(tmp_path / "mem")], check=True, capture_output=True)
+    cli_report = json.loads((tmp_path / "mem" / "memorization.json").read_text())["memorization"]
+    samples = np.load(run / "samples.npy")
+    report = scorelab.memorization(samples, scorelab.dataset("swissroll", n=150, seed=3))
+    assert report["samples"] == cli_report["samples"]
+    assert report["copies"] == cli_report["copies"]
