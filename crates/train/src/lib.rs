@@ -1,6 +1,21 @@
 //! scorelab-train: score networks with forward-mode Jacobian–vector products, the
 //! score-matching losses of DESIGN §5, Adam with an EMA of the weights, the training loop and
 //! checkpoints (DESIGN §7).
+//!
+//! Map of the modules:
+//! - [`network`]: the `ScoreNetwork` trait, the output parameterisations (score, eps, EDM's
+//!   c_skip/c_out/c_in/c_noise of Karras et al. 2022, Table 1) and the score's JVPs;
+//! - [`mlp`], [`unet`]: the two networks, each with hand-written tangent propagation (autodiff
+//!   is first order only); [`activation`]: SiLU and its slope;
+//! - [`loss`]: dsm, ssm, Hyvärinen, the divergence penalties, weightings λ(t) and training-time
+//!   laws (DESIGN §5; Claustre Thms 4.1–4.6; EDM's eq. 8 weighting and log-normal σ);
+//! - [`adam`]: Adam with warm-up, clipping and the EMA; [`trainer`]: steps, runs, resumption;
+//! - [`config`]: `TrainConfig`, `DataInfo`, `Normalisation` (data ↔ model space);
+//! - [`checkpoint`]: the checkpoint format (DESIGN §7), loading a network as a `ScoreFn`;
+//!   [`integrity`]: SHA-256 of weight files; [`params`]: parameters as flat vectors;
+//! - [`training_set`]: which training set a checkpoint belongs to;
+//! - [`classifier`]: the MNIST classifier whose features give the Fréchet distance;
+//! - [`error`]: `TrainError`.
 
 pub mod activation;
 pub mod adam;
