@@ -2,6 +2,8 @@
 
 use std::time::Instant;
 
+use burn::module::Module;
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
@@ -14,7 +16,7 @@ use scorelab_sample::{sample, SamplerConfig, SamplerKind, TauGrid};
 use scorelab_train::adam::AdamConfig;
 use scorelab_train::{
     DataInfo, LossConfig, LossKind, Mlp, MlpConfig, ModelConfig, NetworkScore, Parameterisation,
-    TrainConfig, Trainer,
+    ScoreNetwork, TrainConfig, Trainer, UNet, UNetConfig,
 };
 
 use crate::backend::open_backend;
@@ -186,18 +188,8 @@ fn training_rate(args: &BenchArgs, loss: LossKind) -> CliResult<()> {
     let backend = BackendKind::parse(&args.device)?;
     let device = open_backend(backend)?;
     let mut trainer = w1_trainer(&device, loss)?;
-    for _ in 0..WARMUP_STEPS {
-        trainer.step()?;
-    }
-    let mut walls = Vec::new();
-    let mut losses = Vec::new();
-    for _ in 0..args.reps {
-        let started = Instant::now();
-        for _ in 0..args.train_steps {
-            losses.push(trainer.step()?.loss);
-        }
-        walls.push(started.elapsed().as_secs_f64());
-    }
+    let (mut walls, losses) =
+        time_training(&mut trainer, WARMUP_STEPS, args.train_steps, args.reps)?;
     let rates: Vec<f64> = walls.iter().map(|w| args.train_steps as f64 / w).collect();
     let (wall, _) = median_and_min(&mut walls);
     let last = &losses[losses.len().saturating_sub(LAST_LOSSES)..];
@@ -217,6 +209,110 @@ fn training_rate(args: &BenchArgs, loss: LossKind) -> CliResult<()> {
             "samples_per_s": steps_per_s * W1_BATCH as f64,
             "final_loss": last.last().copied().unwrap_or(f64::NAN),
             "mean_loss_last_100": last.iter().sum::<f64>() / last.len().max(1) as f64,
+            "loss_finite": last.iter().all(|l| l.is_finite()),
+        }),
+        backend,
+    );
+    Ok(())
+}
+
+/// `reps` timed runs of `steps` training steps after `warmup` untimed ones: the wall time of
+/// each run and every timed step's loss.
+fn time_training<N: ScoreNetwork>(
+    trainer: &mut Trainer<N>,
+    warmup: u64,
+    steps: u64,
+    reps: usize,
+) -> CliResult<(Vec<f64>, Vec<f64>)> {
+    for _ in 0..warmup {
+        trainer.step()?;
+    }
+    let mut walls = Vec::new();
+    let mut losses = Vec::new();
+    for _ in 0..reps {
+        let started = Instant::now();
+        for _ in 0..steps {
+            losses.push(trainer.step()?.loss);
+        }
+        walls.push(started.elapsed().as_secs_f64());
+    }
+    Ok((walls, losses))
+}
+
+/// The batch of W5, that of the reference tiny U-Net.
+const W5_BATCH: usize = 64;
+/// Untimed W5 steps before the timed ones.
+const W5_WARMUP_STEPS: u64 = 5;
+
+/// The trainer of W5: the recipe of `checkpoints/mnist-unet-tiny`
+/// (`examples/configs/train-mnist-unet-tiny.toml`: tiny U-Net, dsm with λ = σ², eps output,
+/// vp, batch 64, Adam at 1e-3 after 200 warm-up steps, clipping at norm 1, EMA 0.999) on the
+/// 60,000 MNIST training images.
+fn w5_trainer(args: &BenchArgs, device: &burn::tensor::Device) -> CliResult<Trainer<UNet>> {
+    let autodiff = device.clone().autodiff();
+    let spec = DatasetSpec::Mnist {
+        dir: crate::score_source::shipped_path(&args.mnist_dir),
+        split: MnistSplit::Train,
+        n: None,
+        part: None,
+    };
+    let data = spec.load(0)?;
+    let sde = Sde::vp(0.1, 20.0, 1.0)?;
+    let image = data
+        .image_shape
+        .ok_or_else(|| Failure::runtime("the MNIST files gave no image shape"))?;
+    let model = UNetConfig::preset("tiny", image)?;
+    let config = TrainConfig {
+        model: ModelConfig::Unet(model.clone()),
+        parameterisation: Parameterisation::Eps,
+        loss: LossConfig::new(LossKind::Dsm, &sde),
+        adam: AdamConfig {
+            warmup: 200,
+            grad_clip: Some(1.0),
+            ..AdamConfig::default()
+        },
+        ema_decay: 0.999,
+        batch_size: W5_BATCH,
+        steps: u64::MAX,
+        seed: 0,
+        checkpoint_every: 0,
+        keep: 1,
+        log_every: 1,
+    };
+    let info = DataInfo::describe(spec, 0, &data);
+    let net = model.init(0, &autodiff)?;
+    Ok(Trainer::new(config, sde, &data, info, net, &autodiff)?)
+}
+
+/// W5: training steps per second of the tiny MNIST U-Net (the peer's
+/// `scripts/peer/unet_train.py` twin): `reps` timed runs of `--unet-steps` steps after 5
+/// warm-up steps, the median run reported with every run's rate.
+fn w5(args: &BenchArgs) -> CliResult<()> {
+    let backend = BackendKind::parse(&args.device)?;
+    let device = open_backend(backend)?;
+    let mut trainer = w5_trainer(args, &device)?;
+    let params = trainer.network().num_params();
+    let (mut walls, losses) =
+        time_training(&mut trainer, W5_WARMUP_STEPS, args.unet_steps, args.reps)?;
+    let rates: Vec<f64> = walls.iter().map(|w| args.unet_steps as f64 / w).collect();
+    let (wall, _) = median_and_min(&mut walls);
+    let steps_per_s = args.unet_steps as f64 / wall;
+    let last = &losses[losses.len().saturating_sub(args.unet_steps as usize)..];
+    emit(
+        "W5",
+        json!({
+            "bench": "mnist_unet_dsm",
+            "preset": "tiny",
+            "params": params,
+            "steps": args.unet_steps,
+            "warmup_steps": W5_WARMUP_STEPS,
+            "batch": W5_BATCH,
+            "reps": args.reps,
+            "wall_s": wall,
+            "steps_per_s": steps_per_s,
+            "steps_per_s_all": rates,
+            "images_per_s": steps_per_s * W5_BATCH as f64,
+            "mean_loss_last": last.iter().sum::<f64>() / last.len().max(1) as f64,
             "loss_finite": last.iter().all(|l| l.is_finite()),
         }),
         backend,
@@ -338,11 +434,12 @@ pub fn run(args: &BenchArgs) -> CliResult<()> {
         "w2" => &["w2"],
         "w3" => &["w3"],
         "w4" => &["w4"],
-        "all" => &["w1", "w2", "w3", "w4"],
+        "w5" => &["w5"],
+        "all" => &["w1", "w2", "w3", "w4", "w5"],
         "matmul" => &["matmul"],
         other => {
             return Err(Failure::usage(format!(
-                "unknown workload '{other}' (available: w1, w2, w3, w4, all, matmul)"
+                "unknown workload '{other}' (available: w1, w2, w3, w4, w5, all, matmul)"
             )))
         }
     };
@@ -360,6 +457,7 @@ pub fn run(args: &BenchArgs) -> CliResult<()> {
             "w1" => training_rate(args, LossKind::Dsm)?,
             "w2" => w2(args)?,
             "w3" => w3(args)?,
+            "w5" => w5(args)?,
             "matmul" => matmul_peak(args)?,
             _ => {
                 training_rate(args, LossKind::Ssm)?;

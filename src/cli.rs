@@ -47,8 +47,8 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    /// Workload: w1, w2, w3, w4, all, or matmul (the backend's matrix-product throughput at the
-    /// peer's shapes).
+    /// Workload: w1, w2, w3, w4, w5 (the tiny MNIST U-Net's training), all, or matmul (the
+    /// backend's matrix-product throughput at the peer's shapes).
     pub workload: String,
     /// W2: number of samples.
     #[arg(long, default_value_t = 10_000)]
@@ -59,6 +59,9 @@ pub struct BenchArgs {
     /// W1/W4: timed training steps per repetition (the peer times 2,000 for W1, 500 for W4).
     #[arg(long, default_value_t = 500)]
     pub train_steps: u64,
+    /// W5: timed U-Net training steps per repetition.
+    #[arg(long, default_value_t = 50)]
+    pub unet_steps: u64,
     /// Threads of the CPU backend [default: all cores].
     #[arg(long)]
     pub threads: Option<usize>,

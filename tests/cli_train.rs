@@ -454,12 +454,22 @@ fn training_benchmarks_print_one_json_line_each() {
             vec!["bench", "w2", "--samples", "10", "--sample-steps", "3"],
             "W2",
         ),
+        (
+            vec!["bench", "w5", "--reps", "1", "--unet-steps", "1"],
+            "W5",
+        ),
     ] {
         let output = scorelab(&args);
         assert!(output.status.success(), "{}", stderr(&output));
         let line: serde_json::Value =
             serde_json::from_str(String::from_utf8_lossy(&output.stdout).trim()).unwrap();
         assert_eq!(line["workload"], workload);
+        if workload == "W5" {
+            // the tiny U-Net that the PyTorch twin (scripts/peer/unet_train.py) matches
+            assert_eq!(line["params"], 196_465);
+            assert_eq!(line["batch"], 64);
+            assert_eq!(line["loss_finite"], true);
+        }
     }
 }
 

@@ -16,7 +16,7 @@
 //! - [`quality`]: sliced W2 and energy distance; [`frechet`]: Fréchet distance of features;
 //!   [`compare`]: two sample sets side by side;
 //! - [`stats`]: summaries, quantiles, moving averages, histograms; [`plot`]: the pictures;
-//! - [`error`]: `AnalysisError`.
+//! - [`error`]: the typed errors, `AnalysisError`.
 
 pub mod agreement;
 pub mod cells;

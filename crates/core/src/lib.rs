@@ -13,7 +13,7 @@
 //! - [`datasets`]: Swiss roll, lemniscate, circle, Diracs, mixtures, MNIST (IDX, verified),
 //!   CSV and `.npy` files, with seeded subsets and parts;
 //! - [`device`]: the burn backends by name (flex, ndarray, wgpu) and tensor ↔ host copies;
-//! - [`error`]: `CoreError`.
+//! - [`error`]: the typed errors, `CoreError`.
 
 pub mod datasets;
 pub mod device;

@@ -15,7 +15,7 @@
 //!   moment-matched, exact p_T of the empirical score);
 //! - [`options`]: sampler options by name, resolved into a checked `SamplerConfig` (the CLI
 //!   and the Python module share it);
-//! - [`error`]: `SampleError`.
+//! - [`error`]: the typed errors, `SampleError`.
 
 pub mod adaptive;
 pub mod denoiser;

@@ -15,7 +15,7 @@
 //!   [`integrity`]: SHA-256 of weight files; [`params`]: parameters as flat vectors;
 //! - [`training_set`]: which training set a checkpoint belongs to;
 //! - [`classifier`]: the MNIST classifier whose features give the Fréchet distance;
-//! - [`error`]: `TrainError`.
+//! - [`error`]: the typed errors, `TrainError`.
 
 pub mod activation;
 pub mod adam;
