@@ -35,10 +35,14 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 fn main() {
     // Keep freed pages instead of returning them to the kernel after 10 ms: every training and
     // sampling step frees and reallocates the same large tensor buffers, and each page given
-    // back costs a page fault and a zeroed page to get again (measured on two cores: W5 1.88 →
-    // 2.28 steps/s, W2 10.5 → 8.6 s, W1 100 → 109 steps/s). Peak memory is held until exit.
-    // SAFETY: mimalloc options may be set at any time; no other thread exists yet.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    // back costs a page fault and a zeroed page to get again (measured on two cores, back to
+    // back: W5 1.70–1.85 → 2.03–2.20 steps/s, W1 100 → 109 steps/s, W2 unchanged). Peak
+    // memory is held until exit.
+    // MIMALLOC_PURGE_DELAY, when set, is the user's choice and wins.
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: mimalloc options may be set at any time; no other thread exists yet.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    }
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let result = config_file::parse_command_line(&argv).and_then(|matches| {
         let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
