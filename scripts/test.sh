@@ -4,7 +4,7 @@
 #   scripts/test.sh            SCORELAB_VENV (default /var/tmp/scorelab-venv) is reused if present
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TARGET=${CARGO_TARGET_DIR:-target}
+TARGET=$(realpath -m "${CARGO_TARGET_DIR:-target}")
 
 cargo test --release --workspace
 
