@@ -332,18 +332,14 @@ fn image_quality(
     }))
 }
 
-fn d1_values(n: &Neighbours) -> Vec<f64> {
-    n.nearest.d1.iter().map(|&v| v as f64).collect()
-}
-
 /// The d1 histogram of samples (and fresh points) as PNG bytes.
 pub fn d1_histogram(
     title: &str,
     samples: &Neighbours,
     fresh: Option<&Neighbours>,
 ) -> CliResult<Vec<u8>> {
-    let own = d1_values(samples);
-    let theirs = fresh.map(d1_values);
+    let own = samples.d1_values();
+    let theirs = fresh.map(Neighbours::d1_values);
     let mut series = vec![Series {
         label: "samples",
         values: &own,

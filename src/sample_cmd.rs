@@ -11,7 +11,7 @@ use scorelab_core::datasets::clip_to_range;
 use scorelab_core::device::to_vec;
 use scorelab_core::nearest::nearest_neighbours;
 use scorelab_core::BackendKind;
-use scorelab_sample::{sample_with_prior, SamplerConfig, SamplerOptions};
+use scorelab_sample::{sample_with_prior, without_rows, SamplerConfig, SamplerOptions};
 
 use crate::backend::open_backend;
 use crate::cli::{SampleArgs, SamplerArgs};
@@ -105,27 +105,14 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
     let mut samples = normalisation.to_data(&to_vec(result.samples.clone()));
     let dim = data.dim;
     let mut kept = args.n;
-    // τ decreases during sampling: the earliest divergence has the largest τ
-    let first_divergence = result.nonfinite_since.iter().copied().reduce(f64::max);
-    if let Some(first) = first_divergence {
-        let last = result.nonfinite_since.iter().copied().fold(first, f64::min);
-        let report = format!(
-            "{} of {} samples became non-finite, the first at τ = {first:.4e}, the last at τ = {last:.4e}",
-            result.nonfinite_rows.len(),
-            args.n,
-        );
+    if let Some(report) = result.nonfinite_report() {
         if !args.keep_finite {
             return Err(Failure::runtime(format!(
                 "{report}; try more steps or a larger t-min, or pass --keep-finite to keep the finite ones"
             )));
         }
         eprintln!("warning: {report}; keeping the finite ones (--keep-finite)");
-        samples = samples
-            .chunks(dim)
-            .enumerate()
-            .filter(|(i, _)| !result.nonfinite_rows.contains(i))
-            .flat_map(|(_, row)| row.iter().copied())
-            .collect();
+        samples = without_rows(&samples, dim, &result.nonfinite_rows);
         kept = samples.len() / dim;
         if kept == 0 {
             return Err(Failure::runtime(format!(
@@ -230,7 +217,7 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
             "value_range": value_range,
             "out_of_range_fraction": out_of_range,
             "clipped_to_range": clipped,
-            "first_nonfinite_tau": first_divergence,
+            "first_nonfinite_tau": result.first_nonfinite_tau(),
             "mean_distance_to_nearest_training_point": mean_d1,
             "fraction_within_1e-2_of_a_training_point": on_point,
             "memorised_fraction": memorised,

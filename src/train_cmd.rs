@@ -91,8 +91,7 @@ const RESUMABLE: [&str; 11] = [
     "config",
 ];
 
-/// The run configuration described by the flags.
-/// σ_d² = E[x²] over the coordinates of the normalised training points: the second moment
+/// σ_d = √E[x²] over the coordinates of the normalised training points: the second moment
 /// for which EDM's preconditioned training target has unit variance.
 fn root_mean_square(points: &[f32]) -> f64 {
     let sum: f64 = points.iter().map(|&v| (v as f64).powi(2)).sum();

@@ -33,6 +33,13 @@ pub struct MemorisationStats {
     pub ratio: Summary,
 }
 
+impl Neighbours {
+    /// d1 of every point, as f64.
+    pub fn d1_values(&self) -> Vec<f64> {
+        self.nearest.d1.iter().map(|&v| v as f64).collect()
+    }
+}
+
 /// d1/d2 with 0/0 = 0 (a point on a duplicated training point is a copy).
 fn ratio(d1: f32, d2: f32) -> f64 {
     if d2 > 0.0 {

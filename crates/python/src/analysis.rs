@@ -1,12 +1,13 @@
 //! The empirical score, the memorisation report and the path diagnostics of `scorelab
 //! analyze`, on numpy arrays.
 
+use burn::tensor::Tensor;
 use numpy::PyArray2;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use scorelab_analysis::memorization::{
-    copy_stats, memorisation_stats, neighbours, validate_threshold, Neighbours, DEFAULT_THRESHOLD,
+    copy_stats, memorisation_stats, neighbours, validate_threshold, DEFAULT_THRESHOLD,
 };
 use scorelab_analysis::paths::{path_diagnostics, PathConfig};
 use scorelab_analysis::stats::histogram;
@@ -16,7 +17,7 @@ use scorelab_core::{open_device, BackendKind, EmpiricalScore, ScoreFn};
 use scorelab_sample::options::{DEFAULT_GRID, DEFAULT_STEPS, DEFAULT_T_MIN};
 use scorelab_sample::SamplerOptions;
 
-use crate::arrays::{optional_rows, rows, tensor_matrix, times, vector, Rows};
+use crate::arrays::{optional_rows, rows, tensor_matrix, times, vector};
 use crate::errors::{value_error, IntoPy};
 use crate::interrupt::{run_stoppable, without_gil, FailureSlot, Guarded};
 use crate::scores::{resolve, sde_or_default, ScoreContext};
@@ -32,7 +33,7 @@ fn empirical(
     train: &Bound<'_, PyAny>,
     sde: Option<&PySde>,
     chunks: (usize, usize),
-) -> PyResult<(EmpiricalScore, Rows, scorelab_core::Times)> {
+) -> PyResult<(EmpiricalScore, Tensor<2>, scorelab_core::Times)> {
     let device = open_device(BackendKind::Flex).py()?;
     let x = rows(x, "x")?;
     let t = times(t, x.rows)?;
@@ -44,7 +45,8 @@ fn empirical(
         chunks.1,
     )
     .py()?;
-    score.check_input(&x.tensor(&device)).py()?;
+    let x = x.tensor(&device);
+    score.check_input(&x).py()?;
     Ok((score, x, t))
 }
 
@@ -64,9 +66,8 @@ pub fn empirical_score<'py>(
     data_chunk: usize,
 ) -> PyResult<Bound<'py, PyArray2<f32>>> {
     let (score, x, t) = empirical(x, t, train, sde.as_deref(), (query_chunk, data_chunk))?;
-    let device = open_device(BackendKind::Flex).py()?;
     // SAFETY: the empirical score does not touch Python.
-    let s = unsafe { without_gil(py, || score.score(x.tensor(&device), &t)) };
+    let s = unsafe { without_gil(py, || score.score(x, &t)) };
     Ok(tensor_matrix(py, s))
 }
 
@@ -88,18 +89,12 @@ pub fn empirical_score_and_divergence<'py>(
     data_chunk: usize,
 ) -> PyResult<ScoreAndDivergence<'py>> {
     let (score, x, t) = empirical(x, t, train, sde.as_deref(), (query_chunk, data_chunk))?;
-    let device = open_device(BackendKind::Flex).py()?;
     // SAFETY: the empirical score does not touch Python.
-    let (s, div) = unsafe { without_gil(py, || score.score_and_divergence(x.tensor(&device), &t)) };
+    let (s, div) = unsafe { without_gil(py, || score.score_and_divergence(x, &t)) };
     Ok((
         tensor_matrix(py, s),
         vector(py, scorelab_core::device::to_vec(div)),
     ))
-}
-
-/// d1 as f64.
-fn d1_values(n: &Neighbours) -> Vec<f64> {
-    n.nearest.d1.iter().map(|&v| v as f64).collect()
 }
 
 /// The memorisation report of `analyze memorization`: for each sample the distances d1, d2 to
@@ -147,13 +142,13 @@ pub fn memorization<'py>(
     report.set_item("ratio", vector(py, own.ratio.clone()))?;
     report.set_item("nearest", vector(py, own.nearest.i1.clone()))?;
     report.set_item("second_nearest", vector(py, own.nearest.i2.clone()))?;
-    let mut d1 = vec![d1_values(&own)];
+    let mut d1 = vec![own.d1_values()];
     match &theirs {
         Some(theirs) => {
             let stats = memorisation_stats(theirs, threshold).py()?;
             report.set_item("fresh", pythonize::pythonize(py, &stats)?)?;
             report.set_item("fresh_d1", vector(py, theirs.nearest.d1.clone()))?;
-            d1.push(d1_values(theirs));
+            d1.push(theirs.d1_values());
         }
         None => report.set_item("fresh", py.None())?,
     }
@@ -218,17 +213,16 @@ pub fn paths<'py>(
     let device = open_device(BackendKind::parse(device).py()?).py()?;
     let train = optional_rows(train, "train")?;
     let failure = FailureSlot::default();
-    let chunks = (query_chunk, data_chunk);
-    let context = ScoreContext::new(
-        sde.as_deref(),
-        train.as_ref(),
-        None,
-        chunks,
-        &device,
-        &failure,
-    );
+    let context = ScoreContext {
+        sde: sde.as_deref(),
+        train: train.as_ref(),
+        dim: None,
+        chunks: (query_chunk, data_chunk),
+        device: &device,
+        failure: &failure,
+    };
     let resolved = resolve(score, &context)?;
-    let training = resolved.training("paths")?.clone();
+    let training = resolved.training("paths")?;
     let dim = resolved.score().dim();
     let divergence =
         divergence.unwrap_or(dim <= EXACT_DIVERGENCE_MAX_DIM && resolved.has_divergence);

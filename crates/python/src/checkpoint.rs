@@ -36,13 +36,13 @@ impl PyCheckpoint {
         self.meta.data.normalisation
     }
 
-    /// The training set in data space, rebuilt from the spec in meta.json (once).
-    pub fn dataset(&self) -> PyResult<Dataset> {
-        if let Some(data) = self.training.get() {
-            return Ok(data.clone());
+    /// The training set in data space, rebuilt from the spec in meta.json on first use.
+    pub fn dataset(&self) -> PyResult<&Dataset> {
+        if self.training.get().is_none() {
+            let (_, data) = checkpoint_training_set(&self.meta).py()?;
+            let _ = self.training.set(data);
         }
-        let (_, data) = checkpoint_training_set(&self.meta).py()?;
-        Ok(self.training.get_or_init(|| data).clone())
+        Ok(self.training.get().expect("set above"))
     }
 }
 
@@ -120,7 +120,7 @@ impl PyCheckpoint {
     /// The training set the checkpoint was trained on, in data coordinates, (n, d).
     fn training_set<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let data = self.dataset()?;
-        Ok(matrix(py, data.points, data.n, data.dim))
+        Ok(matrix(py, data.points.clone(), data.n, data.dim))
     }
 
     /// The SDE the network was trained for.

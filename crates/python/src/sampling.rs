@@ -11,7 +11,9 @@ use scorelab_core::device::to_vec;
 use scorelab_core::empirical::{DEFAULT_DATA_CHUNK, DEFAULT_QUERY_CHUNK};
 use scorelab_core::{open_device, BackendKind};
 use scorelab_sample::options::{DEFAULT_GRID, DEFAULT_SNR, DEFAULT_STEPS, DEFAULT_T_MIN};
-use scorelab_sample::{sample_with_prior, Prior, PriorKind, SamplerOptions, PRIOR_NAMES};
+use scorelab_sample::{
+    sample_with_prior, without_rows, Prior, PriorKind, SamplerOptions, PRIOR_NAMES,
+};
 
 use crate::arrays::{batch, optional_rows};
 use crate::errors::{value_error, IntoPy};
@@ -60,7 +62,7 @@ fn prior(name: &str, resolved: &ResolvedScore<'_>) -> PyResult<Prior> {
     Ok(match kind {
         PriorKind::Nominal => Prior::Nominal,
         PriorKind::Moment => {
-            Prior::moment(resolved.sde(), resolved.training("prior=\"moment\"")?).py()?
+            Prior::moment(resolved.sde(), &resolved.training("prior=\"moment\"")?).py()?
         }
         PriorKind::Exact if !resolved.is_empirical => {
             return Err(value_error(
@@ -68,7 +70,7 @@ fn prior(name: &str, resolved: &ResolvedScore<'_>) -> PyResult<Prior> {
                  p_T of the empirical score only: use prior=\"moment\"",
             ))
         }
-        PriorKind::Exact => Prior::exact(resolved.training("prior=\"exact\"")?.clone()).py()?,
+        PriorKind::Exact => Prior::exact(resolved.training("prior=\"exact\"")?).py()?,
     })
 }
 
@@ -146,14 +148,14 @@ pub fn sample<'py>(
     let device = open_device(BackendKind::parse(device).py()?).py()?;
     let train = optional_rows(train, "train")?;
     let failure = FailureSlot::default();
-    let context = ScoreContext::new(
-        sde.as_deref(),
-        train.as_ref(),
+    let context = ScoreContext {
+        sde: sde.as_deref(),
+        train: train.as_ref(),
         dim,
-        (query_chunk, data_chunk),
-        &device,
-        &failure,
-    );
+        chunks: (query_chunk, data_chunk),
+        device: &device,
+        failure: &failure,
+    };
     let resolved = resolve(score, &context)?;
     config.validate(resolved.sde()).py()?;
     let start = self::prior(prior, &resolved)?;
@@ -170,23 +172,13 @@ pub fn sample<'py>(
     let to_data = |tensor| resolved.normalisation.to_data(&to_vec(tensor));
     let mut samples = to_data(run.samples.clone());
     let mut kept = n;
-    if let Some(first) = run.nonfinite_since.iter().copied().reduce(f64::max) {
-        let last = run.nonfinite_since.iter().copied().fold(first, f64::min);
-        let report = format!(
-            "{} of {n} samples became non-finite, the first at τ = {first:.4e}, the last at τ = {last:.4e}",
-            run.nonfinite_rows.len(),
-        );
+    if let Some(report) = run.nonfinite_report() {
         if !keep_finite {
             return Err(PyRuntimeError::new_err(format!(
                 "{report}; try more steps or a larger t_min, or pass keep_finite=True to keep the finite ones"
             )));
         }
-        samples = samples
-            .chunks(dim)
-            .enumerate()
-            .filter(|(i, _)| !run.nonfinite_rows.contains(i))
-            .flat_map(|(_, row)| row.iter().copied())
-            .collect();
+        samples = without_rows(&samples, dim, &run.nonfinite_rows);
         kept = samples.len() / dim;
     }
     let out_of_range = resolved

@@ -155,12 +155,14 @@ pub struct ResolvedScore<'py> {
     pub value_range: Option<(f32, f32)>,
     /// The shape of one sample in data space.
     pub row_shape: Vec<usize>,
-    /// The training set in model space, when there is one.
-    pub training: Option<Tensor<2>>,
+    /// The training set in model space, when the caller gave one (a checkpoint's is built on
+    /// demand by [`ResolvedScore::training`]).
+    training: Option<Tensor<2>>,
     /// Whether the score is the empirical score of `training`.
     pub is_empirical: bool,
     /// Whether the score has a divergence (a callable has none).
     pub has_divergence: bool,
+    device: Device,
 }
 
 enum Held<'py> {
@@ -181,49 +183,34 @@ impl ResolvedScore<'_> {
     }
 
     /// The training set in model space, or an error naming `purpose`.
-    pub fn training(&self, purpose: &str) -> PyResult<&Tensor<2>> {
-        self.training
-            .as_ref()
-            .ok_or_else(|| value_error(format!("{purpose} needs the training set: pass train=")))
+    pub fn training(&self, purpose: &str) -> PyResult<Tensor<2>> {
+        match (&self.training, &self.held) {
+            (Some(training), _) => Ok(training.clone()),
+            (None, Held::Checkpoint(checkpoint)) => {
+                let data = checkpoint.dataset()?;
+                Ok(self.normalisation.to_model_tensor(data, &self.device))
+            }
+            (None, Held::Owned(_)) => Err(value_error(format!(
+                "{purpose} needs the training set: pass train="
+            ))),
+        }
     }
 }
 
 /// What the caller gave beside the score itself.
-pub struct ScoreContext<'a, 'py> {
+pub struct ScoreContext<'a> {
     pub sde: Option<&'a PySde>,
     pub train: Option<&'a Rows>,
     pub dim: Option<usize>,
     pub chunks: (usize, usize),
     pub device: &'a Device,
     pub failure: &'a FailureSlot,
-    _py: std::marker::PhantomData<&'py ()>,
-}
-
-impl<'a> ScoreContext<'a, '_> {
-    pub fn new(
-        sde: Option<&'a PySde>,
-        train: Option<&'a Rows>,
-        dim: Option<usize>,
-        chunks: (usize, usize),
-        device: &'a Device,
-        failure: &'a FailureSlot,
-    ) -> Self {
-        ScoreContext {
-            sde,
-            train,
-            dim,
-            chunks,
-            device,
-            failure,
-            _py: std::marker::PhantomData,
-        }
-    }
 }
 
 /// Resolves the `score` argument (see the module documentation).
 pub fn resolve<'py>(
     score: &Bound<'py, PyAny>,
-    context: &ScoreContext<'_, 'py>,
+    context: &ScoreContext<'_>,
 ) -> PyResult<ResolvedScore<'py>> {
     let training = context.train.map(|t| t.tensor(context.device));
     let row_shape = |d: usize| {
@@ -250,6 +237,7 @@ pub fn resolve<'py>(
             training: training.clone(),
             is_empirical,
             has_divergence: true,
+            device: context.device.clone(),
         })
     };
     if let Ok(checkpoint) = score.extract::<PyRef<'py, PyCheckpoint>>() {
@@ -266,18 +254,15 @@ pub fn resolve<'py>(
             ));
         }
         let data = checkpoint.dataset()?;
-        let normalisation = checkpoint.normalisation();
-        let training = normalisation.to_model_tensor(&data, context.device);
+        let (value_range, image_shape, dim) = (data.value_range(), data.image_shape, data.dim);
         return Ok(ResolvedScore {
-            normalisation,
-            value_range: data.value_range(),
-            row_shape: data
-                .image_shape
-                .map(|s| s.to_vec())
-                .unwrap_or(vec![data.dim]),
-            training: Some(training),
+            normalisation: checkpoint.normalisation(),
+            value_range,
+            row_shape: image_shape.map(|s| s.to_vec()).unwrap_or(vec![dim]),
+            training: None,
             is_empirical: false,
             has_divergence: true,
+            device: context.device.clone(),
             held: Held::Checkpoint(checkpoint),
         });
     }

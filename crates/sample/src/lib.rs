@@ -31,6 +31,6 @@ pub use grid::{TauGrid, GRID_NAMES};
 pub use options::SamplerOptions;
 pub use prior::{Prior, PriorKind, PRIOR_NAMES};
 pub use sampler::{
-    nonfinite_rows, prior_sample, sample, sample_from, sample_with_prior, tweedie, EdmConfig,
-    PathSnapshot, SampleOutput, SamplerConfig, SamplerKind, SAMPLER_NAMES,
+    nonfinite_rows, prior_sample, sample, sample_from, sample_with_prior, tweedie, without_rows,
+    EdmConfig, PathSnapshot, SampleOutput, SamplerConfig, SamplerKind, SAMPLER_NAMES,
 };

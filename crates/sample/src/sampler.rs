@@ -388,6 +388,36 @@ pub struct SampleOutput {
     pub evaluations: usize,
 }
 
+impl SampleOutput {
+    /// The τ at which the first sample turned non-finite (the largest: τ decreases during
+    /// sampling), or None when every sample is finite.
+    pub fn first_nonfinite_tau(&self) -> Option<f64> {
+        self.nonfinite_since.iter().copied().reduce(f64::max)
+    }
+
+    /// "k of n samples became non-finite, the first at τ = …, the last at τ = …", or None when
+    /// every sample is finite.
+    pub fn nonfinite_report(&self) -> Option<String> {
+        let first = self.first_nonfinite_tau()?;
+        let last = self.nonfinite_since.iter().copied().fold(first, f64::min);
+        let [n, _] = self.samples.dims();
+        Some(format!(
+            "{} of {n} samples became non-finite, the first at τ = {first:.4e}, the last at τ = {last:.4e}",
+            self.nonfinite_rows.len(),
+        ))
+    }
+}
+
+/// The rows of row-major `values` (`dim` values per row) whose index is not in `dropped`.
+pub fn without_rows(values: &[f32], dim: usize, dropped: &[usize]) -> Vec<f32> {
+    values
+        .chunks(dim)
+        .enumerate()
+        .filter(|(i, _)| !dropped.contains(i))
+        .flat_map(|(_, row)| row.iter().copied())
+        .collect()
+}
+
 /// A score that counts its evaluations (one per batch call: per sample, the NFE).
 pub(crate) struct CountedScore<'a> {
     inner: &'a dyn ScoreFn,
