@@ -15,7 +15,7 @@ use scorelab_analysis::likelihood::{
     log_likelihood, DivergenceMethod, LikelihoodConfig, OdeSolver,
 };
 use scorelab_analysis::memorization::{
-    copy_stats, memorisation_stats, neighbours, validate_threshold, Neighbours,
+    copy_stats, memorisation_stats, neighbours_in, validate_threshold, Neighbours,
 };
 use scorelab_analysis::paths::{path_diagnostics, PathConfig, PathReport};
 use scorelab_analysis::plot::{curves_png, histograms_png, image_grid_png, Axes, Series};
@@ -107,7 +107,7 @@ pub fn read_samples(path: &Path) -> CliResult<(Vec<f32>, usize)> {
     } else {
         scorelab_core::datasets::load_npy(path)?
     };
-    Ok((data.points, data.dim))
+    Ok((data.points.into_vec(), data.dim))
 }
 
 /// The part of `scorelab sample`'s summary.json that names the training set.
@@ -200,19 +200,19 @@ impl Baselines {
 /// per-sample neighbours (and the fresh points' ones).
 pub fn memorisation_section(
     samples: &Tensor<2>,
-    training: &Tensor<2>,
+    training: &Dataset,
     spec: &DatasetSpec,
     baselines: &Baselines,
     threshold: f64,
 ) -> CliResult<(Value, Neighbours, Option<Neighbours>)> {
-    let own = neighbours(samples, training)?;
+    let own = neighbours_in(samples, training)?;
     let mut section = json!({
         "samples": memorisation_stats(&own, threshold)?,
-        "copies": copy_stats(&own, threshold, training.dims()[0]),
+        "copies": copy_stats(&own, threshold, training.n),
     });
     let fresh = match &baselines.fresh {
         Some(fresh) => {
-            let theirs = neighbours(fresh, training)?;
+            let theirs = neighbours_in(fresh, training)?;
             section["fresh"] = json!(memorisation_stats(&theirs, threshold)?);
             Some(theirs)
         }
@@ -422,10 +422,9 @@ fn memorization(args: &MemorizationArgs) -> CliResult<()> {
     }
     let out = out_dir(&args.output, "memorization")?;
     let samples = tensor_from_rows(&values, n, dim, &device);
-    let training = data.to_tensor(&device);
     let baselines = Baselines::draw(&spec, seed, args.fresh.unwrap_or(n), &device)?;
     let (mut section, own, fresh) =
-        memorisation_section(&samples, &training, &spec, &baselines, args.threshold)?;
+        memorisation_section(&samples, &data, &spec, &baselines, args.threshold)?;
     if data.image_shape.is_some() && dim == FEATURE_INPUT {
         if let Some(classifier) = open_classifier(&args.classifier, &device)? {
             section["quality"] = image_quality(classifier, &samples, &spec, &baselines, &device)?;

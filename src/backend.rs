@@ -4,7 +4,8 @@
 use std::sync::Once;
 
 use burn::tensor::Device;
-use scorelab_core::{open_device, wgpu_adapter, AdapterDescription, BackendKind};
+use scorelab_core::devices::ListedBackend;
+use scorelab_core::{open_device, wgpu_adapter, AdapterDescription, BackendKind, DeviceList};
 
 use crate::failure::CliResult;
 
@@ -29,17 +30,39 @@ pub fn describe_adapter(adapter: &AdapterDescription) -> (String, Option<String>
 pub fn open_backend(kind: BackendKind) -> CliResult<Device> {
     let device = open_device(kind)?;
     if kind == BackendKind::Wgpu {
-        if let Some(adapter) = wgpu_adapter() {
-            ANNOUNCED.call_once(|| {
-                let (line, warning) = describe_adapter(&adapter);
-                eprintln!("{line}");
-                if let Some(warning) = warning {
-                    eprintln!("{warning}");
-                }
-            });
-        }
+        announce_adapter();
     }
     Ok(device)
+}
+
+/// Names the opened wgpu adapter on stderr, and warns of a software one (once per process).
+fn announce_adapter() {
+    if let Some(adapter) = wgpu_adapter() {
+        ANNOUNCED.call_once(|| {
+            let (line, warning) = describe_adapter(&adapter);
+            eprintln!("{line}");
+            if let Some(warning) = warning {
+                eprintln!("{warning}");
+            }
+        });
+    }
+}
+
+/// The devices of a training command: `--devices LIST` when given (main device first), else
+/// the one `--device` names; with the list as it is written into summaries.
+pub fn open_training_devices(
+    device: &str,
+    devices: Option<&str>,
+) -> CliResult<(Vec<Device>, DeviceList)> {
+    let list = match devices {
+        Some(text) => text.parse::<DeviceList>()?,
+        None => DeviceList::single(BackendKind::parse(device)?),
+    };
+    let opened = list.open()?;
+    if list.backend() == ListedBackend::Wgpu {
+        announce_adapter();
+    }
+    Ok((opened, list))
 }
 
 #[cfg(test)]

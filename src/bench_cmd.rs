@@ -19,7 +19,7 @@ use scorelab_train::{
     ScoreNetwork, TrainConfig, Trainer, UNet, UNetConfig,
 };
 
-use crate::backend::open_backend;
+use crate::backend::{open_backend, open_training_devices};
 use crate::cli::BenchArgs;
 use crate::failure::{CliResult, Failure};
 
@@ -82,7 +82,7 @@ fn w3(args: &BenchArgs) -> CliResult<()> {
             "rel_err_vs_f64": error / scale,
             "query_chunk": args.query_chunk, "data_chunk": args.data_chunk,
         }),
-        backend,
+        backend.name(),
     );
     Ok(())
 }
@@ -125,12 +125,17 @@ fn median_and_min(times: &mut [f64]) -> (f64, f64) {
 
 /// Prints one JSON line with the fields every workload shares (workload, framework, device,
 /// threads).
-fn emit(workload: &str, mut record: serde_json::Value, backend: BackendKind) {
+fn emit(workload: &str, mut record: serde_json::Value, backend: &str) {
     record["workload"] = json!(workload);
-    record["framework"] = json!(format!("scorelab-{}", backend.name()));
-    record["device"] = json!(backend.name());
+    record["framework"] = json!(format!("scorelab-{backend}"));
+    record["device"] = json!(backend);
     record["threads"] = json!(rayon::current_num_threads());
     println!("{record}");
+}
+
+/// The autodiff devices of the replicas beyond the main device of a device list.
+fn replicas(devices: &[burn::tensor::Device]) -> Vec<burn::tensor::Device> {
+    devices[1..].iter().map(|d| d.clone().autodiff()).collect()
 }
 
 /// Batch size of the training workloads.
@@ -185,9 +190,8 @@ fn training_bench_name(loss: LossKind) -> &'static str {
 /// `reps` timed runs of `train_steps` steps each after 50 warm-up steps; the median run is
 /// reported (with every run's rate) and the losses of the last 100 steps.
 fn training_rate(args: &BenchArgs, loss: LossKind) -> CliResult<()> {
-    let backend = BackendKind::parse(&args.device)?;
-    let device = open_backend(backend)?;
-    let mut trainer = w1_trainer(&device, loss)?;
+    let (devices, list) = open_training_devices(&args.device, args.devices.as_deref())?;
+    let mut trainer = w1_trainer(&devices[0], loss)?.with_replicas(replicas(&devices))?;
     let (mut walls, losses) =
         time_training(&mut trainer, WARMUP_STEPS, args.train_steps, args.reps)?;
     let rates: Vec<f64> = walls.iter().map(|w| args.train_steps as f64 / w).collect();
@@ -210,8 +214,9 @@ fn training_rate(args: &BenchArgs, loss: LossKind) -> CliResult<()> {
             "final_loss": last.last().copied().unwrap_or(f64::NAN),
             "mean_loss_last_100": last.iter().sum::<f64>() / last.len().max(1) as f64,
             "loss_finite": last.iter().all(|l| l.is_finite()),
+            "devices": list.to_string(),
         }),
-        backend,
+        list.backend().backend_name(),
     );
     Ok(())
 }
@@ -288,9 +293,8 @@ fn w5_trainer(args: &BenchArgs, device: &burn::tensor::Device) -> CliResult<Trai
 /// `scripts/peer/unet_train.py` twin): `reps` timed runs of `--unet-steps` steps after 5
 /// warm-up steps, the median run reported with every run's rate.
 fn w5(args: &BenchArgs) -> CliResult<()> {
-    let backend = BackendKind::parse(&args.device)?;
-    let device = open_backend(backend)?;
-    let mut trainer = w5_trainer(args, &device)?;
+    let (devices, list) = open_training_devices(&args.device, args.devices.as_deref())?;
+    let mut trainer = w5_trainer(args, &devices[0])?.with_replicas(replicas(&devices))?;
     let params = trainer.network().num_params();
     let (mut walls, losses) =
         time_training(&mut trainer, W5_WARMUP_STEPS, args.unet_steps, args.reps)?;
@@ -314,8 +318,9 @@ fn w5(args: &BenchArgs) -> CliResult<()> {
             "images_per_s": steps_per_s * W5_BATCH as f64,
             "mean_loss_last": last.iter().sum::<f64>() / last.len().max(1) as f64,
             "loss_finite": last.iter().all(|l| l.is_finite()),
+            "devices": list.to_string(),
         }),
-        backend,
+        list.backend().backend_name(),
     );
     Ok(())
 }
@@ -371,7 +376,7 @@ fn w2(args: &BenchArgs) -> CliResult<()> {
             "est_gflops": W1_FORWARD_FLOPS * sample_steps / wall / 1e9,
             "finite": nonfinite == 0,
         }),
-        backend,
+        backend.name(),
     );
     Ok(())
 }
@@ -420,7 +425,7 @@ fn matmul_peak(args: &BenchArgs) -> CliResult<()> {
     emit(
         "matmul",
         json!({ "bench": "matmul_peak", "dtype": "float32", "results": results }),
-        backend,
+        backend.name(),
     );
     Ok(())
 }

@@ -68,6 +68,9 @@ pub struct BenchArgs {
     /// Backend: cpu (flex), ndarray or wgpu.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// The training workloads (W1, W4, W5) data-parallel on these devices, as `train --devices`.
+    #[arg(long, conflicts_with = "device")]
+    pub devices: Option<String>,
     /// Timed repetitions (after a warm-up); the median is reported.
     #[arg(long, default_value_t = 3)]
     pub reps: usize,
@@ -269,6 +272,11 @@ pub struct TrainArgs {
     /// Backend: cpu (flex), ndarray or wgpu.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Train data-parallel on these devices: cpu:0,cpu:1 (replicas sharing the CPU), wgpu:0,wgpu:1,
+    /// wgpu:all, cuda:all (builds with the cuda feature). Each step's batch is split across
+    /// them and their gradients are combined on the first; results match one device.
+    #[arg(long, conflicts_with = "device")]
+    pub devices: Option<String>,
     /// Run folder: checkpoints ckpt-STEP/ and log.csv.
     #[arg(long, default_value = "out/train")]
     pub out: PathBuf,
@@ -276,7 +284,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub force: bool,
     /// Continue the run in --out from its newest checkpoint (only --steps, --checkpoint-every,
-    /// --keep, --log-every and --device may be given).
+    /// --keep, --log-every, --device and --devices may be given).
     #[arg(long)]
     pub resume: bool,
     /// With --resume: continue from the checkpoint at this step instead of the newest valid one

@@ -256,7 +256,7 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
         let (values, dim) = read_samples(&out.file(folder).join("samples.npy"))?;
         let samples = tensor_from_rows(&values, values.len() / dim, dim, &device);
         let (section, own, fresh) =
-            memorisation_section(&samples, &training, &spec, &baselines, args.threshold)?;
+            memorisation_section(&samples, &data, &spec, &baselines, args.threshold)?;
         sections.push(section);
         nearest.push(own);
         fresh_neighbours = fresh;

@@ -109,19 +109,8 @@ impl OutputDir {
 
     /// Writes an f32 array of the given shape as a NumPy .npy file.
     pub fn write_npy(&self, name: &str, shape: &[u64], values: &[f32]) -> CliResult<PathBuf> {
-        let mut bytes = Vec::new();
-        {
-            use npyz::WriterBuilder;
-            let fail = |e: std::io::Error| Failure::runtime(format!("cannot encode {name}: {e}"));
-            let mut writer = npyz::WriteOptions::new()
-                .default_dtype()
-                .shape(shape)
-                .writer(&mut bytes)
-                .begin_nd()
-                .map_err(fail)?;
-            writer.extend(values.iter().copied()).map_err(fail)?;
-            writer.finish().map_err(fail)?;
-        }
+        let bytes = scorelab_core::datasets::encode_npy(shape, values)
+            .map_err(|e| Failure::runtime(format!("cannot encode {name}: {e}")))?;
         self.write(name, &bytes)
     }
 

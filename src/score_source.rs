@@ -105,6 +105,9 @@ pub fn dataset_spec(args: &DataArgs, drawn_default: usize) -> CliResult<DatasetS
     })
 }
 
+/// Points on which ve's default σ_max (the largest pairwise distance) is measured.
+pub const SIGMA_MAX_POINTS: usize = 2000;
+
 /// The SDE described by the flags; `ve` without --sigma-max takes the data's largest pairwise distance.
 pub fn build_sde(args: &SdeArgs, data: &Dataset) -> CliResult<Sde> {
     let params = SdeParams {
@@ -118,8 +121,8 @@ pub fn build_sde(args: &SdeArgs, data: &Dataset) -> CliResult<Sde> {
         c: args.c,
         t_end: args.t_end,
     };
-    let data_sigma_max =
-        (args.sde == "ve" && args.sigma_max.is_none()).then(|| data.max_pairwise_distance(2000));
+    let data_sigma_max = (args.sde == "ve" && args.sigma_max.is_none())
+        .then(|| data.max_pairwise_distance(SIGMA_MAX_POINTS));
     Ok(params.build(&args.sde, data_sigma_max)?)
 }
 
@@ -236,11 +239,14 @@ fn analytic_source(args: &ScoreArgs, seed: u64, device: &Device) -> CliResult<Sc
     let data = spec.load(data_seed)?;
     let sde = build_sde(&args.sde, &data)?;
     let score: Box<dyn ScoreFn> = match args.score_name() {
-        "empirical" => Box::new(EmpiricalScore::with_chunks(
-            data.to_tensor(device),
+        "empirical" => Box::new(EmpiricalScore::from_points(
+            &data.points,
+            data.dim,
             sde.clone(),
+            (0.0, 1.0),
             args.query_chunk,
             args.data_chunk,
+            device,
         )?),
         "exact" => match &spec {
             DatasetSpec::Gmm { gmm, .. } => {
@@ -332,11 +338,15 @@ impl ScoreSource {
 
     /// The empirical score of the training set in model space, under the score's SDE.
     pub fn empirical_twin(&self, args: &ScoreArgs, device: &Device) -> CliResult<EmpiricalScore> {
-        Ok(EmpiricalScore::with_chunks(
-            self.training_in_model_space(device),
+        let Normalisation { shift, scale } = self.normalisation;
+        Ok(EmpiricalScore::from_points(
+            &self.data.points,
+            self.data.dim,
             self.sde.clone(),
+            (shift as f32, scale as f32),
             args.query_chunk,
             args.data_chunk,
+            device,
         )?)
     }
 }

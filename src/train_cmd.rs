@@ -12,7 +12,9 @@ use clap::ArgMatches;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use burn::tensor::Device;
-use scorelab_core::{BackendKind, Dataset, DatasetSpec, ScoreFn};
+use scorelab_core::datasets::points::STREAM_CHUNK_ROWS;
+use scorelab_core::datasets::MAX_DISTANCE_SEED;
+use scorelab_core::{Dataset, DatasetSpec, ScoreFn};
 use scorelab_train::adam::AdamConfig;
 use scorelab_train::checkpoint::{list_checkpoints, read_meta};
 use scorelab_train::loss::{
@@ -24,10 +26,10 @@ use scorelab_train::{
     ScoreNetwork, StepReport, TrainConfig, Trainer, UNetConfig,
 };
 
-use crate::backend::open_backend;
+use crate::backend::open_training_devices;
 use crate::cli::TrainArgs;
 use crate::failure::{CliResult, Failure};
-use crate::score_source::{build_sde, checkpoint_training_set, dataset_spec};
+use crate::score_source::{build_sde, checkpoint_training_set, dataset_spec, SIGMA_MAX_POINTS};
 use crate::train_eval::TrainingEvaluation;
 
 /// Model names accepted by --model.
@@ -77,7 +79,7 @@ const MODEL_NAMES: [&str; 2] = ["mlp", "unet"];
 pub use scorelab_core::score::EXACT_DIVERGENCE_MAX_DIM;
 
 /// Flags that may accompany --resume (everything else is fixed by the checkpoint).
-const RESUMABLE: [&str; 11] = [
+const RESUMABLE: [&str; 12] = [
     "steps",
     "resume_from",
     "checkpoint_every",
@@ -86,25 +88,36 @@ const RESUMABLE: [&str; 11] = [
     "eval_every",
     "eval_samples",
     "device",
+    "devices",
     "resume",
     "out",
     "config",
 ];
 
 /// σ_d = √E[x²] over the coordinates of the normalised training points: the second moment
-/// for which EDM's preconditioned training target has unit variance.
-fn root_mean_square(points: &[f32]) -> f64 {
-    let sum: f64 = points.iter().map(|&v| (v as f64).powi(2)).sum();
-    (sum / points.len().max(1) as f64).sqrt()
+/// for which EDM's preconditioned training target has unit variance (read chunk by chunk).
+fn root_mean_square(data: &Dataset, normalisation: Normalisation) -> f64 {
+    let mut sum = 0.0f64;
+    let Ok(()) = data
+        .points
+        .for_each_chunk(data.dim, STREAM_CHUNK_ROWS, |_, rows| {
+            sum += normalisation
+                .to_model(rows)
+                .iter()
+                .map(|&v| (v as f64).powi(2))
+                .sum::<f64>();
+            Ok::<(), std::convert::Infallible>(())
+        });
+    (sum / data.points.len().max(1) as f64).sqrt()
 }
 
-/// The run configuration described by the flags; `model_points` are the training points in
+/// The run configuration described by the flags; `normalisation` maps the training points to
 /// model space (for σ_data).
 fn train_config(
     args: &TrainArgs,
     sde: &scorelab_core::Sde,
     data: &Dataset,
-    model_points: &[f32],
+    normalisation: Normalisation,
 ) -> CliResult<TrainConfig> {
     let dim = data.dim;
     let model = match args.model.as_str() {
@@ -137,7 +150,7 @@ fn train_config(
     };
     let sigma_data = || {
         args.sigma_data
-            .unwrap_or_else(|| root_mean_square(model_points))
+            .unwrap_or_else(|| root_mean_square(data, normalisation))
     };
     let parameterisation = Parameterisation::parse(&args.parameterisation, sigma_data)?;
     let mut loss = LossConfig::new(LossKind::parse(&args.loss)?, sde);
@@ -365,7 +378,6 @@ fn drive<N: ScoreNetwork>(
 
 pub fn run_command(args: &TrainArgs, matches: &ArgMatches) -> CliResult<()> {
     let explicit = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
-    let backend = BackendKind::parse(&args.device)?;
     if args.resume {
         if let Some(id) = matches
             .ids()
@@ -373,35 +385,38 @@ pub fn run_command(args: &TrainArgs, matches: &ArgMatches) -> CliResult<()> {
             .find(|id| explicit(id) && !RESUMABLE.contains(id))
         {
             return Err(Failure::usage(format!(
-                "--{} cannot be given with --resume: the run continues with the configuration saved in its checkpoint (only --steps, --checkpoint-every, --keep, --log-every and --device may change)",
+                "--{} cannot be given with --resume: the run continues with the configuration saved in its checkpoint (only --steps, --checkpoint-every, --keep, --log-every, --device and --devices may change)",
                 id.replace('_', "-")
             )));
         }
-        return resume(args, backend, &explicit);
+        return resume(args, &explicit);
     }
     let spec = dataset_spec(&args.data, 10_000)?;
     let data_seed = args.data.data_seed.unwrap_or(args.seed);
     let data = spec.load(data_seed)?;
     let info = DataInfo::describe(spec, data_seed, &data);
-    // The SDE lives in model space (ve's default σ_max is measured there).
+    // The SDE lives in model space (ve's default σ_max is measured there, on the points that
+    // `max_pairwise_distance` picks, so only those are mapped).
+    let sigma_points = data.subset(SIGMA_MAX_POINTS, MAX_DISTANCE_SEED);
     let model_space = Dataset::from_points(
         data.name.clone(),
-        info.normalisation.to_model(&data.points),
+        info.normalisation.to_model(&sigma_points.points),
         data.dim,
     );
     let sde = build_sde(&args.sde, &model_space)?;
-    let config = train_config(args, &sde, &data, &model_space.points)?;
+    let config = train_config(args, &sde, &data, info.normalisation)?;
     config.validate(&sde)?;
     if args.eval_every > 0 && args.eval_samples == 0 {
         return Err(Failure::usage(
             "invalid parameter eval-samples: must be >= 1",
         ));
     }
-    let device = open_backend(backend)?;
+    let (devices, list) = open_training_devices(&args.device, args.devices.as_deref())?;
+    let device = devices[0].clone();
     prepare_run_folder(&args.out, args.force)?;
     let autodiff = device.clone().autodiff();
     eprintln!(
-        "training {} ({}) on {} (n = {}, d = {}, sha256 {}…) with {} under {}; run folder {}",
+        "training {} ({}) on {} (n = {}, d = {}, sha256 {}…) with {} under {} on {}; run folder {}",
         config.model.name(),
         config.parameterisation.name(),
         data.name,
@@ -410,6 +425,7 @@ pub fn run_command(args: &TrainArgs, matches: &ArgMatches) -> CliResult<()> {
         &info.sha256[..12],
         config.loss.kind.name(),
         sde.name(),
+        list,
         args.out.display()
     );
     let evaluation = evaluation(
@@ -426,7 +442,8 @@ pub fn run_command(args: &TrainArgs, matches: &ArgMatches) -> CliResult<()> {
         ModelConfig::Mlp(model) => {
             let net = model.init(seed, &autodiff)?;
             drive(
-                Trainer::new(config, sde, &data, info, net, &autodiff)?,
+                Trainer::new(config, sde, &data, info, net, &autodiff)?
+                    .with_replicas(replicas(&devices))?,
                 &args.out,
                 evaluation,
             )
@@ -434,7 +451,8 @@ pub fn run_command(args: &TrainArgs, matches: &ArgMatches) -> CliResult<()> {
         ModelConfig::Unet(model) => {
             let net = model.init(seed, &autodiff)?;
             drive(
-                Trainer::new(config, sde, &data, info, net, &autodiff)?,
+                Trainer::new(config, sde, &data, info, net, &autodiff)?
+                    .with_replicas(replicas(&devices))?,
                 &args.out,
                 evaluation,
             )
@@ -442,11 +460,12 @@ pub fn run_command(args: &TrainArgs, matches: &ArgMatches) -> CliResult<()> {
     }
 }
 
-fn resume(
-    args: &TrainArgs,
-    backend: BackendKind,
-    explicit: &dyn Fn(&str) -> bool,
-) -> CliResult<()> {
+/// The autodiff devices of the replicas beyond the main device.
+fn replicas(devices: &[Device]) -> Vec<Device> {
+    devices[1..].iter().map(|d| d.clone().autodiff()).collect()
+}
+
+fn resume(args: &TrainArgs, explicit: &dyn Fn(&str) -> bool) -> CliResult<()> {
     let ckpt = crate::score_source::resolve_reporting(&args.out, args.resume_from)?;
     let meta = read_meta(&ckpt)?;
     let mut config = meta.train.clone();
@@ -463,7 +482,8 @@ fn resume(
         config.log_every = args.log_every;
     }
     let (_, data) = checkpoint_training_set(&meta)?;
-    let device = open_backend(backend)?;
+    let (devices, _) = open_training_devices(&args.device, args.devices.as_deref())?;
+    let device = devices[0].clone();
     let autodiff = device.clone().autodiff();
     if meta.step >= config.steps {
         println!(
@@ -487,12 +507,14 @@ fn resume(
     match meta.model().clone() {
         ModelConfig::Mlp(model) => {
             let template = model.init(0, &autodiff)?;
-            let trainer = Trainer::resume(&ckpt, &meta, config, &data, template, &autodiff)?;
+            let trainer = Trainer::resume(&ckpt, &meta, config, &data, template, &autodiff)?
+                .with_replicas(replicas(&devices))?;
             drive(trainer, &args.out, evaluation)
         }
         ModelConfig::Unet(model) => {
             let template = model.init(0, &autodiff)?;
-            let trainer = Trainer::resume(&ckpt, &meta, config, &data, template, &autodiff)?;
+            let trainer = Trainer::resume(&ckpt, &meta, config, &data, template, &autodiff)?
+                .with_replicas(replicas(&devices))?;
             drive(trainer, &args.out, evaluation)
         }
     }

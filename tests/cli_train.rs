@@ -621,3 +621,120 @@ fn checkpoint_flag_implies_the_score_and_warns_about_what_it_overrides() {
     assert_eq!(summary["score"], "checkpoint");
     assert_eq!(summary["sde"]["name"], "vp");
 }
+
+/// The log of a run folder as (step, loss, grad_norm) rows.
+fn log_rows(run: &Path) -> Vec<(u64, f64, f64)> {
+    fs::read_to_string(run.join("log.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let cells: Vec<&str> = line.split(',').collect();
+            (
+                cells[0].parse().unwrap(),
+                cells[1].parse().unwrap(),
+                cells[4].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `train --devices` splits each batch over replicas: the log matches one device within
+/// float32 rounding (relative 1e-5, see crates/train/tests/multi_device.rs), the run resumes
+/// on another number of devices, and bad lists are usage errors that name the entry.
+#[test]
+fn training_on_a_device_list_matches_one_device_and_resumes_on_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one");
+    assert!(train("--steps 12 --log-every 1", &one).status.success());
+    let two = dir.path().join("two");
+    let output = train("--steps 6 --log-every 1 --devices cpu:0,cpu:1", &two);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("on cpu:0,cpu:1"),
+        "{}",
+        stderr(&output)
+    );
+    let output = scorelab(&[
+        "train",
+        "--resume",
+        "--steps",
+        "12",
+        "--devices",
+        "cpu:0,cpu:1,cpu:2",
+        "--out",
+        two.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let (a, b) = (log_rows(&one), log_rows(&two));
+    assert_eq!(a.len(), 12);
+    let steps: Vec<u64> = b.iter().map(|r| r.0).collect();
+    assert_eq!(steps, (1..=12).collect::<Vec<_>>(), "one line per step");
+    for (x, y) in a.iter().zip(&b) {
+        for (p, q) in [(x.1, y.1), (x.2, y.2)] {
+            assert!(
+                (p - q).abs() <= 1e-5 * p.abs().max(q.abs()),
+                "{x:?} vs {y:?}"
+            );
+        }
+    }
+    for (list, expected) in [
+        ("tpu:0", "tpu"),
+        ("cpu:0,wgpu:0", "mixes backends"),
+        ("node1/cpu:0", "docs/scale.md"),
+    ] {
+        let output = train(&format!("--steps 2 --devices {list} --force"), &one);
+        assert_eq!(output.status.code(), Some(2), "{list}");
+        assert!(stderr(&output).contains(expected), "{}", stderr(&output));
+    }
+    let output = train("--steps 2 --devices cpu:0 --device cpu --force", &one);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--device"), "{}", stderr(&output));
+}
+
+/// A float32 .npy file as training data trains like the same points from a CSV file.
+#[test]
+fn a_npy_training_set_trains_like_the_same_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let points: Vec<f32> = (0..400)
+        .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+        .collect();
+    let npy = dir.path().join("train.npy");
+    fs::write(
+        &npy,
+        scorelab_core::datasets::encode_npy(&[200, 2], &points).unwrap(),
+    )
+    .unwrap();
+    let csv = dir.path().join("train.csv");
+    let mut text = String::from("x0,x1\n");
+    for row in points.chunks(2) {
+        text.push_str(&format!("{},{}\n", row[0], row[1]));
+    }
+    fs::write(&csv, text).unwrap();
+    let mut logs = Vec::new();
+    for (name, file) in [("npy", &npy), ("csv", &csv)] {
+        let out = dir.path().join(name);
+        let output = scorelab(&[
+            "train",
+            "--dataset",
+            "csv",
+            "--data-file",
+            file.to_str().unwrap(),
+            "--width",
+            "16",
+            "--depth",
+            "2",
+            "--embedding",
+            "8",
+            "--batch-size",
+            "32",
+            "--steps",
+            "5",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        logs.push(fs::read_to_string(out.join("log.csv")).unwrap());
+    }
+    assert_eq!(logs[0], logs[1]);
+}

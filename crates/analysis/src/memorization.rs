@@ -6,7 +6,8 @@
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-use scorelab_core::nearest::{two_nearest_neighbours, TwoNearest};
+use scorelab_core::nearest::{two_nearest_neighbours, two_nearest_neighbours_in, TwoNearest};
+use scorelab_core::Dataset;
 
 use crate::error::{AnalysisError, Result};
 use crate::stats::{summarise, Summary};
@@ -51,8 +52,23 @@ fn ratio(d1: f32, d2: f32) -> f64 {
 
 /// The two nearest training points of every row of `points`.
 pub fn neighbours(points: &Tensor<2>, training: &Tensor<2>) -> Result<Neighbours> {
-    let [m, d] = points.dims();
     let [n, dt] = training.dims();
+    check_sizes(points, n, dt)?;
+    Ok(with_ratios(two_nearest_neighbours(points, training)))
+}
+
+/// [`neighbours`] against a training set read chunk by chunk from the host (a `.npy` file
+/// mapped from disk stays there: memory does not grow with its size).
+pub fn neighbours_in(points: &Tensor<2>, training: &Dataset) -> Result<Neighbours> {
+    check_sizes(points, training.n, training.dim)?;
+    Ok(with_ratios(two_nearest_neighbours_in(
+        points,
+        &training.points,
+    )))
+}
+
+fn check_sizes(points: &Tensor<2>, n: usize, dt: usize) -> Result<()> {
+    let [m, d] = points.dims();
     if d != dt {
         return Err(AnalysisError::Shape(format!(
             "points have dimension {d} but the training set has dimension {dt}"
@@ -64,14 +80,17 @@ pub fn neighbours(points: &Tensor<2>, training: &Tensor<2>) -> Result<Neighbours
             format!("need at least one point and two training points, got {m} and {n}"),
         ));
     }
-    let nearest = two_nearest_neighbours(points, training);
+    Ok(())
+}
+
+fn with_ratios(nearest: TwoNearest) -> Neighbours {
     let ratio = nearest
         .d1
         .iter()
         .zip(&nearest.d2)
         .map(|(&a, &b)| ratio(a, b))
         .collect();
-    Ok(Neighbours { nearest, ratio })
+    Neighbours { nearest, ratio }
 }
 
 /// Checks a threshold on d1/d2: it must lie in (0, 1].

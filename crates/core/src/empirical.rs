@@ -9,6 +9,8 @@
 
 use burn::tensor::{Device, Tensor};
 
+use crate::datasets::Points;
+use crate::device::tensor_from_rows;
 use crate::error::{CoreError, Result};
 use crate::score::{marginal_columns, ScoreFn, Times};
 use crate::sde::Sde;
@@ -25,9 +27,34 @@ struct DataChunk {
     sq_norms: Tensor<2>,
 }
 
+/// Where the training points of an empirical score live.
+enum Store {
+    /// Uploaded once, chunk by chunk.
+    Resident(Vec<DataChunk>),
+    /// Rows of a mapped file, read and uploaded chunk by chunk at every evaluation and used as
+    /// (y − shift)/scale.
+    Streamed {
+        points: Points,
+        data_chunk: usize,
+        shift: f32,
+        scale: f32,
+    },
+}
+
+impl DataChunk {
+    fn new(points: Tensor<2>) -> Self {
+        let sq_norms = points.clone().powi_scalar(2).sum_dim(1).transpose();
+        DataChunk {
+            points_t: points.clone().transpose(),
+            points,
+            sq_norms,
+        }
+    }
+}
+
 /// The empirical score of a fixed training set under a fixed SDE.
 pub struct EmpiricalScore {
-    chunks: Vec<DataChunk>,
+    store: Store,
     sde: Sde,
     n: usize,
     dim: usize,
@@ -68,25 +95,85 @@ impl EmpiricalScore {
         let device = data.device();
         let chunks = (0..n)
             .step_by(data_chunk)
-            .map(|start| {
-                let len = data_chunk.min(n - start);
-                let points = data.clone().narrow(0, start, len);
-                let sq_norms = points.clone().powi_scalar(2).sum_dim(1).transpose();
-                DataChunk {
-                    points_t: points.clone().transpose(),
-                    points,
-                    sq_norms,
-                }
-            })
+            .map(|start| DataChunk::new(data.clone().narrow(0, start, data_chunk.min(n - start))))
             .collect();
         Ok(EmpiricalScore {
-            chunks,
+            store: Store::Resident(chunks),
             sde,
             n,
             dim,
             query_chunk,
             device,
         })
+    }
+
+    /// The empirical score of host rows of length `dim` used as (y − shift)/scale (a
+    /// normalisation into the model's space; (0, 1) leaves them as they are). Rows in memory
+    /// are uploaded once, as [`EmpiricalScore::with_chunks`] does; the rows of a mapped file
+    /// are read from disk `data_chunk` at a time at every evaluation, so memory stays bounded
+    /// by the chunk sizes and N by the disk.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_points(
+        points: &Points,
+        dim: usize,
+        sde: Sde,
+        (shift, scale): (f32, f32),
+        query_chunk: usize,
+        data_chunk: usize,
+        device: &Device,
+    ) -> Result<Self> {
+        let n = points.len().checked_div(dim).unwrap_or(0);
+        if !points.is_mapped() || n == 0 {
+            let values: Vec<f32> = points.iter().map(|v| (v - shift) / scale).collect();
+            let data = tensor_from_rows(&values, n, dim, device);
+            return Self::with_chunks(data, sde, query_chunk, data_chunk);
+        }
+        if query_chunk == 0 || data_chunk == 0 {
+            return Err(CoreError::invalid("chunk size", "must be >= 1"));
+        }
+        Ok(EmpiricalScore {
+            store: Store::Streamed {
+                points: points.clone(),
+                data_chunk,
+                shift,
+                scale,
+            },
+            sde,
+            n,
+            dim,
+            query_chunk,
+            device: device.clone(),
+        })
+    }
+
+    /// Whether the training points are read from disk at every evaluation.
+    pub fn is_streamed(&self) -> bool {
+        matches!(self.store, Store::Streamed { .. })
+    }
+
+    /// Calls `visit` on every chunk of the training set, in order.
+    fn for_each_chunk(&self, mut visit: impl FnMut(&DataChunk)) {
+        match &self.store {
+            Store::Resident(chunks) => chunks.iter().for_each(visit),
+            Store::Streamed {
+                points,
+                data_chunk,
+                shift,
+                scale,
+            } => {
+                let Ok(()) = points.for_each_chunk(self.dim, *data_chunk, |_, rows| {
+                    let values: Vec<f32> = rows.iter().map(|v| (v - shift) / scale).collect();
+                    let len = values.len() / self.dim;
+                    visit(&DataChunk::new(tensor_from_rows(
+                        &values,
+                        len,
+                        self.dim,
+                        &self.device,
+                    )));
+                    Ok::<(), std::convert::Infallible>(())
+                });
+            }
+        }
     }
 
     /// The number of training points N.
@@ -112,12 +199,12 @@ impl EmpiricalScore {
         let dot_scale = alpha.clone() / sigma2.clone();
         let norm_scale = alpha.clone().powi_scalar(2) / sigma2.clone().mul_scalar(2.0);
         let mut acc: Option<Accumulator> = None;
-        for chunk in &self.chunks {
+        self.for_each_chunk(|chunk| {
             // logits_bk = (α x·y_k − α²‖y_k‖²/2) / σ²   (−‖x − c − α y_k‖²/(2σ²) up to a row constant)
             let logits = centred.clone().matmul(chunk.points_t.clone()) * dot_scale.clone()
                 - chunk.sq_norms.clone() * norm_scale.clone();
             let chunk_max = logits.clone().max_dim(1);
-            acc = Some(match acc {
+            acc = Some(match acc.take() {
                 None => {
                     let p = (logits - chunk_max.clone()).exp();
                     Accumulator {
@@ -143,7 +230,7 @@ impl EmpiricalScore {
                     }
                 }
             });
-        }
+        });
         acc.expect("at least one data chunk")
     }
 

@@ -13,10 +13,12 @@
 //! - [`datasets`]: Swiss roll, lemniscate, circle, Diracs, mixtures, MNIST (IDX, verified),
 //!   CSV and `.npy` files, with seeded subsets and parts;
 //! - [`device`]: the burn backends by name (flex, ndarray, wgpu) and tensor ↔ host copies;
+//! - [`devices`]: device lists for data-parallel training (`cpu:0,cpu:1`, `wgpu:all`);
 //! - [`error`]: the typed errors, `CoreError`.
 
 pub mod datasets;
 pub mod device;
+pub mod devices;
 pub mod empirical;
 pub mod error;
 pub mod gmm;
@@ -26,6 +28,7 @@ pub mod sde;
 
 pub use datasets::{Dataset, DatasetSpec};
 pub use device::{open_device, wgpu_adapter, AdapterDescription, BackendKind};
+pub use devices::DeviceList;
 pub use empirical::EmpiricalScore;
 pub use error::{CoreError, Result};
 pub use gmm::{Gmm, GmmScore};

@@ -13,7 +13,8 @@
 
 use burn::tensor::Tensor;
 
-use crate::device::to_vec;
+use crate::datasets::Points;
+use crate::device::{tensor_from_rows, to_vec};
 
 const DIRECT_MAX_DIM: usize = 8;
 
@@ -67,39 +68,50 @@ fn insert(best: &mut Vec<(f64, usize)>, candidate: (f64, usize), k: usize) {
 /// For every row of `queries` (M × d) its `k` nearest rows of `references` (N × d) as
 /// (squared distance in f64, index), nearest first (fewer than k where N < k).
 pub fn k_nearest(queries: &Tensor<2>, references: &Tensor<2>, k: usize) -> Vec<Vec<(f64, usize)>> {
+    k_nearest_in(queries, &Points::from(to_vec(references.clone())), k)
+}
+
+/// [`k_nearest`] against reference rows held on the host (in memory or mapped from a file,
+/// row length that of the queries), read one chunk at a time: each chunk is uploaded once,
+/// compared with every query block and released, so a mapped set never needs to fit in memory.
+pub fn k_nearest_in(queries: &Tensor<2>, references: &Points, k: usize) -> Vec<Vec<(f64, usize)>> {
     let [m, d] = queries.dims();
-    let [n, _] = references.dims();
+    let device = queries.device();
     let (query_chunk, ref_chunk) = chunks(d);
     let host_queries = to_vec(queries.clone());
-    let host_references = to_vec(references.clone());
     let mut best: Vec<Vec<(f64, usize)>> = vec![Vec::with_capacity(k + 1); m];
-    if k == 0 {
+    if k == 0 || m == 0 {
         return best;
     }
-    for q0 in (0..m).step_by(query_chunk) {
-        let q_len = query_chunk.min(m - q0);
-        let q = queries.clone().narrow(0, q0, q_len);
-        for r0 in (0..n).step_by(ref_chunk) {
-            let r_len = ref_chunk.min(n - r0);
-            let candidates = r_len.min(k + CANDIDATE_MARGIN);
-            let d2 = squared_distances(&q, references.clone().narrow(0, r0, r_len), d);
+    let query_blocks: Vec<(usize, Tensor<2>)> = (0..m)
+        .step_by(query_chunk)
+        .map(|q0| (q0, queries.clone().narrow(0, q0, query_chunk.min(m - q0))))
+        .collect();
+    let Ok(()) = references.for_each_chunk(d, ref_chunk, |r0, rows| {
+        let r_len = rows.len() / d;
+        let candidates = r_len.min(k + CANDIDATE_MARGIN);
+        let block = tensor_from_rows(rows, r_len, d, &device);
+        for (q0, q) in &query_blocks {
+            let q_len = q.dims()[0];
+            let d2 = squared_distances(q, block.clone(), d);
             // the smallest distances are the largest negated ones
             let (_, indices) = (-d2).topk_with_indices(candidates, 1);
             let indices = integer_values(indices);
             for row in 0..q_len {
                 let query = &host_queries[(q0 + row) * d..(q0 + row + 1) * d];
                 for &index in &indices[row * candidates..(row + 1) * candidates] {
-                    let j = r0 + index as usize;
-                    let reference = &host_references[j * d..(j + 1) * d];
+                    let j = index as usize;
+                    let reference = &rows[j * d..(j + 1) * d];
                     insert(
                         &mut best[q0 + row],
-                        (exact_squared_distance(query, reference), j),
+                        (exact_squared_distance(query, reference), r0 + j),
                         k,
                     );
                 }
             }
         }
-    }
+        Ok::<(), std::convert::Infallible>(())
+    });
     best
 }
 
@@ -128,7 +140,15 @@ pub struct TwoNearest {
 /// For every row of `queries` the distances to and indices of its two nearest rows of
 /// `references`, chunked and exactly ranked like [`k_nearest`].
 pub fn two_nearest_neighbours(queries: &Tensor<2>, references: &Tensor<2>) -> TwoNearest {
-    let best = k_nearest(queries, references, 2);
+    two_nearest_of(k_nearest(queries, references, 2))
+}
+
+/// [`two_nearest_neighbours`] against host rows read chunk by chunk ([`k_nearest_in`]).
+pub fn two_nearest_neighbours_in(queries: &Tensor<2>, references: &Points) -> TwoNearest {
+    two_nearest_of(k_nearest_in(queries, references, 2))
+}
+
+fn two_nearest_of(best: Vec<Vec<(f64, usize)>>) -> TwoNearest {
     let pick = |b: &Vec<(f64, usize)>, j: usize| b.get(j).copied().unwrap_or((f64::INFINITY, 0));
     TwoNearest {
         d1: best.iter().map(|b| pick(b, 0).0.sqrt() as f32).collect(),

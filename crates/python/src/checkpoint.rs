@@ -120,7 +120,7 @@ impl PyCheckpoint {
     /// The training set the checkpoint was trained on, in data coordinates, (n, d).
     fn training_set<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let data = self.dataset()?;
-        Ok(matrix(py, data.points.clone(), data.n, data.dim))
+        Ok(matrix(py, data.points.to_vec(), data.n, data.dim))
     }
 
     /// The SDE the network was trained for.

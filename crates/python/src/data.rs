@@ -61,5 +61,5 @@ pub fn dataset<'py>(
         .image_shape
         .map(|s| s.to_vec())
         .unwrap_or(vec![data.dim]);
-    Ok(batch(py, data.points, data.n, &row_shape))
+    Ok(batch(py, data.points.into_vec(), data.n, &row_shape))
 }

@@ -52,7 +52,7 @@ impl PyGaussianMixture {
             gmm: self.gmm.clone(),
         };
         let data = spec.load(seed).py()?;
-        Ok(matrix(py, data.points, data.n, data.dim))
+        Ok(matrix(py, data.points.into_vec(), data.n, data.dim))
     }
 
     /// The exact score ∇ log p_t(x) of the mixture pushed through `sde` (default vp).

@@ -4,6 +4,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use scorelab_core::datasets::points::STREAM_CHUNK_ROWS;
 use scorelab_core::device::tensor_from_rows;
 use scorelab_core::error::{require_non_negative, require_positive};
 use scorelab_core::{CoreError, Dataset, DatasetSpec, Sde};
@@ -152,7 +153,7 @@ impl DataInfo {
             n: data.n,
             dim: data.dim,
             image_shape: data.image_shape,
-            sha256: points_hash(&data.points),
+            sha256: dataset_hash(data),
             normalisation: Normalisation::default_for(data),
         }
     }
@@ -161,9 +162,28 @@ impl DataInfo {
 /// SHA-256 (hex) of f32 values in little-endian order.
 pub fn points_hash(points: &[f32]) -> String {
     let mut hasher = Sha256::new();
-    for v in points {
-        hasher.update(v.to_le_bytes());
-    }
+    hash_values(&mut hasher, points);
+    hex(hasher)
+}
+
+/// [`points_hash`] of a dataset's points, read in chunks (a mapped file stays on disk).
+pub fn dataset_hash(data: &Dataset) -> String {
+    let mut hasher = Sha256::new();
+    let Ok(()) = data
+        .points
+        .for_each_chunk(data.dim, STREAM_CHUNK_ROWS, |_, rows| {
+            hash_values(&mut hasher, rows);
+            Ok::<(), std::convert::Infallible>(())
+        });
+    hex(hasher)
+}
+
+fn hash_values(hasher: &mut Sha256, values: &[f32]) {
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    hasher.update(&bytes);
+}
+
+fn hex(hasher: Sha256) -> String {
     hasher
         .finalize()
         .iter()

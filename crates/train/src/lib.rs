@@ -13,6 +13,8 @@
 //! - [`config`]: `TrainConfig`, `DataInfo`, `Normalisation` (data ↔ model space);
 //! - [`checkpoint`]: the checkpoint format (DESIGN §7), loading a network as a `ScoreFn`;
 //!   [`integrity`]: SHA-256 of weight files; [`params`]: parameters as flat vectors;
+//! - [`multi_device`]: data-parallel steps over several devices (burn-train's MultiDevice
+//!   pattern: shards weighted n_r/B, gradients summed on the main device);
 //! - [`training_set`]: which training set a checkpoint belongs to;
 //! - [`classifier`]: the MNIST classifier whose features give the Fréchet distance;
 //! - [`error`]: the typed errors, `TrainError`.
@@ -26,6 +28,7 @@ pub mod error;
 pub mod integrity;
 pub mod loss;
 pub mod mlp;
+pub mod multi_device;
 pub mod network;
 pub mod params;
 pub mod trainer;

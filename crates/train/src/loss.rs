@@ -379,6 +379,28 @@ impl Batch {
             probes,
         }
     }
+
+    /// Rows `start..start + len` of the batch, with the same rows of every projection and
+    /// probe block: the shard one replica of a data-parallel step evaluates.
+    pub fn shard(&self, start: usize, len: usize) -> Batch {
+        let d = self.dim;
+        let rows = |values: &[f32]| values[start * d..(start + len) * d].to_vec();
+        let blocks = |values: &[f32]| -> Vec<f32> {
+            values
+                .chunks(self.rows * d)
+                .flat_map(|block| block[start * d..(start + len) * d].iter().copied())
+                .collect()
+        };
+        Batch {
+            rows: len,
+            dim: d,
+            x0: rows(&self.x0),
+            times: self.times[start..start + len].to_vec(),
+            noise: rows(&self.noise),
+            projections: blocks(&self.projections),
+            probes: blocks(&self.probes),
+        }
+    }
 }
 
 /// The batch-mean loss, split into the score-matching part and the penalty ([1] tensors).

@@ -8,10 +8,12 @@ use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use scorelab_core::datasets::Points;
 use scorelab_core::device::to_vec;
 use scorelab_core::{CoreError, Dataset, ScoreFn, Sde};
 
@@ -19,9 +21,10 @@ use crate::adam::{ema_update, AdamState};
 use crate::checkpoint::{
     load_state, write_checkpoint, CheckpointState, Meta, NetworkScore, FORMAT, VERSION,
 };
-use crate::config::{points_hash, DataInfo, TrainConfig};
+use crate::config::{dataset_hash, DataInfo, Normalisation, TrainConfig};
 use crate::error::{Result, TrainError};
 use crate::loss::{evaluate, Batch};
+use crate::multi_device::{combine_on_main_device, flatten_gradients_params, shards, Combine};
 use crate::network::ScoreNetwork;
 use crate::params::{all_require_grad, flatten, flatten_grads, replace};
 
@@ -56,13 +59,27 @@ pub struct Trainer<N: ScoreNetwork> {
     pub config: TrainConfig,
     pub sde: Sde,
     pub data: DataInfo,
-    points: Vec<f32>,
+    /// The training points: in model space, or (a mapped file) in data space with the
+    /// normalisation applied to each batch.
+    points: Points,
+    batch_normalisation: Option<Normalisation>,
     net: N,
     adam: AdamState,
     ema: Vec<Tensor<1>>,
     step: u64,
     device: Device,
+    /// The devices of the other replicas of a data-parallel run (empty on one device).
+    replicas: Vec<Device>,
+    combine: Combine<N>,
     commands: Vec<String>,
+}
+
+/// The loss terms (on the main device, without autodiff) and the flattened gradient of a step.
+struct StepGradient {
+    total: Tensor<1>,
+    matching: Tensor<1>,
+    penalty: Option<Tensor<1>>,
+    gradient: Vec<Tensor<1>>,
 }
 
 fn check_network<N: ScoreNetwork>(net: &N) -> Result<()> {
@@ -87,13 +104,23 @@ fn check_data(net_dim: usize, data: &Dataset, info: &DataInfo) -> Result<()> {
     if data.n == 0 {
         return Err(TrainError::invalid("n-train", "the training set is empty"));
     }
-    if points_hash(&data.points) != info.sha256 {
+    if dataset_hash(data) != info.sha256 {
         return Err(TrainError::invalid(
             "dataset",
             "the training data differs from the data the run was started with (SHA-256 mismatch)",
         ));
     }
     Ok(())
+}
+
+/// The points a trainer draws batches from: a model-space copy of data in memory, or a mapped
+/// file as it is, normalised batch by batch (the same values: the map is elementwise).
+fn model_points(data: &Dataset, normalisation: Normalisation) -> (Points, Option<Normalisation>) {
+    if data.points.is_mapped() {
+        (data.points.clone(), Some(normalisation))
+    } else {
+        (normalisation.to_model(&data.points).into(), None)
+    }
 }
 
 impl<N: ScoreNetwork> Trainer<N> {
@@ -110,8 +137,10 @@ impl<N: ScoreNetwork> Trainer<N> {
         check_network(&net)?;
         check_data(net.dim(), data, &info)?;
         let params = flatten(&net);
+        let (points, batch_normalisation) = model_points(data, info.normalisation);
         Ok(Self {
-            points: info.normalisation.to_model(&data.points),
+            points,
+            batch_normalisation,
             adam: AdamState::zeros(&params),
             ema: params,
             config,
@@ -120,6 +149,8 @@ impl<N: ScoreNetwork> Trainer<N> {
             net,
             step: 0,
             device: device.clone(),
+            replicas: Vec::new(),
+            combine: combine_on_main_device::<N>,
             commands: Vec::new(),
         })
     }
@@ -149,8 +180,10 @@ impl<N: ScoreNetwork> Trainer<N> {
         }
         let state = load_state(dir, &template, meta)?;
         let net = replace(template, state.weights);
+        let (points, batch_normalisation) = model_points(data, meta.data.normalisation);
         Ok(Self {
-            points: meta.data.normalisation.to_model(&data.points),
+            points,
+            batch_normalisation,
             adam: AdamState {
                 step: meta.step,
                 m: state.adam_m,
@@ -163,8 +196,43 @@ impl<N: ScoreNetwork> Trainer<N> {
             net,
             step: meta.step,
             device: device.clone(),
+            replicas: Vec::new(),
+            combine: combine_on_main_device::<N>,
             commands: meta.commands.clone(),
         })
+    }
+
+    /// Trains data-parallel over the trainer's device (the main one) and `others` (autodiff
+    /// devices of the same backend): each step's batch is split across them and their
+    /// gradients combined on the main device (see [`crate::multi_device`]). The run's data,
+    /// noise and results do not depend on the number of devices beyond float32 rounding, and
+    /// its checkpoints are those of a one-device run.
+    pub fn with_replicas(mut self, others: Vec<Device>) -> Result<Self> {
+        let count = others.len() + 1;
+        if self.config.batch_size < count {
+            return Err(TrainError::invalid(
+                "devices",
+                format!(
+                    "{count} devices need a batch of at least {count} rows, got {}",
+                    self.config.batch_size
+                ),
+            ));
+        }
+        self.replicas = others;
+        Ok(self)
+    }
+
+    /// Replaces the rule that merges the replicas' gradients (by default burn-train's
+    /// MultiDevice rule, [`combine_on_main_device`]); tests use it to check that a wrong rule
+    /// is caught.
+    pub fn with_gradient_combination(mut self, combine: Combine<N>) -> Self {
+        self.combine = combine;
+        self
+    }
+
+    /// The number of devices a step runs on.
+    pub fn device_count(&self) -> usize {
+        self.replicas.len() + 1
     }
 
     /// Steps taken so far.
@@ -229,7 +297,7 @@ impl<N: ScoreNetwork> Trainer<N> {
         let config = &self.config;
         let dim = self.net.dim();
         let mut rng = step_rng(config.seed, k);
-        let batch = Batch::draw(
+        let mut batch = Batch::draw(
             &self.points,
             dim,
             config.batch_size,
@@ -237,23 +305,25 @@ impl<N: ScoreNetwork> Trainer<N> {
             &self.sde,
             &mut rng,
         );
-        let parts = evaluate(
-            &self.net,
-            config.parameterisation,
-            &self.sde,
-            &config.loss,
-            &batch,
-            &self.device,
-        );
-        let mut grads = parts.total.backward();
-        let g = flatten_grads(&self.net, &mut grads);
+        if let Some(normalisation) = self.batch_normalisation {
+            batch.x0 = normalisation.to_model(&batch.x0);
+        }
+        let StepGradient {
+            total,
+            matching,
+            penalty,
+            gradient: g,
+        } = if self.replicas.is_empty() {
+            self.gradient_one_device(&batch)
+        } else {
+            self.gradient_replicas(&batch)
+        };
         let sq_norm = g
             .iter()
             .map(|g| g.clone().square().sum())
             .reduce(|a, b| a + b)
             .expect("the network has parameters");
-        let penalty = parts.penalty.clone().map(|p| p.inner());
-        let mut stats = vec![parts.total.inner(), parts.matching.inner(), sq_norm];
+        let mut stats = vec![total, matching, sq_norm];
         stats.extend(penalty);
         let values = to_vec(Tensor::cat(stats, 0));
         let (loss, matching, grad_norm) = (
@@ -293,6 +363,89 @@ impl<N: ScoreNetwork> Trainer<N> {
             grad_norm,
             lr,
         })
+    }
+
+    /// The loss and gradient of `batch` on the trainer's one device.
+    fn gradient_one_device(&self, batch: &Batch) -> StepGradient {
+        let config = &self.config;
+        let parts = evaluate(
+            &self.net,
+            config.parameterisation,
+            &self.sde,
+            &config.loss,
+            batch,
+            &self.device,
+        );
+        let mut grads = parts.total.backward();
+        StepGradient {
+            gradient: flatten_grads(&self.net, &mut grads),
+            total: parts.total.inner(),
+            matching: parts.matching.inner(),
+            penalty: parts.penalty.map(|p| p.inner()),
+        }
+    }
+
+    /// The loss and gradient of `batch` split over the replicas, which run concurrently (one
+    /// thread each); their gradients are merged by the combination rule on the main device.
+    fn gradient_replicas(&self, batch: &Batch) -> StepGradient {
+        let devices: Vec<&Device> = std::iter::once(&self.device)
+            .chain(&self.replicas)
+            .collect();
+        let config = &self.config;
+        let sde = &self.sde;
+        let main = &self.device;
+        let results: Vec<(GradientsParams, [Tensor<1>; 2], Option<Tensor<1>>)> =
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = shards(batch.rows, devices.len())
+                    .into_iter()
+                    .zip(&devices)
+                    .map(|((start, len), &device)| {
+                        let replica = self.net.clone().fork(device);
+                        let shard = batch.shard(start, len);
+                        let weight = len as f64 / batch.rows as f64;
+                        scope.spawn(move || {
+                            let parts = evaluate(
+                                &replica,
+                                config.parameterisation,
+                                sde,
+                                &config.loss,
+                                &shard,
+                                device,
+                            );
+                            let total = parts.total * weight;
+                            let grads = GradientsParams::from_grads(total.backward(), &replica);
+                            let on_main = |t: Tensor<1>| (t.inner() * weight).to_device(main);
+                            (
+                                grads,
+                                [total.inner().to_device(main), on_main(parts.matching)],
+                                parts.penalty.map(on_main),
+                            )
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("a replica's step panicked"))
+                    .collect()
+            });
+        let sum = |terms: Vec<Tensor<1>>| terms.into_iter().reduce(|a, b| a + b);
+        let mut totals = Vec::new();
+        let mut matchings = Vec::new();
+        let mut penalties = Vec::new();
+        let mut grads = Vec::new();
+        for (g, [total, matching], penalty) in results {
+            grads.push(g);
+            totals.push(total);
+            matchings.push(matching);
+            penalties.extend(penalty);
+        }
+        let combined = (self.combine)(&self.net, main, grads);
+        StepGradient {
+            gradient: flatten_gradients_params(&self.net, &combined),
+            total: sum(totals).expect("at least one replica"),
+            matching: sum(matchings).expect("at least one replica"),
+            penalty: sum(penalties),
+        }
     }
 }
 

@@ -7,6 +7,7 @@ mod csv;
 mod curve;
 mod mnist;
 mod npy;
+pub mod points;
 mod swissroll;
 mod toy;
 
@@ -21,7 +22,8 @@ use serde::{Deserialize, Serialize};
 pub use self::csv::{load_csv, parse_csv};
 pub use self::curve::distance_to_curve;
 pub use self::mnist::{decompress, load_mnist, parse_idx_header, MnistSplit, MNIST_FILES};
-pub use self::npy::{fortran_to_c_order, load_npy, parse_npy};
+pub use self::npy::{encode_npy, fortran_to_c_order, load_npy, open_npy, parse_npy};
+pub use self::points::Points;
 pub use self::swissroll::{swissroll, swissroll_curve_distance, SWISSROLL_SCALE};
 pub use self::toy::{circle, diracs, lemniscate, lemniscate_curve_distance};
 
@@ -45,8 +47,8 @@ pub const DATASET_NAMES: [&str; 7] = [
 pub struct Dataset {
     /// A short description (`swissroll`, `mnist/train` ...).
     pub name: String,
-    /// Row-major points, `n × dim`.
-    pub points: Vec<f32>,
+    /// Row-major points, `n × dim`: in memory, or mapped from a `.npy` file.
+    pub points: Points,
     pub n: usize,
     pub dim: usize,
     /// `[channels, height, width]` for images.
@@ -54,6 +56,9 @@ pub struct Dataset {
     /// Class labels, one per point, where the data have them.
     pub labels: Option<Vec<u8>>,
 }
+
+/// The seed of the subset [`Dataset::max_pairwise_distance`] measures.
+pub const MAX_DISTANCE_SEED: u64 = 0x5eed;
 
 /// The value range of image pixels (MNIST levels divided by 255).
 pub const PIXEL_RANGE: (f32, f32) = (0.0, 1.0);
@@ -84,7 +89,7 @@ impl Dataset {
         let n = points.len().checked_div(dim).unwrap_or(0);
         Dataset {
             name: name.into(),
-            points,
+            points: points.into(),
             n,
             dim,
             image_shape: None,
@@ -110,7 +115,7 @@ impl Dataset {
         }
         Dataset {
             name: self.name.clone(),
-            points,
+            points: points.into(),
             n: indices.len(),
             dim: self.dim,
             image_shape: self.image_shape,
@@ -152,7 +157,7 @@ impl Dataset {
     /// The largest pairwise distance (Song & Ermon's σ_max for the VE SDE), computed exactly
     /// on at most `max_points` points (a seeded subset beyond that).
     pub fn max_pairwise_distance(&self, max_points: usize) -> f64 {
-        let data = self.subset(max_points, 0x5eed);
+        let data = self.subset(max_points, MAX_DISTANCE_SEED);
         let mut best = 0.0f64;
         for i in 0..data.n {
             let a = data.row(i);
@@ -235,7 +240,7 @@ impl DatasetSpec {
                 })
             }
             DatasetSpec::Csv { path } if path.extension().is_some_and(|e| e == "npy") => {
-                load_npy(path)
+                open_npy(path)
             }
             DatasetSpec::Csv { path } => load_csv(path),
         }

@@ -2,11 +2,65 @@
 //! [N, ...] (rows of the product of the trailing sizes), in C
 //! or Fortran order. A Fortran-order array stores its first index fastest; it is reordered to
 //! the row-major layout of [`Dataset`], so both orders give the same points.
+//!
+//! [`open_npy`] maps a little-endian float32 C-order file into memory instead of reading it
+//! (its rows are then read from disk as they are used, [`super::points`]); other files are
+//! read and converted.
 
+use std::io::Seek;
 use std::path::Path;
 
+use super::points::{MappedValues, Points, STREAM_CHUNK_ROWS};
 use super::Dataset;
 use crate::error::{CoreError, Result};
+
+/// Opens a `.npy` file of points: memory-mapped where it holds little-endian float32 values
+/// in C order, else read into memory as [`load_npy`] does. Every value is checked finite
+/// (for a mapped file in one chunked pass that keeps little resident).
+pub fn open_npy(path: &Path) -> Result<Dataset> {
+    let fail = |reason: String| CoreError::bad_file(path, reason);
+    let mut file = std::fs::File::open(path).map_err(|e| CoreError::io(path, e))?;
+    let header = match npyz::NpyHeader::from_reader(&mut file) {
+        Ok(header) => header,
+        Err(e) => return Err(fail(format!("not a .npy file: {e}"))),
+    };
+    let offset = file.stream_position().map_err(|e| CoreError::io(path, e))? as usize;
+    let npy = npyz::NpyFile::with_header(header, std::io::empty());
+    let shape: Vec<usize> = npy.shape().iter().map(|&s| s as usize).collect();
+    let little_f32 = matches!(npy.dtype(), npyz::DType::Plain(t)
+        if t.type_char() == npyz::TypeChar::Float
+            && t.size_field() == 4
+            && t.endianness() == npyz::Endianness::Little);
+    let mappable = little_f32
+        && npy.order() == npyz::Order::C
+        && shape.len() >= 2
+        && !shape.contains(&0)
+        && cfg!(target_endian = "little");
+    if !mappable {
+        return load_npy(path);
+    }
+    let dim: usize = shape[1..].iter().product();
+    let Some(mapped) = MappedValues::open(path, offset, shape[0] * dim)? else {
+        return load_npy(path);
+    };
+    let points = Points::Mapped(mapped);
+    points.for_each_chunk(dim, STREAM_CHUNK_ROWS, |start, rows| {
+        match rows.iter().position(|v| !v.is_finite()) {
+            Some(k) => Err(fail(format!(
+                "row {} has a non-finite value",
+                start + k / dim
+            ))),
+            None => Ok(()),
+        }
+    })?;
+    let mut data = Dataset::from_points("npy", Vec::new(), dim);
+    data.points = points;
+    data.n = shape[0];
+    if let [_, c, h, w] = shape[..] {
+        data.image_shape = Some([c, h, w]);
+    }
+    Ok(data)
+}
 
 /// Row-major (C-order) values of an array stored in Fortran order with `shape`.
 pub fn fortran_to_c_order(values: &[f32], shape: &[usize]) -> Vec<f32> {
@@ -70,6 +124,21 @@ pub fn parse_npy(bytes: &[u8], path: &Path) -> Result<Dataset> {
         data.image_shape = Some([c, h, w]);
     }
     Ok(data)
+}
+
+/// The bytes of a `.npy` file (format 1.0, little-endian float32, C order) of `values` with
+/// `shape`.
+pub fn encode_npy(shape: &[u64], values: &[f32]) -> std::io::Result<Vec<u8>> {
+    use npyz::WriterBuilder;
+    let mut bytes = Vec::new();
+    let mut writer = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(shape)
+        .writer(&mut bytes)
+        .begin_nd()?;
+    writer.extend(values.iter().copied())?;
+    writer.finish()?;
+    Ok(bytes)
 }
 
 /// Loads a `.npy` file of points; errors name the file.
