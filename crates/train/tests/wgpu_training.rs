@@ -91,3 +91,34 @@ fn wgpu_divergence_matches_the_cpu() {
     assert!(rel_max_diff(&s_cpu, &s_gpu) < 1e-4);
     assert!(rel_max_diff(&d_cpu, &d_gpu) < 1e-4);
 }
+
+/// The data-parallel path on wgpu: a device list of the machine's adapters (one, lavapipe, in
+/// CI) plus a second replica on the main device matches the one-device CPU run.
+#[test]
+fn wgpu_replicas_train_like_the_cpu() {
+    let Some(gpu) = wgpu_for_tests() else { return };
+    let listed = "wgpu:all"
+        .parse::<scorelab_core::DeviceList>()
+        .unwrap()
+        .open()
+        .unwrap();
+    assert!(!listed.is_empty());
+    let mut on_cpu = trainer_on(&Device::flex(), LossKind::Ssm);
+    let mut replicas: Vec<Device> = listed[1..].iter().map(|d| d.clone().autodiff()).collect();
+    replicas.push(gpu.clone().autodiff());
+    let mut on_gpus = trainer_on(&listed[0], LossKind::Ssm)
+        .with_replicas(replicas)
+        .unwrap();
+    for _ in 0..3 {
+        let (a, b) = (on_cpu.step().unwrap(), on_gpus.step().unwrap());
+        assert!(
+            (a.loss - b.loss).abs() < 1e-3 * (1.0 + a.loss.abs()),
+            "{a:?} vs {b:?}"
+        );
+    }
+    let weights = |t: &Trainer<Mlp>| -> Vec<f32> {
+        flatten(&t.network()).into_iter().flat_map(values).collect()
+    };
+    let gap = rel_max_diff(&weights(&on_cpu), &weights(&on_gpus));
+    assert!(gap < 1e-3, "weights differ by {gap}");
+}
