@@ -5,11 +5,11 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use scorelab_analysis::memorization::{memorisation_stats, neighbours, DEFAULT_THRESHOLD};
+use scorelab_analysis::memorization::{memorisation_stats, neighbours_in, DEFAULT_THRESHOLD};
 use scorelab_analysis::plot::{image_grid_png, scatter_png, trajectories_png};
 use scorelab_core::datasets::clip_to_range;
 use scorelab_core::device::to_vec;
-use scorelab_core::nearest::nearest_neighbours;
+use scorelab_core::nearest::nearest_neighbours_in;
 use scorelab_core::BackendKind;
 use scorelab_sample::{sample_with_prior, without_rows, SamplerConfig, SamplerOptions};
 
@@ -84,7 +84,6 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
         normalisation,
         checkpoint_dir,
     } = source;
-    let train_tensor = data.to_tensor(&device);
     // Every argument is checked by now. The folder itself is created once the samples exist,
     // so an interrupted or failed run leaves no empty folder behind.
     OutputDir::check(&args.out, args.force)?;
@@ -130,11 +129,11 @@ pub fn run(args: &SampleArgs) -> CliResult<()> {
     // the d1/d2 criterion of `analyze memorization`: free of the data's scale, so it means the
     // same for 2-D points and for 784-pixel images (it needs two training points)
     let (d1, memorised) = if data.n >= 2 {
-        let nearest = neighbours(&sample_tensor, &train_tensor)?;
+        let nearest = neighbours_in(&sample_tensor, &data)?;
         let memorised = memorisation_stats(&nearest, DEFAULT_THRESHOLD)?.memorised_fraction;
         (nearest.nearest.d1, Some(memorised))
     } else {
-        (nearest_neighbours(&sample_tensor, &train_tensor).0, None)
+        (nearest_neighbours_in(&sample_tensor, &data.points).0, None)
     };
     let on_point =
         d1.iter().filter(|&&d| d <= ON_TRAINING_POINT).count() as f64 / kept.max(1) as f64;

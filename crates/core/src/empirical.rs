@@ -112,7 +112,6 @@ impl EmpiricalScore {
     /// are uploaded once, as [`EmpiricalScore::with_chunks`] does; the rows of a mapped file
     /// are read from disk `data_chunk` at a time at every evaluation, so memory stays bounded
     /// by the chunk sizes and N by the disk.
-    #[allow(clippy::too_many_arguments)]
     pub fn from_points(
         points: &Points,
         dim: usize,

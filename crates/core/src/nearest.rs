@@ -118,8 +118,16 @@ pub fn k_nearest_in(queries: &Tensor<2>, references: &Points, k: usize) -> Vec<V
 /// For every row of `queries` (M × d) the Euclidean distance to and index of its nearest row
 /// of `references` (N × d).
 pub fn nearest_neighbours(queries: &Tensor<2>, references: &Tensor<2>) -> (Vec<f32>, Vec<usize>) {
-    k_nearest(queries, references, 1)
-        .into_iter()
+    nearest_of(k_nearest(queries, references, 1))
+}
+
+/// [`nearest_neighbours`] against host rows read chunk by chunk ([`k_nearest_in`]).
+pub fn nearest_neighbours_in(queries: &Tensor<2>, references: &Points) -> (Vec<f32>, Vec<usize>) {
+    nearest_of(k_nearest_in(queries, references, 1))
+}
+
+fn nearest_of(best: Vec<Vec<(f64, usize)>>) -> (Vec<f32>, Vec<usize>) {
+    best.into_iter()
         .map(|best| {
             let (d2, i) = best.first().copied().unwrap_or((f64::INFINITY, 0));
             (d2.sqrt() as f32, i)

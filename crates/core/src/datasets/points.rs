@@ -49,7 +49,7 @@ impl MappedValues {
                 ),
             ));
         }
-        let aligned = (map.as_ptr() as usize + offset) % std::mem::align_of::<f32>() == 0;
+        let aligned = (map.as_ptr() as usize + offset).is_multiple_of(std::mem::align_of::<f32>());
         Ok(aligned.then(|| MappedValues {
             map: Arc::new(map),
             offset,
