@@ -20,33 +20,29 @@ use scorelab_analysis::memorization::{
 use scorelab_analysis::paths::{path_diagnostics, PathConfig, PathReport};
 use scorelab_analysis::plot::{curves_png, histograms_png, image_grid_png, Axes, Series};
 use scorelab_analysis::quality::{quality, QualityMetric, SlicedW2To, SLICED_W2_MAX_DIM};
-use scorelab_analysis::rate::{imitation_rate, RateConfig, RateReport};
+use scorelab_analysis::rate::{imitation_rate, RateConfig};
 use scorelab_analysis::stats::summarise;
-use scorelab_analysis::tmin::{tmin_sweep, TminReport, TminRow};
+use scorelab_analysis::tmin::tmin_sweep;
 use scorelab_core::device::{tensor_from_rows, to_vec};
-use scorelab_core::{
-    BackendKind, Dataset, DatasetSpec, EmpiricalScore, GmmScore, PerturbedScore, ScoreFn, Sde,
-};
+use scorelab_core::{Dataset, DatasetSpec, EmpiricalScore, GmmScore, PerturbedScore, ScoreFn, Sde};
 use scorelab_sample::{Prior, SamplerConfig};
 use scorelab_train::checkpoint::{read_meta, resolve};
-use scorelab_train::classifier::{
-    CLASSES, CLASSIFIER_MODEL_FILE, FEATURES, PIXELS as FEATURE_INPUT,
-};
-use scorelab_train::{load_classifier, Classifier, Normalisation};
+use scorelab_train::classifier::{CLASSES, FEATURES, PIXELS as FEATURE_INPUT};
+use scorelab_train::{Classifier, Normalisation};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::analysis_io::{file_names, open, open_classifier, out_dir, read_samples, source_json};
 use crate::cli::{
-    AgreementArgs, AnalyzeCommand, ClassifierArgs, FisherArgs, LikelihoodArgs, MemorizationArgs,
-    OutputArgs, PathsArgs, RateArgs, ScoreArgs, TminArgs, TrainingCurvesArgs,
+    AgreementArgs, AnalyzeCommand, FisherArgs, LikelihoodArgs, MemorizationArgs, PathsArgs,
+    RateArgs, TminArgs, TrainingCurvesArgs,
 };
 use crate::failure::{CliResult, Failure};
-use crate::output::{OutputDir, SummaryTable};
+use crate::output::table_from_flags;
 use crate::sample_cmd::{progress_bar, sampler_config};
 use crate::score_source::{
-    checkpoint_training_set, dataset_spec, locate, parse_list, parse_perturbation, shipped_path,
-    ScoreSource,
+    checkpoint_training_set, dataset_spec, locate, parse_list, parse_perturbation, ScoreSource,
 };
 use crate::train_cmd::EXACT_DIVERGENCE_MAX_DIM;
 
@@ -63,51 +59,6 @@ pub fn run(what: &AnalyzeCommand) -> CliResult<()> {
         AnalyzeCommand::Cells(args) => crate::cells_cmd::run(args),
         AnalyzeCommand::Compare(args) => crate::compare_cmd::run(args),
     }
-}
-
-pub fn open(output: &OutputArgs) -> CliResult<Device> {
-    crate::backend::open_backend(BackendKind::parse(&output.device)?)
-}
-
-/// The output folder of `analyze NAME` when --out is not given: `out/NAME` (the training
-/// curves: `out/training-curves`).
-pub fn default_out(name: &str) -> String {
-    match name {
-        "training" => "out/training-curves".into(),
-        other => format!("out/{other}"),
-    }
-}
-
-/// The output folder of `analyze NAME`: --out, else [`default_out`].
-pub fn out_dir(output: &OutputArgs, name: &str) -> CliResult<OutputDir> {
-    let path = output
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(default_out(name)));
-    OutputDir::create(&path, output.force)
-}
-
-/// Shows each analysis command's default output folder in its --help.
-pub fn with_default_out_help(command: clap::Command) -> clap::Command {
-    command.mut_subcommand("analyze", |analyze| {
-        analyze.mut_subcommands(|sub| {
-            let folder = default_out(sub.get_name());
-            sub.mut_arg("out", |arg| {
-                arg.help(format!("Output folder [default: {folder}]"))
-            })
-        })
-    })
-}
-
-/// Reads samples from .npy ([n, d] or [n, c, h, w], C or Fortran order) or CSV, as rows of
-/// length `dim`.
-pub fn read_samples(path: &Path) -> CliResult<(Vec<f32>, usize)> {
-    let data = if path.extension().is_some_and(|e| e == "csv") {
-        scorelab_core::datasets::load_csv(path)?
-    } else {
-        scorelab_core::datasets::load_npy(path)?
-    };
-    Ok((data.points.into_vec(), data.dim))
 }
 
 /// The part of `scorelab sample`'s summary.json that names the training set.
@@ -241,29 +192,6 @@ pub fn memorisation_section(
         }
     }
     Ok((section, own, fresh))
-}
-
-/// The default location of the reference classifier.
-const SHIPPED_CLASSIFIER: &str = "checkpoints/mnist-classifier";
-
-/// Loads the classifier named by the flag, or the shipped one; None (with a warning) when the
-/// flag is not given and the shipped one is absent.
-pub fn open_classifier(args: &ClassifierArgs, device: &Device) -> CliResult<Option<Classifier>> {
-    match &args.classifier {
-        Some(dir) => Ok(Some(load_classifier(dir, device)?.0)),
-        None => {
-            let dir = shipped_path(Path::new(SHIPPED_CLASSIFIER));
-            if dir.join(CLASSIFIER_MODEL_FILE).exists() {
-                Ok(Some(load_classifier(&dir, device)?.0))
-            } else {
-                eprintln!(
-                    "warning: no classifier at {}; image quality is not measured (see scorelab train-classifier)",
-                    dir.display()
-                );
-                Ok(None)
-            }
-        }
-    }
 }
 
 /// The Fréchet distance in a classifier's penultimate features to a fixed reference set of
@@ -402,7 +330,7 @@ fn table_row(label: &str, n: usize, section: &Value) -> Vec<String> {
 }
 
 fn memorization(args: &MemorizationArgs) -> CliResult<()> {
-    let table = SummaryTable::from_flags(&args.table, &TABLE_COLUMNS)?;
+    let table = table_from_flags(&args.table, &TABLE_COLUMNS)?;
     let device = open(&args.output)?;
     let (values, dim) = read_samples(&args.samples)?;
     let (data, spec, seed, origin) = training_set(args)?;
@@ -505,179 +433,6 @@ fn memorization(args: &MemorizationArgs) -> CliResult<()> {
     Ok(())
 }
 
-/// Writes the curves of a path report (PNG) and its table (CSV).
-pub fn write_path_report(out: &OutputDir, report: &PathReport) -> CliResult<Vec<PathBuf>> {
-    let log_x = Axes {
-        log_x: true,
-        log_y: false,
-    };
-    let log_xy = Axes {
-        log_x: true,
-        log_y: true,
-    };
-    let d1: Vec<Series> = report
-        .series
-        .iter()
-        .map(|s| Series {
-            label: &s.label,
-            values: &s.mean_d1,
-        })
-        .collect();
-    let mut written = vec![out.write(
-        "paths_d1.png",
-        &curves_png(
-            "mean distance to the nearest training point",
-            "τ",
-            "mean d1",
-            &report.tau,
-            &d1,
-            log_xy,
-        )?,
-    )?];
-    written.push(out.write(
-        "paths_score_gap.png",
-        &curves_png(
-            "score gap along the model's paths",
-            "τ",
-            "mean ‖s_θ − s_emp‖",
-            &report.tau,
-            &[
-                Series {
-                    label: "‖s_θ − s_emp‖",
-                    values: &report.score_gap,
-                },
-                Series {
-                    label: "σ·‖s_θ − s_emp‖",
-                    values: &report.scaled_score_gap,
-                },
-            ],
-            log_xy,
-        )?,
-    )?);
-    let (file, title, values) = match &report.novikov {
-        Some(novikov) => (
-            "paths_novikov.png",
-            format!(
-                "Novikov exponent ((1+ε)²/4ε) ∫ ½ g² ‖s_θ − s_emp‖² dτ from T, ε = {}",
-                report.viscosity
-            ),
-            novikov,
-        ),
-        None => (
-            "paths_gap_integral.png",
-            "score-gap integral ∫ ½ g² ‖s_θ − s_emp‖² dτ from T (ODE: not a KL)".to_string(),
-            &report.gap_integral,
-        ),
-    };
-    written.push(out.write(
-        file,
-        &curves_png(
-            &title,
-            "τ",
-            "cumulative from T",
-            &report.tau,
-            &[Series {
-                label: "model vs empirical",
-                values,
-            }],
-            log_xy,
-        )?,
-    )?);
-    let violations: Vec<Series> = report
-        .series
-        .iter()
-        .filter_map(|s| {
-            s.divergence.as_ref().map(|d| Series {
-                label: &s.label,
-                values: &d.violation_fraction,
-            })
-        })
-        .collect();
-    if !violations.is_empty() {
-        written.push(out.write(
-            "paths_li_yau.png",
-            &curves_png(
-                "fraction of points with ∇·s below −d/σ²",
-                "τ",
-                "violating fraction",
-                &report.tau,
-                &violations,
-                log_x,
-            )?,
-        )?);
-    }
-    let mut header = vec!["tau".to_string(), "sigma".into()];
-    for s in &report.series {
-        let name = s.label.replace(' ', "_");
-        header.push(format!("{name}_mean_d1"));
-        header.push(format!("{name}_memorised_fraction"));
-        if s.divergence.is_some() {
-            header.push(format!("{name}_mean_divergence"));
-            header.push(format!("{name}_li_yau_violations"));
-        }
-    }
-    header.extend([
-        "score_gap".into(),
-        "scaled_score_gap".into(),
-        "gap_integral".into(),
-        "novikov".into(),
-    ]);
-    let mut csv = header.join(",") + "\n";
-    for k in 0..report.tau.len() {
-        let mut row = vec![report.tau[k], report.sigma[k]];
-        for s in &report.series {
-            row.push(s.mean_d1[k]);
-            row.push(s.memorised_fraction[k]);
-            if let Some(d) = &s.divergence {
-                row.push(d.mean[k]);
-                row.push(d.violation_fraction[k]);
-            }
-        }
-        row.extend([
-            report.score_gap[k],
-            report.scaled_score_gap[k],
-            report.gap_integral[k],
-            report.novikov.as_ref().map_or(f64::NAN, |v| v[k]),
-        ]);
-        csv.push_str(
-            &row.iter()
-                .map(|v| v.to_string())
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        csv.push('\n');
-    }
-    written.push(out.write("paths.csv", csv.as_bytes())?);
-    Ok(written)
-}
-
-/// The names of written files, for a report's "files" entry.
-pub fn file_names(written: &[PathBuf]) -> Vec<String> {
-    written
-        .iter()
-        .filter_map(|p| p.file_name())
-        .map(|f| f.to_string_lossy().into_owned())
-        .collect()
-}
-
-/// The head of a report: the command, the score, its SDE and training set, and the files.
-pub fn source_json(
-    command: &str,
-    args: &ScoreArgs,
-    source: &ScoreSource,
-    written: &[PathBuf],
-) -> Value {
-    json!({
-        "command": command,
-        "score": args.score_name(),
-        "checkpoint": args.checkpoint,
-        "perturbation": args.perturb,
-        "sde": source.sde,
-        "training_set": { "spec": source.spec, "seed": source.data_seed, "n": source.data.n },
-        "files": file_names(written),
-    })
-}
-
 fn divergence_flag(text: &str, dim: usize) -> CliResult<bool> {
     match text {
         "on" => Ok(true),
@@ -735,7 +490,7 @@ fn path_table_row(label: &str, report: &PathReport) -> Vec<String> {
 }
 
 fn paths(args: &PathsArgs) -> CliResult<()> {
-    let table = SummaryTable::from_flags(&args.table, &PATH_TABLE_COLUMNS)?;
+    let table = table_from_flags(&args.table, &PATH_TABLE_COLUMNS)?;
     let device = open(&args.output)?;
     let sampler = sampler_config(&args.integrator, false)?;
     let source = ScoreSource::open(&args.source, args.integrator.seed, &device)?;
@@ -772,7 +527,7 @@ fn paths(args: &PathsArgs) -> CliResult<()> {
         &mut |k| bar.set_position(k as u64),
     )?;
     bar.finish_and_clear();
-    let written = write_path_report(&out, &report)?;
+    let written = report.write(&out)?;
     let mut record = source_json("analyze paths", &args.source, &source, &written);
     record["config"] = json!(config);
     record["score_evaluations_per_sample"] = json!(config.sampler.evaluations());
@@ -808,44 +563,6 @@ fn paths(args: &PathsArgs) -> CliResult<()> {
     Ok(())
 }
 
-/// Writes the rate plot and table.
-pub fn write_rate_report(out: &OutputDir, report: &RateReport) -> CliResult<Vec<PathBuf>> {
-    let fit: Vec<f64> = report
-        .tau
-        .iter()
-        .map(|t| (report.pooled.intercept + report.pooled.slope * t.ln()).exp())
-        .collect();
-    let fit_label = format!("fit: slope {:.3} (theory 1/2)", report.pooled.slope);
-    let png = curves_png(
-        "imitation rate of the empirical-score ODE (heat SDE)",
-        "τ",
-        "geometric mean of d1",
-        &report.tau,
-        &[
-            Series {
-                label: "measured",
-                values: &report.d1_geometric_mean,
-            },
-            Series {
-                label: &fit_label,
-                values: &fit,
-            },
-        ],
-        Axes {
-            log_x: true,
-            log_y: true,
-        },
-    )?;
-    let mut csv = String::from("tau,d1_geometric_mean\n");
-    for (t, d) in report.tau.iter().zip(&report.d1_geometric_mean) {
-        csv.push_str(&format!("{t},{d}\n"));
-    }
-    Ok(vec![
-        out.write("rate.png", &png)?,
-        out.write("rate.csv", csv.as_bytes())?,
-    ])
-}
-
 fn rate(args: &RateArgs) -> CliResult<()> {
     let device = open(&args.output)?;
     let spec = dataset_spec(&args.data, 100)?;
@@ -876,7 +593,7 @@ fn rate(args: &RateArgs) -> CliResult<()> {
         bar.set_position(k as u64)
     })?;
     bar.finish_and_clear();
-    let written = write_rate_report(&out, &report)?;
+    let written = report.write(&out)?;
     out.write_json(
         "rate.json",
         &json!({
@@ -978,7 +695,7 @@ fn tmin(args: &TminArgs) -> CliResult<()> {
         &mut |k| bar.set_position(k as u64),
     )?;
     bar.finish_and_clear();
-    let written = write_tmin_report(&out, &report)?;
+    let written = report.write(&out)?;
     let mut record = source_json("analyze tmin", &args.source, &source, &written);
     record["samplers"] = json!(samplers);
     record["prior"] = json!(prior.kind());
@@ -1003,87 +720,6 @@ fn tmin(args: &TminArgs) -> CliResult<()> {
     }
     println!("wrote {}", out.file("").display());
     Ok(())
-}
-
-/// Writes the sweep's plot (one set of curves per sampler) and table.
-pub fn write_tmin_report(out: &OutputDir, report: &TminReport) -> CliResult<Vec<PathBuf>> {
-    let mut samplers: Vec<&str> = Vec::new();
-    for row in &report.rows {
-        if !samplers.contains(&row.sampler.as_str()) {
-            samplers.push(&row.sampler);
-        }
-    }
-    let t: Vec<f64> = report
-        .rows
-        .iter()
-        .filter(|r| r.sampler == samplers[0])
-        .map(|r| r.t_min)
-        .collect();
-    let mut curves: Vec<(String, Vec<f64>)> = Vec::new();
-    for &sampler in &samplers {
-        let rows: Vec<&TminRow> = report
-            .rows
-            .iter()
-            .filter(|r| r.sampler == sampler)
-            .collect();
-        let suffix = if samplers.len() > 1 {
-            format!(" ({sampler}, {} evaluations)", rows[0].evaluations)
-        } else {
-            String::new()
-        };
-        curves.push((
-            format!("memorised fraction{suffix}"),
-            rows.iter()
-                .map(|r| r.memorisation.memorised_fraction)
-                .collect(),
-        ));
-        curves.push((
-            format!("mean d1{suffix}"),
-            rows.iter().map(|r| r.memorisation.d1.mean).collect(),
-        ));
-        if let Some(name) = &report.quality_metric {
-            curves.push((
-                format!("{name}{suffix}"),
-                rows.iter().map(|r| r.quality.unwrap_or(f64::NAN)).collect(),
-            ));
-        }
-    }
-    let series: Vec<Series> = curves
-        .iter()
-        .map(|(label, values)| Series { label, values })
-        .collect();
-    let png = curves_png(
-        "early stopping",
-        "t_min",
-        "value",
-        &t,
-        &series,
-        Axes {
-            log_x: true,
-            log_y: false,
-        },
-    )?;
-    let mut csv = String::from(
-        "sampler,evaluations,t_min,sigma,memorised_fraction,mean_d1,median_d1,quality,nonfinite\n",
-    );
-    for r in &report.rows {
-        csv.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{}\n",
-            r.sampler,
-            r.evaluations,
-            r.t_min,
-            r.sigma,
-            r.memorisation.memorised_fraction,
-            r.memorisation.d1.mean,
-            r.memorisation.d1.median,
-            r.quality.map(|q| q.to_string()).unwrap_or_default(),
-            r.nonfinite
-        ));
-    }
-    Ok(vec![
-        out.write("tmin.png", &png)?,
-        out.write("tmin.csv", csv.as_bytes())?,
-    ])
 }
 
 /// Negative log-likelihood in nats per dimension of data-space points (the model-space density

@@ -8,7 +8,7 @@ use scorelab_analysis::plot::{curves_png, grouped_scatter_png, trajectories_png,
 use scorelab_core::device::to_vec;
 use scorelab_sample::sample_with_prior;
 
-use crate::analyze_cmd::{open, out_dir, source_json};
+use crate::analysis_io::{open, out_dir, source_json};
 use crate::cli::CellsArgs;
 use crate::failure::{CliResult, Failure};
 use crate::output::OutputDir;

@@ -7,7 +7,7 @@ use scorelab_analysis::frechet::frechet_distance;
 use scorelab_core::device::{tensor_from_rows, to_vec};
 use scorelab_train::classifier::{FEATURES, PIXELS};
 
-use crate::analyze_cmd::{open, open_classifier, out_dir, read_samples};
+use crate::analysis_io::{open, open_classifier, out_dir, read_samples};
 use crate::cli::CompareArgs;
 use crate::failure::{CliResult, Failure};
 

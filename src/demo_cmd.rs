@@ -16,7 +16,8 @@ use scorelab_core::{BackendKind, DatasetSpec, EmpiricalScore};
 use scorelab_sample::{Prior, SamplerConfig, SamplerKind, TauGrid};
 use scorelab_train::load_score;
 
-use crate::analyze_cmd::{memorisation_section, read_samples, write_path_report, Baselines};
+use crate::analysis_io::read_samples;
+use crate::analyze_cmd::{memorisation_section, Baselines};
 use crate::backend::open_backend;
 use crate::cli::{Cli, Command, DemoArgs};
 use crate::failure::{CliResult, Failure};
@@ -314,7 +315,7 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
         &mut |k| bar.set_position(k as u64),
     )?;
     bar.finish_and_clear();
-    write_path_report(&paths_out, &report)?;
+    report.write(&paths_out)?;
     paths_out.write_json(
         "paths.json",
         &json!({ "config": path_config, "report": report }),

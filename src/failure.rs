@@ -51,8 +51,11 @@ impl fmt::Display for Failure {
 impl From<CoreError> for Failure {
     fn from(e: CoreError) -> Self {
         match e {
-            CoreError::InvalidParameter { .. } | CoreError::UnknownName { .. } => {
-                Failure::Usage(e.to_string())
+            CoreError::InvalidParameter { .. }
+            | CoreError::UnknownName { .. }
+            | CoreError::OutputRefused(_) => Failure::Usage(e.to_string()),
+            CoreError::OutputOccupied(_) => {
+                Failure::Usage(format!("{e}; pass --force to overwrite its files"))
             }
             _ => Failure::Runtime(e.to_string()),
         }

@@ -13,7 +13,7 @@ use scorelab_core::device::tensor_from_rows;
 use scorelab_core::{Dataset, Sde};
 use scorelab_train::Normalisation;
 
-use crate::analyze_cmd::file_names;
+use crate::analysis_io::file_names;
 use crate::cli::ForwardArgs;
 use crate::failure::{CliResult, Failure};
 use crate::output::OutputDir;

@@ -1,5 +1,6 @@
 //! The `scorelab` command line: parses arguments and calls the library crates.
 
+mod analysis_io;
 mod analyze_cmd;
 mod backend;
 mod bench_cmd;
@@ -62,7 +63,7 @@ fn main() {
 /// check instead of being read as an unknown flag), and a flag given twice keeps its last
 /// value (a --config file's entries come first, so the command line wins).
 pub fn command_settings(command: clap::Command) -> clap::Command {
-    analyze_cmd::with_default_out_help(common_settings(command))
+    analysis_io::with_default_out_help(common_settings(command))
 }
 
 fn common_settings(command: clap::Command) -> clap::Command {

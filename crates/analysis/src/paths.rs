@@ -11,15 +11,19 @@
 //! reported. When asked, ∇·s is compared with the Li–Yau bound −d/σ²(τ), which the Hessian of
 //! the log of any Gaussian-smoothed density obeys.
 
+use std::path::PathBuf;
+
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use scorelab_core::device::to_vec;
+use scorelab_core::output::OutputDir;
 use scorelab_core::{ScoreFn, Times};
 use scorelab_sample::{sample_with_prior, PathSnapshot, Prior, SamplerConfig};
 
 use crate::error::{AnalysisError, Result};
 use crate::memorization::{memorisation_stats, neighbours, DEFAULT_THRESHOLD};
+use crate::plot::{curves_png, Axes, Series};
 
 /// A divergence below the bound by more than this fraction of |bound| counts as a violation;
 /// the slack absorbs float32 rounding of the empirical score's exact divergence.
@@ -278,6 +282,155 @@ pub fn path_diagnostics(
     report.novikov = girsanov_factor(report.viscosity)
         .map(|factor| report.gap_integral.iter().map(|v| factor * v).collect());
     Ok(report)
+}
+
+impl PathReport {
+    /// Writes the report's curves (PNG: mean d1, score gap, the gap integral or Novikov exponent,
+    /// Li–Yau violations) and its table (`paths.csv`) into `out`; returns the paths written.
+    pub fn write(&self, out: &OutputDir) -> Result<Vec<PathBuf>> {
+        let log_x = Axes {
+            log_x: true,
+            log_y: false,
+        };
+        let log_xy = Axes {
+            log_x: true,
+            log_y: true,
+        };
+        let d1: Vec<Series> = self
+            .series
+            .iter()
+            .map(|s| Series {
+                label: &s.label,
+                values: &s.mean_d1,
+            })
+            .collect();
+        let mut written = vec![out.write(
+            "paths_d1.png",
+            &curves_png(
+                "mean distance to the nearest training point",
+                "τ",
+                "mean d1",
+                &self.tau,
+                &d1,
+                log_xy,
+            )?,
+        )?];
+        written.push(out.write(
+            "paths_score_gap.png",
+            &curves_png(
+                "score gap along the model's paths",
+                "τ",
+                "mean ‖s_θ − s_emp‖",
+                &self.tau,
+                &[
+                    Series {
+                        label: "‖s_θ − s_emp‖",
+                        values: &self.score_gap,
+                    },
+                    Series {
+                        label: "σ·‖s_θ − s_emp‖",
+                        values: &self.scaled_score_gap,
+                    },
+                ],
+                log_xy,
+            )?,
+        )?);
+        let (file, title, values) = match &self.novikov {
+            Some(novikov) => (
+                "paths_novikov.png",
+                format!(
+                    "Novikov exponent ((1+ε)²/4ε) ∫ ½ g² ‖s_θ − s_emp‖² dτ from T, ε = {}",
+                    self.viscosity
+                ),
+                novikov,
+            ),
+            None => (
+                "paths_gap_integral.png",
+                "score-gap integral ∫ ½ g² ‖s_θ − s_emp‖² dτ from T (ODE: not a KL)".to_string(),
+                &self.gap_integral,
+            ),
+        };
+        written.push(out.write(
+            file,
+            &curves_png(
+                &title,
+                "τ",
+                "cumulative from T",
+                &self.tau,
+                &[Series {
+                    label: "model vs empirical",
+                    values,
+                }],
+                log_xy,
+            )?,
+        )?);
+        let violations: Vec<Series> = self
+            .series
+            .iter()
+            .filter_map(|s| {
+                s.divergence.as_ref().map(|d| Series {
+                    label: &s.label,
+                    values: &d.violation_fraction,
+                })
+            })
+            .collect();
+        if !violations.is_empty() {
+            written.push(out.write(
+                "paths_li_yau.png",
+                &curves_png(
+                    "fraction of points with ∇·s below −d/σ²",
+                    "τ",
+                    "violating fraction",
+                    &self.tau,
+                    &violations,
+                    log_x,
+                )?,
+            )?);
+        }
+        let mut header = vec!["tau".to_string(), "sigma".into()];
+        for s in &self.series {
+            let name = s.label.replace(' ', "_");
+            header.push(format!("{name}_mean_d1"));
+            header.push(format!("{name}_memorised_fraction"));
+            if s.divergence.is_some() {
+                header.push(format!("{name}_mean_divergence"));
+                header.push(format!("{name}_li_yau_violations"));
+            }
+        }
+        header.extend([
+            "score_gap".into(),
+            "scaled_score_gap".into(),
+            "gap_integral".into(),
+            "novikov".into(),
+        ]);
+        let mut csv = header.join(",") + "\n";
+        for k in 0..self.tau.len() {
+            let mut row = vec![self.tau[k], self.sigma[k]];
+            for s in &self.series {
+                row.push(s.mean_d1[k]);
+                row.push(s.memorised_fraction[k]);
+                if let Some(d) = &s.divergence {
+                    row.push(d.mean[k]);
+                    row.push(d.violation_fraction[k]);
+                }
+            }
+            row.extend([
+                self.score_gap[k],
+                self.scaled_score_gap[k],
+                self.gap_integral[k],
+                self.novikov.as_ref().map_or(f64::NAN, |v| v[k]),
+            ]);
+            csv.push_str(
+                &row.iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+            csv.push('\n');
+        }
+        written.push(out.write("paths.csv", csv.as_bytes())?);
+        Ok(written)
+    }
 }
 
 #[cfg(test)]

@@ -4,14 +4,18 @@
 //! The slope of log d1 against log τ is fitted per path over a window of small τ, where the
 //! other training points no longer pull; the report gives the mean slope with a 95% interval.
 
+use std::path::PathBuf;
+
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use scorelab_core::nearest::two_nearest_neighbours;
+use scorelab_core::output::OutputDir;
 use scorelab_core::{ScoreFn, Sde};
 use scorelab_sample::{sample, SamplerConfig, SamplerKind, TauGrid};
 
 use crate::error::{AnalysisError, Result};
+use crate::plot::{curves_png, Axes, Series};
 use crate::stats::{fit_line, mean, summarise, LineFit, Summary};
 
 /// The window upper end puts σ(τ) at this fraction of the median training-point spacing.
@@ -208,4 +212,45 @@ pub fn imitation_rate(
         pooled,
         theory: 0.5,
     })
+}
+
+impl RateReport {
+    /// Writes the measured decay of d1 with its fitted line (`rate.png`) and the table
+    /// (`rate.csv`) into `out`; returns the paths written.
+    pub fn write(&self, out: &OutputDir) -> Result<Vec<PathBuf>> {
+        let fit: Vec<f64> = self
+            .tau
+            .iter()
+            .map(|t| (self.pooled.intercept + self.pooled.slope * t.ln()).exp())
+            .collect();
+        let fit_label = format!("fit: slope {:.3} (theory 1/2)", self.pooled.slope);
+        let png = curves_png(
+            "imitation rate of the empirical-score ODE (heat SDE)",
+            "τ",
+            "geometric mean of d1",
+            &self.tau,
+            &[
+                Series {
+                    label: "measured",
+                    values: &self.d1_geometric_mean,
+                },
+                Series {
+                    label: &fit_label,
+                    values: &fit,
+                },
+            ],
+            Axes {
+                log_x: true,
+                log_y: true,
+            },
+        )?;
+        let mut csv = String::from("tau,d1_geometric_mean\n");
+        for (t, d) in self.tau.iter().zip(&self.d1_geometric_mean) {
+            csv.push_str(&format!("{t},{d}\n"));
+        }
+        Ok(vec![
+            out.write("rate.png", &png)?,
+            out.write("rate.csv", csv.as_bytes())?,
+        ])
+    }
 }

@@ -2,14 +2,18 @@
 //! each t_min, from the same starting noise, so the curves differ only by where the dynamics end;
 //! for several samplers side by side (at equal score evaluations when their steps are set so).
 
+use std::path::PathBuf;
+
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use scorelab_core::output::OutputDir;
 use scorelab_core::ScoreFn;
 use scorelab_sample::{sample_with_prior, Prior, SamplerConfig};
 
 use crate::error::{AnalysisError, Result};
 use crate::memorization::{memorisation_stats, neighbours, MemorisationStats};
+use crate::plot::{curves_png, Axes, Series};
 use crate::quality::QualityMetric;
 
 /// One early-stopping time.
@@ -119,4 +123,84 @@ pub fn finite_rows(x: Tensor<2>, drop: &[usize]) -> Option<Tensor<2>> {
         &device,
     );
     Some(x.select(0, index))
+}
+
+impl TminReport {
+    /// Writes the curves against t_min (`tmin.png`) and one row per sampler and t_min
+    /// (`tmin.csv`) into `out`; returns the paths written.
+    pub fn write(&self, out: &OutputDir) -> Result<Vec<PathBuf>> {
+        let mut samplers: Vec<&str> = Vec::new();
+        for row in &self.rows {
+            if !samplers.contains(&row.sampler.as_str()) {
+                samplers.push(&row.sampler);
+            }
+        }
+        let t: Vec<f64> = self
+            .rows
+            .iter()
+            .filter(|r| r.sampler == samplers[0])
+            .map(|r| r.t_min)
+            .collect();
+        let mut curves: Vec<(String, Vec<f64>)> = Vec::new();
+        for &sampler in &samplers {
+            let rows: Vec<&TminRow> = self.rows.iter().filter(|r| r.sampler == sampler).collect();
+            let suffix = if samplers.len() > 1 {
+                format!(" ({sampler}, {} evaluations)", rows[0].evaluations)
+            } else {
+                String::new()
+            };
+            curves.push((
+                format!("memorised fraction{suffix}"),
+                rows.iter()
+                    .map(|r| r.memorisation.memorised_fraction)
+                    .collect(),
+            ));
+            curves.push((
+                format!("mean d1{suffix}"),
+                rows.iter().map(|r| r.memorisation.d1.mean).collect(),
+            ));
+            if let Some(name) = &self.quality_metric {
+                curves.push((
+                    format!("{name}{suffix}"),
+                    rows.iter().map(|r| r.quality.unwrap_or(f64::NAN)).collect(),
+                ));
+            }
+        }
+        let series: Vec<Series> = curves
+            .iter()
+            .map(|(label, values)| Series { label, values })
+            .collect();
+        let png = curves_png(
+            "early stopping",
+            "t_min",
+            "value",
+            &t,
+            &series,
+            Axes {
+                log_x: true,
+                log_y: false,
+            },
+        )?;
+        let mut csv = String::from(
+            "sampler,evaluations,t_min,sigma,memorised_fraction,mean_d1,median_d1,quality,nonfinite\n",
+        );
+        for r in &self.rows {
+            csv.push_str(&format!(
+                "{},{},{},{},{},{},{},{},{}\n",
+                r.sampler,
+                r.evaluations,
+                r.t_min,
+                r.sigma,
+                r.memorisation.memorised_fraction,
+                r.memorisation.d1.mean,
+                r.memorisation.d1.median,
+                r.quality.map(|q| q.to_string()).unwrap_or_default(),
+                r.nonfinite
+            ));
+        }
+        Ok(vec![
+            out.write("tmin.png", &png)?,
+            out.write("tmin.csv", csv.as_bytes())?,
+        ])
+    }
 }

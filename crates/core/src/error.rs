@@ -36,6 +36,24 @@ pub enum CoreError {
     /// A backend could not be created or used.
     #[error("device error: {0}")]
     Device(String),
+
+    /// An output folder that exists and is not empty, which only a forced write may reuse.
+    #[error("output folder {} exists", .0.display())]
+    OutputOccupied(PathBuf),
+
+    /// An output path that cannot receive outputs (a file where a folder should be, a table
+    /// with other columns).
+    #[error("{0}")]
+    OutputRefused(String),
+
+    /// Writing (or reading back) an output failed.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Write {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl CoreError {

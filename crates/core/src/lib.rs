@@ -14,6 +14,8 @@
 //!   CSV and `.npy` files, with seeded subsets and parts;
 //! - [`device`]: the burn backends by name (flex, ndarray, wgpu) and tensor ↔ host copies;
 //! - [`devices`]: device lists for data-parallel training (`cpu:0,cpu:1`, `wgpu:all`);
+//! - [`output`]: output folders written atomically (temporary name, rename, a manifest for
+//!   forced rewrites) and summary tables of one row per run;
 //! - [`error`]: the typed errors, `CoreError`.
 
 pub mod datasets;
@@ -23,6 +25,7 @@ pub mod empirical;
 pub mod error;
 pub mod gmm;
 pub mod nearest;
+pub mod output;
 pub mod score;
 pub mod sde;
 

@@ -174,6 +174,15 @@ impl Dataset {
     }
 }
 
+/// Points from a file: CSV when the name ends in `.csv`, else `.npy` (read into memory).
+pub fn load_points_file(path: &std::path::Path) -> Result<Dataset> {
+    if path.extension().is_some_and(|e| e == "csv") {
+        load_csv(path)
+    } else {
+        load_npy(path)
+    }
+}
+
 /// What to load: a dataset name with its options.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "name", rename_all = "lowercase")]
