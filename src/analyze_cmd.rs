@@ -1156,7 +1156,7 @@ fn agreement_cmd(args: &AgreementArgs) -> CliResult<()> {
 
 /// The columns of a run's eval.csv: steps, memorised fraction, mean d1.
 fn read_eval(run: &Path) -> CliResult<(Vec<f64>, Vec<f64>, Vec<f64>)> {
-    let path = run.join(crate::train_eval::EVAL_FILE);
+    let path = run.join(scorelab_analysis::training_eval::EVAL_FILE);
     let text = std::fs::read_to_string(&path).map_err(|e| {
         Failure::runtime(format!(
             "{}: {e} (train the run with --eval-every)",

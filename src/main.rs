@@ -19,7 +19,6 @@ mod progress;
 mod sample_cmd;
 mod score_source;
 mod train_cmd;
-mod train_eval;
 
 use clap::FromArgMatches;
 

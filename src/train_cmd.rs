@@ -23,14 +23,15 @@ use scorelab_train::loss::{
 use scorelab_train::trainer::{init_seed, LOG_FILE};
 use scorelab_train::{
     run, DataInfo, MlpConfig, ModelConfig, Normalisation, Observer, Parameterisation, RunOutcome,
-    ScoreNetwork, StepReport, TrainConfig, Trainer, UNetConfig,
+    ScoreNetwork, StepReport, TrainConfig, TrainError, Trainer, UNetConfig,
 };
 
 use crate::backend::open_training_devices;
 use crate::cli::TrainArgs;
 use crate::failure::{CliResult, Failure};
 use crate::score_source::{build_sde, checkpoint_training_set, dataset_spec, SIGMA_MAX_POINTS};
-use crate::train_eval::TrainingEvaluation;
+use scorelab_analysis::training_eval::{TrainingEvaluation, EVAL_FILE};
+use scorelab_analysis::AnalysisError;
 
 /// Model names accepted by --model.
 /// The loss curve a run folder gets beside its log.
@@ -237,7 +238,7 @@ fn prepare_run_folder(out: &Path, force: bool) -> CliResult<()> {
         for (_, path) in list_checkpoints(out)? {
             fs::remove_dir_all(&path).map_err(io)?;
         }
-        for name in [LOG_FILE, LOSS_PICTURE, crate::train_eval::EVAL_FILE] {
+        for name in [LOG_FILE, LOSS_PICTURE, EVAL_FILE] {
             let file = out.join(name);
             if file.exists() {
                 fs::remove_file(file).map_err(io)?;
@@ -283,7 +284,15 @@ impl Observer for Progress {
 
     fn on_evaluation(&mut self, step: u64, score: &dyn ScoreFn) -> scorelab_train::Result<()> {
         if let Some(evaluation) = &self.evaluation {
-            let line = evaluation.run(step, score)?;
+            let line = evaluation.run(step, score).map_err(|e| match e {
+                AnalysisError::Evaluation { step, reason } => {
+                    TrainError::Evaluation { step, reason }
+                }
+                other => TrainError::Evaluation {
+                    step,
+                    reason: other.to_string(),
+                },
+            })?;
             self.bar.suspend(|| eprintln!("{line}"));
         }
         Ok(())
@@ -317,7 +326,7 @@ fn evaluation(
         data,
         spec,
         data_seed,
-        normalisation,
+        (normalisation.shift as f32, normalisation.scale as f32),
         &args.out,
         start_step,
         device,

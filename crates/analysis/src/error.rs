@@ -13,6 +13,9 @@ pub enum AnalysisError {
     /// A picture could not be drawn or encoded.
     #[error("cannot draw {what}: {reason}")]
     Plot { what: String, reason: String },
+    /// Measuring a model during its training failed.
+    #[error("evaluation at step {step} failed: {reason}")]
+    Evaluation { step: u64, reason: String },
     #[error(transparent)]
     Core(#[from] CoreError),
     #[error(transparent)]

@@ -8,6 +8,7 @@
 //!   (Pidstrigach Figs. 3a, 4);
 //! - [`rate`]: the imitation rate, slope of log d1 against log τ (Liu–Zuazua Thm 3.11);
 //! - [`tmin`]: early stopping, memorisation and quality against t_min (Liu–Zuazua §3);
+//! - [`training_eval`]: memorisation of the EMA network measured during training (`eval.csv`);
 //! - [`cells`]: Voronoi-cell trapping of reverse paths (Cao et al., Prop. 4.4);
 //! - [`likelihood`]: log p_0 through the probability-flow ODE (Song et al. 2021, the
 //!   instantaneous change of variables), RK4 or adaptive RK45;
@@ -32,6 +33,7 @@ pub mod quality;
 pub mod rate;
 pub mod stats;
 pub mod tmin;
+pub mod training_eval;
 
 pub use error::{AnalysisError, Result};
 pub use frechet::{class_histogram, frechet_distance};

@@ -174,6 +174,32 @@ impl SummaryTable {
     }
 }
 
+/// Rewrites the per-step CSV table at `path` (created if absent) as `header` followed by its
+/// rows whose first field, the step, is at most `step`: what a run resumed at `step` keeps of
+/// a log that went further than its last checkpoint. Written atomically.
+pub fn keep_rows_up_to(path: &Path, header: &str, step: u64) -> Result<()> {
+    let io = |e| CoreError::io(path, e);
+    let mut kept = vec![header.to_string()];
+    if path.exists() {
+        let text = std::fs::read_to_string(path).map_err(io)?;
+        kept.extend(
+            text.lines()
+                .skip(1)
+                .filter(|line| {
+                    line.split(',')
+                        .next()
+                        .and_then(|s| s.parse::<u64>().ok())
+                        .is_some_and(|s| s <= step)
+                })
+                .map(str::to_string),
+        );
+    }
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let partial = path.with_file_name(format!(".{name}.partial"));
+    std::fs::write(&partial, kept.join("\n") + "\n").map_err(io)?;
+    std::fs::rename(&partial, path).map_err(io)
+}
+
 /// A file name without folders or parent references (what a manifest may list).
 fn is_plain_name(name: &str) -> bool {
     !name.is_empty() && !name.contains(['/', '\\']) && name != "." && name != ".."

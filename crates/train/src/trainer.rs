@@ -18,6 +18,8 @@ use scorelab_core::device::to_vec;
 use scorelab_core::{CoreError, Dataset, ScoreFn, Sde};
 
 use crate::adam::{ema_update, AdamState};
+use scorelab_core::output::keep_rows_up_to;
+
 use crate::checkpoint::{
     load_state, write_checkpoint, CheckpointState, Meta, NetworkScore, FORMAT, VERSION,
 };
@@ -478,32 +480,6 @@ pub enum RunOutcome {
 /// The loss log `log.csv` of a run folder.
 pub const LOG_FILE: &str = "log.csv";
 const LOG_HEADER: &str = "step,loss,matching,penalty,grad_norm,lr";
-
-/// Rewrites the per-step CSV table at `path` (created if absent) as `header` followed by its
-/// rows whose first field, the step, is at most `step`: what a run resumed at `step` keeps of
-/// a log that went further than its last checkpoint. Written atomically.
-pub fn keep_rows_up_to(path: &Path, header: &str, step: u64) -> Result<()> {
-    let io = |e| TrainError::Core(CoreError::io(path, e));
-    let mut kept = vec![header.to_string()];
-    if path.exists() {
-        let text = fs::read_to_string(path).map_err(io)?;
-        kept.extend(
-            text.lines()
-                .skip(1)
-                .filter(|line| {
-                    line.split(',')
-                        .next()
-                        .and_then(|s| s.parse::<u64>().ok())
-                        .is_some_and(|s| s <= step)
-                })
-                .map(str::to_string),
-        );
-    }
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let partial = path.with_file_name(format!(".{name}.partial"));
-    fs::write(&partial, kept.join("\n") + "\n").map_err(io)?;
-    fs::rename(&partial, path).map_err(io)
-}
 
 /// Appends to `run_dir/log.csv`, first dropping lines beyond `step` (left by a run that went
 /// further than its last checkpoint).

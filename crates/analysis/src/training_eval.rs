@@ -8,12 +8,20 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Tensor};
 
-use scorelab_analysis::memorization::{memorisation_stats, neighbours, DEFAULT_THRESHOLD};
-use scorelab_analysis::quality::{QualityMetric, SlicedW2To, SLICED_W2_MAX_DIM};
+use scorelab_core::device::tensor_from_rows;
+use scorelab_core::output::keep_rows_up_to;
 use scorelab_core::{Dataset, DatasetSpec, ScoreFn};
 use scorelab_sample::{sample, SamplerConfig, SamplerKind, TauGrid};
-use scorelab_train::trainer::keep_rows_up_to;
-use scorelab_train::{Normalisation, TrainError};
+
+use crate::error::{AnalysisError, Result};
+use crate::memorization::{memorisation_stats, neighbours, DEFAULT_THRESHOLD};
+use crate::quality::{QualityMetric, SlicedW2To, SLICED_W2_MAX_DIM};
+
+/// Data space → model space: the network sees (x − shift)/scale.
+fn to_model(data: &Dataset, (shift, scale): (f32, f32), device: &Device) -> Tensor<2> {
+    let values: Vec<f32> = data.points.iter().map(|v| (v - shift) / scale).collect();
+    tensor_from_rows(&values, data.n, data.dim, device)
+}
 
 /// The file in the run folder.
 pub const EVAL_FILE: &str = "eval.csv";
@@ -33,7 +41,8 @@ pub struct TrainingEvaluation {
 impl TrainingEvaluation {
     /// Measures every `every` steps with `samples` samples (Euler–Maruyama, 200 steps,
     /// quadratic grid, t_min 1e-4, Tweedie step: 201 score evaluations per sample; seed fixed
-    /// across evaluations). `eval.csv` is
+    /// across evaluations) of a network that sees the data as (x − shift)/scale (`model_map`).
+    /// `eval.csv` is
     /// created with its header, or keeps only its rows up to `start_step` (dropping those of a
     /// run that went past its last checkpoint).
     #[allow(clippy::too_many_arguments)]
@@ -43,23 +52,23 @@ impl TrainingEvaluation {
         data: &Dataset,
         spec: &DatasetSpec,
         data_seed: u64,
-        normalisation: Normalisation,
+        model_map: (f32, f32),
         run_dir: &Path,
         start_step: u64,
         device: &Device,
-    ) -> Result<Self, TrainError> {
+    ) -> Result<Self> {
         if samples == 0 {
-            return Err(TrainError::invalid("eval-samples", "must be >= 1"));
+            return Err(AnalysisError::invalid("eval-samples", "must be >= 1"));
         }
         let mut sampler = SamplerConfig::new(SamplerKind::EulerMaruyama, 200, 1e-4);
         sampler.grid = TauGrid::Quadratic;
         sampler.denoise = true;
-        let training = normalisation.to_model_tensor(data, device);
+        let training = to_model(data, model_map, device);
         let quality = match spec.fresh(samples) {
             Some(fresh) if data.dim <= SLICED_W2_MAX_DIM => {
                 let fresh = fresh.load(data_seed.wrapping_add(1))?;
                 Some(SlicedW2To {
-                    reference: normalisation.to_model_tensor(&fresh, device),
+                    reference: to_model(&fresh, model_map, device),
                     seed: 0,
                 })
             }
@@ -72,7 +81,7 @@ impl TrainingEvaluation {
             samples,
             sampler,
             training,
-            distance_scale: normalisation.scale,
+            distance_scale: model_map.1 as f64,
             quality,
             file,
         })
@@ -84,8 +93,9 @@ impl TrainingEvaluation {
     }
 
     /// Samples with `score`, measures, appends a row and returns it as a one-line summary.
-    pub fn run(&self, step: u64, score: &dyn ScoreFn) -> Result<String, TrainError> {
-        let fail = |reason: String| TrainError::Evaluation { step, reason };
+    /// Errors name the step: `AnalysisError::Evaluation`.
+    pub fn run(&self, step: u64, score: &dyn ScoreFn) -> Result<String> {
+        let fail = |reason: String| AnalysisError::Evaluation { step, reason };
         let device = self.training.device();
         let out = sample(score, &self.sampler, self.samples, &device, &mut |_| {})
             .map_err(|e| fail(e.to_string()))?;
