@@ -12,7 +12,7 @@ use scorelab_analysis::agreement::agreement;
 use scorelab_analysis::fisher::fisher_divergence;
 use scorelab_analysis::frechet::{class_histogram, frechet_distance};
 use scorelab_analysis::likelihood::{
-    log_likelihood, DivergenceMethod, LikelihoodConfig, OdeSolver,
+    bits_per_dim, dequantise, nll_per_dim, LikelihoodOptions, SetLikelihoods,
 };
 use scorelab_analysis::memorization::{
     copy_stats, memorisation_stats, neighbours_in, validate_threshold, Neighbours,
@@ -25,12 +25,12 @@ use scorelab_analysis::stats::summarise;
 use scorelab_analysis::tmin::tmin_sweep;
 use scorelab_core::device::{tensor_from_rows, to_vec};
 use scorelab_core::{Dataset, DatasetSpec, EmpiricalScore, GmmScore, PerturbedScore, ScoreFn, Sde};
-use scorelab_sample::{Prior, SamplerConfig};
+use scorelab_sample::SamplerConfig;
 use scorelab_train::checkpoint::{read_meta, resolve};
 use scorelab_train::classifier::{CLASSES, FEATURES, PIXELS as FEATURE_INPUT};
 use scorelab_train::{Classifier, Normalisation};
 
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::analysis_io::{file_names, open, open_classifier, out_dir, read_samples, source_json};
@@ -722,225 +722,6 @@ fn tmin(args: &TminArgs) -> CliResult<()> {
     Ok(())
 }
 
-/// Negative log-likelihood in nats per dimension of data-space points (the model-space density
-/// changes by the Jacobian of x ↦ (x − shift)/scale, d·log(scale)), and the score evaluations
-/// it took.
-fn nll_per_dim(
-    score: &dyn ScoreFn,
-    points: &Dataset,
-    normalisation: Normalisation,
-    config: &LikelihoodConfig,
-    prior: &Prior,
-    device: &Device,
-    bar: &indicatif::ProgressBar,
-) -> CliResult<(Vec<f64>, usize)> {
-    let x = normalisation.to_model_tensor(points, device);
-    let ll = log_likelihood(score, &x, config, prior, &mut |k| {
-        bar.set_position(k as u64)
-    })?;
-    let d = points.dim as f64;
-    let nll = ll
-        .log_p
-        .iter()
-        .map(|l| -(l - d * normalisation.scale.ln()) / d)
-        .collect();
-    Ok((nll, ll.evaluations))
-}
-
-/// The default rtol and atol of `--solver rk45` (score_sde's likelihood uses 1e-5 for both).
-const LIKELIHOOD_TOLERANCE: f64 = 1e-5;
-
-fn likelihood(args: &LikelihoodArgs) -> CliResult<()> {
-    let device = open(&args.output)?;
-    let source = ScoreSource::open(&args.source, args.seed, &device)?;
-    let rademacher = match args.probe.as_str() {
-        "rademacher" => true,
-        "gaussian" => false,
-        other => {
-            return Err(Failure::usage(format!(
-                "unknown probe '{other}' (expected one of: gaussian, rademacher)"
-            )))
-        }
-    };
-    let hutchinson = match args.divergence.as_str() {
-        "exact" => false,
-        "hutchinson" => true,
-        "auto" => source.data.dim > EXACT_DIVERGENCE_MAX_DIM,
-        other => {
-            return Err(Failure::usage(format!(
-                "unknown divergence '{other}' (expected one of: auto, exact, hutchinson)"
-            )))
-        }
-    };
-    let solver = match args.solver.as_str() {
-        "rk4" if args.rtol.is_some() || args.atol.is_some() => {
-            return Err(Failure::usage(
-                "--rtol and --atol set the tolerances of --solver rk45",
-            ))
-        }
-        "rk4" => OdeSolver::Rk4,
-        "rk45" => OdeSolver::Rk45 {
-            rtol: args.rtol.unwrap_or(LIKELIHOOD_TOLERANCE),
-            atol: args.atol.unwrap_or(LIKELIHOOD_TOLERANCE),
-        },
-        other => {
-            return Err(Failure::usage(format!(
-                "unknown solver '{other}' (expected one of: rk4, rk45)"
-            )))
-        }
-    };
-    let config = LikelihoodConfig {
-        solver,
-        steps: args.steps,
-        t0: args.t0,
-        divergence: if hutchinson {
-            DivergenceMethod::Hutchinson {
-                probes: args.probes,
-                rademacher,
-                seed: args.seed,
-            }
-        } else {
-            DivergenceMethod::Exact
-        },
-    };
-    if args.max_points == 0 {
-        return Err(Failure::usage("invalid parameter max-points: must be >= 1"));
-    }
-    let mut sets: Vec<(String, Dataset)> = Vec::new();
-    match &args.eval_file {
-        Some(path) => {
-            let (values, dim) = read_samples(path)?;
-            if dim != source.data.dim {
-                return Err(Failure::runtime(format!(
-                    "{}: points have dimension {dim} but the score has dimension {}",
-                    path.display(),
-                    source.data.dim
-                )));
-            }
-            sets.push((
-                path.display().to_string(),
-                Dataset::from_points("points", values, dim),
-            ));
-        }
-        None => {
-            sets.push(("training set".into(), source.data.clone()));
-            if let Some(spec) = source.spec.fresh(source.data.n.min(args.max_points)) {
-                sets.push((
-                    "fresh data".into(),
-                    spec.load(source.data_seed.wrapping_add(1))?,
-                ));
-            }
-        }
-    }
-    let sets: Vec<(String, Dataset)> = sets
-        .into_iter()
-        .map(|(name, data)| {
-            let data = if data.n > args.max_points {
-                data.subset(args.max_points, args.seed)
-            } else {
-                data
-            };
-            (name, data)
-        })
-        .collect();
-    config.validate(source.sde.t_end())?;
-    let prior = source.prior(&args.prior, &args.source, &device)?;
-    let out = out_dir(&args.output, "likelihood")?;
-    let mut results = Vec::new();
-    let mut per_point: Vec<(String, Vec<f64>)> = Vec::new();
-    let mut csv = String::from("set,point,nll_nats_per_dim\n");
-    // 8-bit images: uniform dequantisation u = (k + U)/256 of the pixel levels k, so that
-    // −log P(k) ≤ −log p(u) + d·ln 256 (one draw of U; reported in bits per dimension)
-    let dequantise = source.data.image_shape.is_some();
-    let mut noise = ChaCha8Rng::seed_from_u64(args.seed.wrapping_add(2));
-    for (name, data) in &sets {
-        let bar = progress_bar(args.steps);
-        bar.set_message(format!("likelihood of the {name}"));
-        let evaluated = if dequantise {
-            let points = data
-                .points
-                .iter()
-                .map(|&x| ((x * 255.0).round() + noise.random::<f32>()) / 256.0)
-                .collect();
-            let mut copy = Dataset::from_points(data.name.clone(), points, data.dim);
-            copy.image_shape = data.image_shape;
-            copy
-        } else {
-            data.clone()
-        };
-        let (nll, evaluations) = nll_per_dim(
-            source.score.as_ref(),
-            &evaluated,
-            source.normalisation,
-            &config,
-            &prior,
-            &device,
-            &bar,
-        )?;
-        bar.finish_and_clear();
-        for (i, v) in nll.iter().enumerate() {
-            csv.push_str(&format!("{name},{i},{v}\n"));
-        }
-        let summary = summarise(nll.iter().copied());
-        println!(
-            "{name}: {} points, NLL {:.4} ± {:.4} nats/dim ({evaluations} evaluations of the score and its divergence)",
-            data.n,
-            summary.mean,
-            summary.std / (data.n as f64).sqrt()
-        );
-        let mut entry = json!({
-            "set": name,
-            "n": data.n,
-            "nll_nats_per_dim": summary,
-            "score_evaluations_per_point": evaluations,
-        });
-        if dequantise {
-            let bits = (summary.mean + 256f64.ln()) / std::f64::consts::LN_2;
-            println!("{name}: {bits:.4} bits/dim (uniform dequantisation)");
-            entry["bits_per_dim"] = json!(bits);
-        }
-        results.push(entry);
-        per_point.push((name.clone(), nll));
-    }
-    let gap = (results.len() == 2).then(|| {
-        results[1]["nll_nats_per_dim"]["mean"]
-            .as_f64()
-            .unwrap_or(f64::NAN)
-            - results[0]["nll_nats_per_dim"]["mean"]
-                .as_f64()
-                .unwrap_or(f64::NAN)
-    });
-    if let Some(gap) = gap {
-        println!("fresh − training NLL gap: {gap:.4} nats/dim (positive: the score prefers its training points)");
-    }
-    let series: Vec<Series> = per_point
-        .iter()
-        .map(|(name, values)| Series {
-            label: name,
-            values,
-        })
-        .collect();
-    let png = histograms_png(
-        "negative log-likelihood per point",
-        "NLL (nats per dimension)",
-        &series,
-        40,
-        false,
-    )?;
-    let written = vec![
-        out.write("likelihood.csv", csv.as_bytes())?,
-        out.write("likelihood.png", &png)?,
-    ];
-    let mut record = source_json("analyze likelihood", &args.source, &source, &written);
-    record["config"] = json!(config);
-    record["prior"] = json!(prior.kind());
-    record["sets"] = json!(results);
-    record["gap_fresh_minus_training_nats_per_dim"] = json!(gap);
-    out.write_json("likelihood.json", &record)?;
-    println!("wrote {}", out.file("").display());
-    Ok(())
-}
-
 fn fisher(args: &FisherArgs) -> CliResult<()> {
     let device = open(&args.output)?;
     let source = ScoreSource::open(&args.source, args.seed, &device)?;
@@ -1278,4 +1059,136 @@ fn training_curves(args: &TrainingCurvesArgs) -> CliResult<()> {
     out.write("training_curves.csv", csv.as_bytes())?;
     println!("{} runs; wrote {}", runs.len(), out.file("").display());
     Ok(())
+}
+
+fn likelihood(args: &LikelihoodArgs) -> CliResult<()> {
+    let device = open(&args.output)?;
+    let source = ScoreSource::open(&args.source, args.seed, &device)?;
+    if args.solver == "rk4" && (args.rtol.is_some() || args.atol.is_some()) {
+        return Err(Failure::usage(
+            "--rtol and --atol set the tolerances of --solver rk45",
+        ));
+    }
+    let config = LikelihoodOptions {
+        solver: &args.solver,
+        rtol: args.rtol,
+        atol: args.atol,
+        divergence: &args.divergence,
+        probe: &args.probe,
+        probes: args.probes,
+        steps: args.steps,
+        t0: args.t0,
+        seed: args.seed,
+    }
+    .resolve(source.data.dim)?;
+    if args.max_points == 0 {
+        return Err(Failure::usage("invalid parameter max-points: must be >= 1"));
+    }
+    let sets = likelihood_sets(args, &source)?;
+    config.validate(source.sde.t_end())?;
+    let prior = source.prior(&args.prior, &args.source, &device)?;
+    let out = out_dir(&args.output, "likelihood")?;
+    let mut results = Vec::new();
+    let mut per_point = SetLikelihoods { sets: Vec::new() };
+    // 8-bit images are dequantised (one uniform draw per value; reported in bits per dimension)
+    let dequantised = source.data.image_shape.is_some();
+    let mut noise = ChaCha8Rng::seed_from_u64(args.seed.wrapping_add(2));
+    let Normalisation { shift, scale } = source.normalisation;
+    for (name, data) in &sets {
+        let bar = progress_bar(args.steps);
+        bar.set_message(format!("likelihood of the {name}"));
+        let evaluated = if dequantised {
+            dequantise(data, &mut noise)
+        } else {
+            data.clone()
+        };
+        let (nll, evaluations) = nll_per_dim(
+            source.score.as_ref(),
+            &evaluated,
+            (shift, scale),
+            &config,
+            &prior,
+            &mut |k| bar.set_position(k as u64),
+            &device,
+        )?;
+        bar.finish_and_clear();
+        let summary = summarise(nll.iter().copied());
+        println!(
+            "{name}: {} points, NLL {:.4} ± {:.4} nats/dim ({evaluations} evaluations of the score and its divergence)",
+            data.n,
+            summary.mean,
+            summary.std / (data.n as f64).sqrt()
+        );
+        let mut entry = json!({
+            "set": name,
+            "n": data.n,
+            "nll_nats_per_dim": summary,
+            "score_evaluations_per_point": evaluations,
+        });
+        if dequantised {
+            let bits = bits_per_dim(summary.mean);
+            println!("{name}: {bits:.4} bits/dim (uniform dequantisation)");
+            entry["bits_per_dim"] = json!(bits);
+        }
+        results.push((entry, summary.mean));
+        per_point.sets.push((name.clone(), nll));
+    }
+    let gap = (results.len() == 2).then(|| results[1].1 - results[0].1);
+    if let Some(gap) = gap {
+        println!("fresh − training NLL gap: {gap:.4} nats/dim (positive: the score prefers its training points)");
+    }
+    let written = per_point.write(&out)?;
+    let mut record = source_json("analyze likelihood", &args.source, &source, &written);
+    record["config"] = json!(config);
+    record["prior"] = json!(prior.kind());
+    record["sets"] = json!(results.into_iter().map(|(e, _)| e).collect::<Vec<_>>());
+    record["gap_fresh_minus_training_nats_per_dim"] = json!(gap);
+    out.write_json("likelihood.json", &record)?;
+    println!("wrote {}", out.file("").display());
+    Ok(())
+}
+
+/// The point sets of `analyze likelihood`: --eval-file, else the training set and a fresh
+/// draw of the same size, each at most --max-points (a seeded subset).
+fn likelihood_sets(
+    args: &LikelihoodArgs,
+    source: &ScoreSource,
+) -> CliResult<Vec<(String, Dataset)>> {
+    let mut sets: Vec<(String, Dataset)> = Vec::new();
+    match &args.eval_file {
+        Some(path) => {
+            let (values, dim) = read_samples(path)?;
+            if dim != source.data.dim {
+                return Err(Failure::runtime(format!(
+                    "{}: points have dimension {dim} but the score has dimension {}",
+                    path.display(),
+                    source.data.dim
+                )));
+            }
+            sets.push((
+                path.display().to_string(),
+                Dataset::from_points("points", values, dim),
+            ));
+        }
+        None => {
+            sets.push(("training set".into(), source.data.clone()));
+            if let Some(spec) = source.spec.fresh(source.data.n.min(args.max_points)) {
+                sets.push((
+                    "fresh data".into(),
+                    spec.load(source.data_seed.wrapping_add(1))?,
+                ));
+            }
+        }
+    }
+    Ok(sets
+        .into_iter()
+        .map(|(name, data)| {
+            let data = if data.n > args.max_points {
+                data.subset(args.max_points, args.seed)
+            } else {
+                data
+            };
+            (name, data)
+        })
+        .collect())
 }

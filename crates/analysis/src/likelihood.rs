@@ -9,6 +9,8 @@
 //! Gaussian, p_T's moment-matched Gaussian, or p_T itself for the empirical score). A prior
 //! that is not p_T biases the result by E[log p_T − log prior] at the flow's end.
 
+use std::path::PathBuf;
+
 use burn::tensor::{Device, Tensor};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -16,10 +18,13 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use scorelab_core::device::{tensor_from_rows, to_vec};
-use scorelab_core::{ScoreFn, Times};
+use scorelab_core::output::OutputDir;
+use scorelab_core::score::EXACT_DIVERGENCE_MAX_DIM;
+use scorelab_core::{CoreError, Dataset, ScoreFn, Times};
 use scorelab_sample::{dormand_prince, AdaptiveRun, Prior};
 
 use crate::error::{AnalysisError, Result};
+use crate::plot::{histograms_png, Series};
 
 /// How ∇·s is obtained along the flow.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -265,4 +270,155 @@ fn rk4(
         progress(k + 1);
     }
     (y, integral, 4 * config.steps)
+}
+
+/// The default rtol and atol of the rk45 solver (score_sde's likelihood uses 1e-5 for both).
+pub const DEFAULT_TOLERANCE: f64 = 1e-5;
+
+/// Likelihood options by name, as a front end receives them (`resolve` checks the names).
+#[derive(Clone, Debug)]
+pub struct LikelihoodOptions<'a> {
+    /// `rk4` or `rk45`.
+    pub solver: &'a str,
+    /// Tolerances of rk45 (default [`DEFAULT_TOLERANCE`]).
+    pub rtol: Option<f64>,
+    pub atol: Option<f64>,
+    /// `exact`, `hutchinson` or `auto` (exact up to `EXACT_DIVERGENCE_MAX_DIM` dimensions).
+    pub divergence: &'a str,
+    /// `rademacher` or `gaussian` probes of Hutchinson's estimate.
+    pub probe: &'a str,
+    pub probes: usize,
+    pub steps: usize,
+    pub t0: f64,
+    pub seed: u64,
+}
+
+fn unknown(kind: &'static str, name: &str, expected: &str) -> AnalysisError {
+    CoreError::UnknownName {
+        kind,
+        name: name.to_string(),
+        expected: expected.to_string(),
+    }
+    .into()
+}
+
+impl LikelihoodOptions<'_> {
+    /// The configuration for points of dimension `dim`.
+    pub fn resolve(&self, dim: usize) -> Result<LikelihoodConfig> {
+        let rademacher = match self.probe {
+            "rademacher" => true,
+            "gaussian" => false,
+            other => return Err(unknown("probe", other, "gaussian, rademacher")),
+        };
+        let hutchinson = match self.divergence {
+            "exact" => false,
+            "hutchinson" => true,
+            "auto" => dim > EXACT_DIVERGENCE_MAX_DIM,
+            other => return Err(unknown("divergence", other, "auto, exact, hutchinson")),
+        };
+        let solver = match self.solver {
+            "rk4" => OdeSolver::Rk4,
+            "rk45" => OdeSolver::Rk45 {
+                rtol: self.rtol.unwrap_or(DEFAULT_TOLERANCE),
+                atol: self.atol.unwrap_or(DEFAULT_TOLERANCE),
+            },
+            other => return Err(unknown("solver", other, "rk4, rk45")),
+        };
+        Ok(LikelihoodConfig {
+            solver,
+            steps: self.steps,
+            t0: self.t0,
+            divergence: if hutchinson {
+                DivergenceMethod::Hutchinson {
+                    probes: self.probes,
+                    rademacher,
+                    seed: self.seed,
+                }
+            } else {
+                DivergenceMethod::Exact
+            },
+        })
+    }
+}
+
+/// Negative log-likelihood in nats per dimension of data-space points for a score that sees
+/// them as (x − shift)/scale: the model-space density changes by the Jacobian of that map,
+/// d·ln(scale), so −(log p_model − d ln scale)/d. Returns the values and the score evaluations
+/// per point; `progress` receives the integration steps taken.
+pub fn nll_per_dim(
+    score: &dyn ScoreFn,
+    points: &Dataset,
+    (shift, scale): (f64, f64),
+    config: &LikelihoodConfig,
+    prior: &Prior,
+    progress: &mut dyn FnMut(usize),
+    device: &Device,
+) -> Result<(Vec<f64>, usize)> {
+    let values: Vec<f32> = points
+        .points
+        .iter()
+        .map(|v| (v - shift as f32) / scale as f32)
+        .collect();
+    let x = tensor_from_rows(&values, points.n, points.dim, device);
+    let ll = log_likelihood(score, &x, config, prior, progress)?;
+    let d = points.dim as f64;
+    let nll = ll.log_p.iter().map(|l| -(l - d * scale.ln()) / d).collect();
+    Ok((nll, ll.evaluations))
+}
+
+/// Uniform dequantisation of 8-bit images with values k/255: u = (k + U)/256, U ~ U[0, 1),
+/// one draw per value, so that −log P(k) ≤ −log p(u) + d·ln 256 for the discrete levels.
+pub fn dequantise(data: &Dataset, rng: &mut impl Rng) -> Dataset {
+    let points = data
+        .points
+        .iter()
+        .map(|&x| ((x * 255.0).round() + rng.random::<f32>()) / 256.0)
+        .collect();
+    let mut copy = Dataset::from_points(data.name.clone(), points, data.dim);
+    copy.image_shape = data.image_shape;
+    copy
+}
+
+/// Bits per dimension of the discrete levels from the NLL of their dequantised values (nats
+/// per dimension): (nll + ln 256)/ln 2.
+pub fn bits_per_dim(nats_per_dim: f64) -> f64 {
+    (nats_per_dim + 256f64.ln()) / std::f64::consts::LN_2
+}
+
+/// The per-point NLL of several point sets.
+pub struct SetLikelihoods {
+    /// (set name, NLL of each point in nats per dimension).
+    pub sets: Vec<(String, Vec<f64>)>,
+}
+
+impl SetLikelihoods {
+    /// Writes every point's NLL (`likelihood.csv`: set, point, value) and their histograms
+    /// (`likelihood.png`) into `out`; returns the paths written.
+    pub fn write(&self, out: &OutputDir) -> Result<Vec<PathBuf>> {
+        let mut csv = String::from("set,point,nll_nats_per_dim\n");
+        for (name, nll) in &self.sets {
+            for (i, v) in nll.iter().enumerate() {
+                csv.push_str(&format!("{name},{i},{v}\n"));
+            }
+        }
+        let series: Vec<Series> = self
+            .sets
+            .iter()
+            .map(|(name, values)| Series {
+                label: name,
+                values,
+            })
+            .collect();
+        let png = histograms_png(
+            "negative log-likelihood per point",
+            "NLL (nats per dimension)",
+            &series,
+            40,
+            false,
+        )?;
+        Ok(vec![
+            out.write("likelihood.csv", csv.as_bytes())?,
+            out.write("likelihood.png", &png)?,
+        ])
+    }
 }
