@@ -6,11 +6,11 @@ use burn::module::Module;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 use serde_json::json;
 
 use scorelab_core::datasets::{load_mnist, MnistSplit};
 use scorelab_core::device::{tensor_from_rows, to_vec};
+use scorelab_core::empirical::empirical_score_f64;
 use scorelab_core::{BackendKind, DatasetSpec, EmpiricalScore, ScoreFn, Sde, Times};
 use scorelab_sample::{sample, SamplerConfig, SamplerKind, TauGrid};
 use scorelab_train::adam::AdamConfig;
@@ -40,14 +40,10 @@ fn w3(args: &BenchArgs) -> CliResult<()> {
     let sde = Sde::vp(0.1, 20.0, 1.0)?;
     let (a, s2) = (sde.alpha(t), sde.sigma2(t));
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let queries: Vec<f32> = test
-        .points
-        .iter()
-        .map(|&x| (a * x as f64 + s2.sqrt() * rng.sample::<f64, _>(StandardNormal)) as f32)
-        .collect();
+    let queries = sde.perturb(&test.points, t, &mut rng);
     let score = EmpiricalScore::with_chunks(
         data.to_tensor(&device),
-        sde,
+        sde.clone(),
         args.query_chunk,
         args.data_chunk,
     )?;
@@ -64,7 +60,7 @@ fn w3(args: &BenchArgs) -> CliResult<()> {
     if values.iter().any(|v| !v.is_finite()) {
         return Err(Failure::runtime("W3 produced non-finite scores"));
     }
-    let reference = empirical_score_f64(&queries[..4 * d], &data.points, d, a, s2);
+    let reference = empirical_score_f64(&queries[..4 * d], &data.points, d, &sde, t);
     let scale = reference.iter().fold(0.0f64, |acc, v| acc.max(v.abs()));
     let error = reference
         .iter()
@@ -85,36 +81,6 @@ fn w3(args: &BenchArgs) -> CliResult<()> {
         backend.name(),
     );
     Ok(())
-}
-
-/// The empirical score of `queries` (rows of length d) in f64, directly from
-/// w_k ∝ exp(−‖x − a y_k‖²/2s²) and s(x) = (Σ_k w_k a y_k − x)/s², one query at a time.
-fn empirical_score_f64(queries: &[f32], data: &[f32], d: usize, a: f64, s2: f64) -> Vec<f64> {
-    let mut out = Vec::with_capacity(queries.len());
-    for x in queries.chunks(d) {
-        let logits: Vec<f64> = data
-            .chunks(d)
-            .map(|y| {
-                let dist2: f64 = x
-                    .iter()
-                    .zip(y)
-                    .map(|(&xi, &yi)| (xi as f64 - a * yi as f64).powi(2))
-                    .sum();
-                -dist2 / (2.0 * s2)
-            })
-            .collect();
-        let top = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        let weights: Vec<f64> = logits.iter().map(|l| (l - top).exp()).collect();
-        let total: f64 = weights.iter().sum();
-        let mut mean = vec![0.0f64; d];
-        for (w, y) in weights.iter().zip(data.chunks(d)) {
-            for (acc, &yi) in mean.iter_mut().zip(y) {
-                *acc += w / total * a * yi as f64;
-            }
-        }
-        out.extend(mean.iter().zip(x).map(|(mu, &xi)| (mu - xi as f64) / s2));
-    }
-    out
 }
 
 /// Sorts `times` and returns their median and minimum.
@@ -396,7 +362,7 @@ fn matmul_peak(args: &BenchArgs) -> CliResult<()> {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let mut draw = |rows: usize, cols: usize| {
             let values: Vec<f32> = (0..rows * cols)
-                .map(|_| rng.sample(StandardNormal))
+                .map(|_| rng.sample(rand_distr::StandardNormal))
                 .collect();
             tensor_from_rows(&values, rows, cols, &device)
         };

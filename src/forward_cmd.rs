@@ -4,7 +4,6 @@
 use burn::tensor::Device;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 use serde_json::json;
 
 use scorelab_analysis::plot::{panels_png, scatter_png_in, Extent};
@@ -22,24 +21,12 @@ use crate::score_source::{build_sde, dataset_spec, parse_list};
 /// `n` draws of X_t = α(t) x0 + c(t) + σ(t) z (DESIGN §2), x0 uniform over the rows of `data`
 /// (model space), z standard normal.
 fn marginal(data: &Dataset, sde: &Sde, t: f64, n: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
-    let (alpha, shift, sigma) = (sde.alpha(t), sde.shift(t), sde.sigma2(t).sqrt());
     let mut out = Vec::with_capacity(n * data.dim);
     for _ in 0..n {
         let row = data.row(rng.random_range(0..data.n));
-        for &x in row {
-            let z: f64 = rng.sample(StandardNormal);
-            out.push((alpha * x as f64 + shift + sigma * z) as f32);
-        }
+        out.extend(sde.perturb(row, t, rng));
     }
     out
-}
-
-/// `n` draws from the SDE's prior N(mean, var I), the distribution sampling starts from.
-fn prior(sde: &Sde, n: usize, dim: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
-    let (mean, var) = sde.prior();
-    (0..n * dim)
-        .map(|_| (mean + var.sqrt() * rng.sample::<f64, _>(StandardNormal)) as f32)
-        .collect()
 }
 
 pub fn run(args: &ForwardArgs) -> CliResult<()> {
@@ -110,8 +97,8 @@ pub fn run(args: &ForwardArgs) -> CliResult<()> {
         2,
         &device,
     );
-    let prior_a = tensor_from_rows(&prior(&sde, args.n, 2, &mut rng), args.n, 2, &device);
-    let prior_b = tensor_from_rows(&prior(&sde, args.n, 2, &mut rng), args.n, 2, &device);
+    let prior_a = tensor_from_rows(&sde.draw_prior(args.n, 2, &mut rng), args.n, 2, &device);
+    let prior_b = tensor_from_rows(&sde.draw_prior(args.n, 2, &mut rng), args.n, 2, &device);
     let gap = sliced_wasserstein2(&final_state, &prior_a, DEFAULT_PROJECTIONS, args.seed)?;
     let floor = sliced_wasserstein2(&prior_b, &prior_a, DEFAULT_PROJECTIONS, args.seed)?;
     let written = [

@@ -286,6 +286,43 @@ impl EmpiricalScore {
     }
 }
 
+/// The empirical score of `queries` (rows of length d) in f64, directly from the formula, one
+/// query at a time: w_k ∝ exp(−‖x − α y_k − c‖²/2σ²), s(x) = (Σ_k w_k α y_k + c − x)/σ² at
+/// time `t` of `sde`. The reference that the chunked float32 [`EmpiricalScore`] is measured
+/// against (slow: O(N·d) per query, no tensors).
+pub fn empirical_score_f64(queries: &[f32], data: &[f32], d: usize, sde: &Sde, t: f64) -> Vec<f64> {
+    let (a, c, s2) = (sde.alpha(t), sde.shift(t), sde.sigma2(t));
+    let mut out = Vec::with_capacity(queries.len());
+    for x in queries.chunks(d) {
+        let logits: Vec<f64> = data
+            .chunks(d)
+            .map(|y| {
+                let dist2: f64 = x
+                    .iter()
+                    .zip(y)
+                    .map(|(&xi, &yi)| (xi as f64 - a * yi as f64 - c).powi(2))
+                    .sum();
+                -dist2 / (2.0 * s2)
+            })
+            .collect();
+        let top = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let weights: Vec<f64> = logits.iter().map(|l| (l - top).exp()).collect();
+        let total: f64 = weights.iter().sum();
+        let mut mean = vec![0.0f64; d];
+        for (w, y) in weights.iter().zip(data.chunks(d)) {
+            for (acc, &yi) in mean.iter_mut().zip(y) {
+                *acc += w / total * a * yi as f64;
+            }
+        }
+        out.extend(
+            mean.iter()
+                .zip(x)
+                .map(|(mu, &xi)| (mu + c - xi as f64) / s2),
+        );
+    }
+    out
+}
+
 impl ScoreFn for EmpiricalScore {
     fn dim(&self) -> usize {
         self.dim

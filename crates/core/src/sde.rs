@@ -3,6 +3,8 @@
 //! Every SDE here is linear, so X_t | X_0 = x0 ~ N(α(t) x0 + c(t), σ(t)² I) and the drift is
 //! affine: f(t, x) = a(t) x + b(t). All coefficients are scalars evaluated in f64 on the host.
 
+use rand::Rng;
+use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{require_finite, require_non_negative, require_positive, CoreError, Result};
@@ -458,6 +460,27 @@ impl Sde {
             Sde::Cou { mu, .. } => (mu, self.sigma2(self.t_end())),
             Sde::Cvp { .. } | Sde::Heat { .. } => (0.0, self.sigma2(self.t_end())),
         }
+    }
+
+    /// A draw of X_t given X_0 = x0 (row-major values): α(t) x0 + c(t) + σ(t) z, with one
+    /// z ~ N(0, 1) drawn from `rng` per value, in order (DESIGN §2).
+    pub fn perturb(&self, x0: &[f32], t: f64, rng: &mut impl Rng) -> Vec<f32> {
+        let (alpha, shift, sigma) = (self.alpha(t), self.shift(t), self.sigma2(t).sqrt());
+        x0.iter()
+            .map(|&x| {
+                let z: f64 = rng.sample(StandardNormal);
+                (alpha * x as f64 + shift + sigma * z) as f32
+            })
+            .collect()
+    }
+
+    /// `n` points of dimension `dim` drawn from the prior N(mean, var I) of [`Sde::prior`],
+    /// one standard normal per value.
+    pub fn draw_prior(&self, n: usize, dim: usize, rng: &mut impl Rng) -> Vec<f32> {
+        let (mean, var) = self.prior();
+        (0..n * dim)
+            .map(|_| (mean + var.sqrt() * rng.sample::<f64, _>(StandardNormal)) as f32)
+            .collect()
     }
 
     /// The Markov kernel X_t | X_s for 0 ≤ s < t ≤ T (DESIGN §2).

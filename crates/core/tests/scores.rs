@@ -264,3 +264,71 @@ fn perturbed_score_adds_the_offset_and_keeps_the_divergence() {
     assert_eq!(to_vec(d0), to_vec(d1));
     assert!(PerturbedScore::new(base, &[1.0], &device()).is_err());
 }
+
+/// The f64 reference of the empirical score (used by `bench w3`) agrees with the chunked
+/// float32 score, also under an SDE with a shift c(t) ≠ 0 (OU towards μ = 0.7); tolerance 1e-4
+/// relative to the largest entry, well above float32 rounding over 300 points in 5-D.
+#[test]
+fn the_f64_reference_matches_the_chunked_empirical_score() {
+    let (n, d) = (300, 5);
+    let data = to_f32(&random_points(n, d, 1.0, 21));
+    let queries = to_f32(&random_points(6, d, 1.2, 22));
+    for sde in [
+        Sde::vp(0.1, 20.0, 1.0).unwrap(),
+        Sde::ou(1.0, 1.0, 0.7, 1.0).unwrap(),
+    ] {
+        let t = 0.3;
+        let reference = scorelab_core::empirical::empirical_score_f64(&queries, &data, d, &sde, t);
+        let score = EmpiricalScore::with_chunks(
+            tensor_from_rows(&data, n, d, &device()),
+            sde.clone(),
+            4,
+            64,
+        )
+        .unwrap();
+        let chunked =
+            to_vec(score.score(tensor_from_rows(&queries, 6, d, &device()), &Times::Same(t)));
+        let scale = reference.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let error = reference
+            .iter()
+            .zip(&chunked)
+            .fold(0.0f64, |m, (r, c)| m.max((r - *c as f64).abs()));
+        assert!(
+            error <= 1e-4 * scale,
+            "{}: error {error} (scale {scale})",
+            sde.name()
+        );
+    }
+}
+
+/// `Sde::perturb` draws X_t | x0 ~ N(α x0 + c, σ² I): with 40,000 draws the sample mean and
+/// variance lie within 5 standard errors of α x0 + c and σ² (a false failure below 1e-6 per
+/// check), under OU, whose shift c(t) is not zero.
+#[test]
+fn perturb_draws_the_forward_marginal() {
+    let sde = Sde::ou(1.0, 1.0, 0.7, 1.0).unwrap();
+    let t = 0.4;
+    let x0 = vec![1.5f32; 40_000];
+    let draws = sde.perturb(&x0, t, &mut ChaCha8Rng::seed_from_u64(5));
+    let n = draws.len() as f64;
+    let mean = draws.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let var = draws
+        .iter()
+        .map(|&v| (v as f64 - mean).powi(2))
+        .sum::<f64>()
+        / (n - 1.0);
+    let (expected_mean, expected_var) = (sde.alpha(t) * 1.5 + sde.shift(t), sde.sigma2(t));
+    assert!(
+        (mean - expected_mean).abs() < 5.0 * (expected_var / n).sqrt(),
+        "{mean} vs {expected_mean}"
+    );
+    // the variance of the sample variance of a Gaussian is 2σ⁴/(n − 1)
+    assert!(
+        (var - expected_var).abs() < 5.0 * expected_var * (2.0 / (n - 1.0)).sqrt(),
+        "{var} vs {expected_var}"
+    );
+    let prior = sde.draw_prior(10_000, 2, &mut ChaCha8Rng::seed_from_u64(6));
+    let (m, v) = sde.prior();
+    let mean = prior.iter().map(|&x| x as f64).sum::<f64>() / prior.len() as f64;
+    assert!((mean - m).abs() < 5.0 * (v / prior.len() as f64).sqrt());
+}
