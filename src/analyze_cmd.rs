@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Tensor};
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use scorelab_analysis::agreement::agreement;
@@ -28,6 +27,7 @@ use scorelab_core::{Dataset, DatasetSpec, EmpiricalScore, GmmScore, PerturbedSco
 use scorelab_sample::SamplerConfig;
 use scorelab_train::checkpoint::{read_meta, resolve};
 use scorelab_train::classifier::{CLASSES, FEATURES, PIXELS as FEATURE_INPUT};
+use scorelab_train::training_set::{training_set_of_checkpoint, training_set_of_samples};
 use scorelab_train::{Classifier, Normalisation};
 
 use rand::SeedableRng;
@@ -42,7 +42,7 @@ use crate::failure::{CliResult, Failure};
 use crate::output::table_from_flags;
 use crate::sample_cmd::{progress_bar, sampler_config};
 use crate::score_source::{
-    checkpoint_training_set, dataset_spec, locate, parse_list, parse_perturbation, ScoreSource,
+    checkpoint_training_set, dataset_spec, parse_list, parse_perturbation, ScoreSource,
 };
 use crate::train_cmd::EXACT_DIVERGENCE_MAX_DIM;
 
@@ -61,59 +61,16 @@ pub fn run(what: &AnalyzeCommand) -> CliResult<()> {
     }
 }
 
-/// The part of `scorelab sample`'s summary.json that names the training set.
-#[derive(Deserialize)]
-struct SampleSummary {
-    checkpoint: Option<PathBuf>,
-    dataset: SummaryDataset,
-}
-
-#[derive(Deserialize)]
-struct SummaryDataset {
-    spec: DatasetSpec,
-    seed: u64,
-}
-
 /// The training set of `memorization`: a checkpoint's, the summary's beside the samples, or
 /// the flags'. Returns the dataset, its spec and seed, and where it came from.
 fn training_set(args: &MemorizationArgs) -> CliResult<(Dataset, DatasetSpec, u64, String)> {
-    if let Some(dir) = &args.checkpoint {
-        let meta = read_meta(&resolve(dir)?)?;
-        let (spec, data) = checkpoint_training_set(&meta)?;
-        return Ok((
-            data,
-            spec,
-            meta.data.seed,
-            format!("checkpoint {}", dir.display()),
-        ));
-    }
-    let summary = args
-        .samples
-        .parent()
-        .map(|p| p.join("summary.json"))
-        .filter(|p| p.exists() && !args.ignore_summary);
-    if let Some(path) = summary {
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| Failure::runtime(format!("{}: {e}", path.display())))?;
-        let parsed: SampleSummary = serde_json::from_str(&text).map_err(|e| {
-            Failure::runtime(format!(
-                "{}: not a summary of `scorelab sample` ({e}); pass --ignore-summary to use the data flags",
-                path.display()
-            ))
-        })?;
-        if let Some(dir) = parsed.checkpoint {
-            let meta = read_meta(&resolve(&dir)?)?;
-            let (spec, data) = checkpoint_training_set(&meta)?;
-            return Ok((
-                data,
-                spec,
-                meta.data.seed,
-                format!("checkpoint {} (from {})", dir.display(), path.display()),
-            ));
-        }
-        let spec = locate(&parsed.dataset.spec);
-        let data = spec.load(parsed.dataset.seed)?;
-        return Ok((data, spec, parsed.dataset.seed, path.display().to_string()));
+    let found = match &args.checkpoint {
+        Some(dir) => Some(training_set_of_checkpoint(dir)?),
+        None if args.ignore_summary => None,
+        None => training_set_of_samples(&args.samples)?,
+    };
+    if let Some(f) = found {
+        return Ok((f.data, f.spec, f.seed, f.origin));
     }
     let spec = dataset_spec(&args.data, 100)?;
     let seed = args.data.data_seed.unwrap_or(args.seed);

@@ -11,7 +11,7 @@ use scorelab_core::{
 };
 use scorelab_sample::{Prior, PriorKind, PRIOR_NAMES};
 use scorelab_train::checkpoint::{resolve_checkpoint, EMA_FILE, WEIGHTS_FILE};
-pub use scorelab_train::training_set::{locate, shipped_path};
+pub use scorelab_train::training_set::shipped_path;
 use scorelab_train::{load_score_weights, Meta, Normalisation};
 
 use crate::cli::{DataArgs, ScoreArgs, SdeArgs};
