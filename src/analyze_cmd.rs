@@ -14,11 +14,11 @@ use scorelab_analysis::likelihood::{
     bits_per_dim, dequantise, nll_per_dim, LikelihoodOptions, SetLikelihoods,
 };
 use scorelab_analysis::memorization::{
-    copy_stats, memorisation_stats, neighbours_in, validate_threshold, Neighbours,
+    d1_histogram, memorisation_report, validate_threshold, Baselines, Neighbours,
 };
 use scorelab_analysis::paths::{path_diagnostics, PathConfig, PathReport};
 use scorelab_analysis::plot::{curves_png, histograms_png, image_grid_png, Axes, Series};
-use scorelab_analysis::quality::{quality, QualityMetric, SlicedW2To, SLICED_W2_MAX_DIM};
+use scorelab_analysis::quality::{QualityMetric, SlicedW2To, SLICED_W2_MAX_DIM};
 use scorelab_analysis::rate::{imitation_rate, RateConfig};
 use scorelab_analysis::stats::summarise;
 use scorelab_analysis::tmin::tmin_sweep;
@@ -78,34 +78,9 @@ fn training_set(args: &MemorizationArgs) -> CliResult<(Dataset, DatasetSpec, u64
     Ok((data, spec, seed, "the data flags".into()))
 }
 
-/// Fresh draws of the training distribution: one to compare with, one for the noise floor.
-pub struct Baselines {
-    pub fresh: Option<Tensor<2>>,
-    pub floor: Option<Tensor<2>>,
-}
-
-impl Baselines {
-    /// Two independent fresh draws of `n` points (seeds after `seed`), when `spec` has any.
-    pub fn draw(spec: &DatasetSpec, seed: u64, n: usize, device: &Device) -> CliResult<Self> {
-        let Some(fresh_spec) = spec.fresh(n) else {
-            return Ok(Baselines {
-                fresh: None,
-                floor: None,
-            });
-        };
-        let fresh = fresh_spec.load(seed.wrapping_add(1))?;
-        // The MNIST test split is finite: the noise floor is a second, disjoint-seeded subset.
-        let floor = fresh_spec.load(seed.wrapping_add(2))?;
-        Ok(Baselines {
-            fresh: Some(fresh.to_tensor(device)),
-            floor: Some(floor.to_tensor(device)),
-        })
-    }
-}
-
 /// Memorisation, on-manifold distance and quality of `samples` (data space) against
-/// `training`, next to the same numbers for fresh data. Returns the JSON section and the
-/// per-sample neighbours (and the fresh points' ones).
+/// `training`, next to the same numbers for fresh data (`memorisation_report`). Returns the
+/// JSON section and the per-sample neighbours (and the fresh points' ones).
 pub fn memorisation_section(
     samples: &Tensor<2>,
     training: &Dataset,
@@ -113,42 +88,8 @@ pub fn memorisation_section(
     baselines: &Baselines,
     threshold: f64,
 ) -> CliResult<(Value, Neighbours, Option<Neighbours>)> {
-    let own = neighbours_in(samples, training)?;
-    let mut section = json!({
-        "samples": memorisation_stats(&own, threshold)?,
-        "copies": copy_stats(&own, threshold, training.n),
-    });
-    let fresh = match &baselines.fresh {
-        Some(fresh) => {
-            let theirs = neighbours_in(fresh, training)?;
-            section["fresh"] = json!(memorisation_stats(&theirs, threshold)?);
-            Some(theirs)
-        }
-        None => None,
-    };
-    if let Some(distance) = spec.curve_distance() {
-        let curve = |t: &Tensor<2>| {
-            summarise(
-                to_vec(t.clone())
-                    .chunks(2)
-                    .map(|p| distance(p[0] as f64, p[1] as f64)),
-            )
-        };
-        section["on_manifold"] = json!({ "samples": curve(samples) });
-        if let Some(fresh) = &baselines.fresh {
-            section["on_manifold"]["fresh"] = json!(curve(fresh));
-        }
-    }
-    let [_, dim] = samples.dims();
-    if dim <= SLICED_W2_MAX_DIM {
-        if let (Some(fresh), Some(floor)) = (&baselines.fresh, &baselines.floor) {
-            section["quality"] = json!({
-                "samples_vs_fresh": quality(samples, fresh, 0)?,
-                "noise_floor_fresh_vs_fresh": quality(floor, fresh, 0)?,
-            });
-        }
-    }
-    Ok((section, own, fresh))
+    let report = memorisation_report(samples, training, spec, baselines, threshold)?;
+    Ok((json!(report), report.neighbours, report.fresh_neighbours))
 }
 
 /// The Fréchet distance in a classifier's penultimate features to a fixed reference set of
@@ -215,33 +156,6 @@ fn image_quality(
         "predicted_class_frequencies": sample_classes,
         "test_class_frequencies": test_classes,
     }))
-}
-
-/// The d1 histogram of samples (and fresh points) as PNG bytes.
-pub fn d1_histogram(
-    title: &str,
-    samples: &Neighbours,
-    fresh: Option<&Neighbours>,
-) -> CliResult<Vec<u8>> {
-    let own = samples.d1_values();
-    let theirs = fresh.map(Neighbours::d1_values);
-    let mut series = vec![Series {
-        label: "samples",
-        values: &own,
-    }];
-    if let Some(values) = &theirs {
-        series.push(Series {
-            label: "fresh data",
-            values,
-        });
-    }
-    Ok(histograms_png(
-        title,
-        "distance to the nearest training point d1",
-        &series,
-        40,
-        true,
-    )?)
 }
 
 /// Columns of `analyze memorization --table`.

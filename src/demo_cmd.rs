@@ -17,13 +17,14 @@ use scorelab_sample::{Prior, SamplerConfig, SamplerKind, TauGrid};
 use scorelab_train::load_score;
 
 use crate::analysis_io::read_samples;
-use crate::analyze_cmd::{memorisation_section, Baselines};
+use crate::analyze_cmd::memorisation_section;
 use crate::backend::open_backend;
 use crate::cli::{Cli, Command, DemoArgs};
 use crate::failure::{CliResult, Failure};
 use crate::output::OutputDir;
 use crate::sample_cmd::progress_bar;
 use crate::score_source::checkpoint_training_set;
+use scorelab_analysis::memorization::Baselines;
 
 /// The sizes of one demo run.
 struct Plan {

@@ -3,13 +3,16 @@
 //! (the threshold is a parameter). The same numbers for fresh draws from the data distribution
 //! give the level at which a generalising model sits.
 
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use scorelab_core::device::to_vec;
 use scorelab_core::nearest::{two_nearest_neighbours, two_nearest_neighbours_in, TwoNearest};
-use scorelab_core::Dataset;
+use scorelab_core::{Dataset, DatasetSpec};
 
 use crate::error::{AnalysisError, Result};
+use crate::plot::{histograms_png, Series};
+use crate::quality::{quality, Quality, SLICED_W2_MAX_DIM};
 use crate::stats::{summarise, Summary};
 
 /// The usual memorisation threshold on d1/d2.
@@ -148,4 +151,143 @@ pub fn copy_stats(neighbours: &Neighbours, threshold: f64, n_train: usize) -> Co
         max_copies: counts.iter().copied().max().unwrap_or(0),
         counts: (n_train <= COPY_COUNTS_MAX_TRAINING).then_some(counts),
     }
+}
+
+/// Fresh draws of the training distribution: one to compare with, one for the noise floor.
+pub struct Baselines {
+    pub fresh: Option<Tensor<2>>,
+    pub floor: Option<Tensor<2>>,
+}
+
+impl Baselines {
+    /// Two independent fresh draws of `n` points (seeds after `seed`), when `spec` has any.
+    pub fn draw(spec: &DatasetSpec, seed: u64, n: usize, device: &Device) -> Result<Self> {
+        let Some(fresh_spec) = spec.fresh(n) else {
+            return Ok(Baselines {
+                fresh: None,
+                floor: None,
+            });
+        };
+        let fresh = fresh_spec.load(seed.wrapping_add(1))?;
+        // The MNIST test split is finite: the noise floor is a second, disjoint-seeded subset.
+        let floor = fresh_spec.load(seed.wrapping_add(2))?;
+        Ok(Baselines {
+            fresh: Some(fresh.to_tensor(device)),
+            floor: Some(floor.to_tensor(device)),
+        })
+    }
+}
+
+/// The d1 histogram of samples (and fresh points) as PNG bytes.
+pub fn d1_histogram(
+    title: &str,
+    samples: &Neighbours,
+    fresh: Option<&Neighbours>,
+) -> Result<Vec<u8>> {
+    let own = samples.d1_values();
+    let theirs = fresh.map(Neighbours::d1_values);
+    let mut series = vec![Series {
+        label: "samples",
+        values: &own,
+    }];
+    if let Some(values) = &theirs {
+        series.push(Series {
+            label: "fresh data",
+            values,
+        });
+    }
+    histograms_png(
+        title,
+        "distance to the nearest training point d1",
+        &series,
+        40,
+        true,
+    )
+}
+
+/// The distance of samples and fresh points to the curve a 2-D dataset is drawn from.
+#[derive(Clone, Debug, Serialize)]
+pub struct OnManifold {
+    pub samples: Summary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fresh: Option<Summary>,
+}
+
+/// Sliced W2 and energy distance of the samples to fresh data, beside two fresh draws.
+#[derive(Clone, Debug, Serialize)]
+pub struct SampleQuality {
+    pub samples_vs_fresh: Quality,
+    pub noise_floor_fresh_vs_fresh: Quality,
+}
+
+/// Memorisation of samples against a training set, next to fresh data (DESIGN §6): what
+/// `analyze memorization` reports in its `memorization` section.
+#[derive(Clone, Debug, Serialize)]
+pub struct MemorisationReport {
+    pub samples: MemorisationStats,
+    pub copies: CopyStats,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fresh: Option<MemorisationStats>,
+    /// For 2-D data drawn from a curve (Swiss roll, lemniscate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_manifold: Option<OnManifold>,
+    /// For data of at most `SLICED_W2_MAX_DIM` dimensions with fresh draws.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quality: Option<SampleQuality>,
+    /// The samples' nearest training points.
+    #[serde(skip)]
+    pub neighbours: Neighbours,
+    /// The fresh points' nearest training points.
+    #[serde(skip)]
+    pub fresh_neighbours: Option<Neighbours>,
+}
+
+/// Memorisation, on-manifold distance and quality of `samples` (data space) against
+/// `training` (read chunk by chunk), next to the same numbers for the fresh draws of
+/// `baselines`; `spec` says whether the data lie on a known curve.
+pub fn memorisation_report(
+    samples: &Tensor<2>,
+    training: &Dataset,
+    spec: &DatasetSpec,
+    baselines: &Baselines,
+    threshold: f64,
+) -> Result<MemorisationReport> {
+    let own = neighbours_in(samples, training)?;
+    let fresh_neighbours = match &baselines.fresh {
+        Some(fresh) => Some(neighbours_in(fresh, training)?),
+        None => None,
+    };
+    let on_manifold = spec.curve_distance().map(|distance| {
+        let curve = |t: &Tensor<2>| {
+            summarise(
+                to_vec(t.clone())
+                    .chunks(2)
+                    .map(|p| distance(p[0] as f64, p[1] as f64)),
+            )
+        };
+        OnManifold {
+            samples: curve(samples),
+            fresh: baselines.fresh.as_ref().map(curve),
+        }
+    });
+    let [_, dim] = samples.dims();
+    let quality = match (&baselines.fresh, &baselines.floor) {
+        (Some(fresh), Some(floor)) if dim <= SLICED_W2_MAX_DIM => Some(SampleQuality {
+            samples_vs_fresh: quality(samples, fresh, 0)?,
+            noise_floor_fresh_vs_fresh: quality(floor, fresh, 0)?,
+        }),
+        _ => None,
+    };
+    Ok(MemorisationReport {
+        samples: memorisation_stats(&own, threshold)?,
+        copies: copy_stats(&own, threshold, training.n),
+        fresh: fresh_neighbours
+            .as_ref()
+            .map(|n| memorisation_stats(n, threshold))
+            .transpose()?,
+        on_manifold,
+        quality,
+        neighbours: own,
+        fresh_neighbours,
+    })
 }
