@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs a fixed set of commands (sampling, memorisation with and without a summary, likelihood
+# with rk4 and rk45/Hutchinson, paths, t_min, rate, forward, training with evaluations and the
+# training curves, a usage error) with two scorelab binaries on the same seeds and compares
+# every file they write. Files that legitimately differ between any two runs are left out:
+# weights files (burnpack stores random parameter ids) and their SHA-256 lines, wall times,
+# and the output folder's own name. Use it to check that a refactoring changed no output:
+#   scripts/same-outputs.sh OLD_BINARY NEW_BINARY
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# = 2 ] || { echo "usage: $0 OLD_BINARY NEW_BINARY" >&2; exit 2; }
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+run_all() {
+    local B=$1 O=$2
+    mkdir -p "$O"
+    "$B" sample --dataset swissroll --n-train 200 --n 100 --steps 50 --seed 3 --out "$O/s" >/dev/null 2>&1
+    "$B" analyze memorization --samples "$O/s/samples.npy" --out "$O/mem" >/dev/null 2>&1
+    "$B" analyze memorization --samples "$O/s/samples.npy" --ignore-summary --dataset swissroll \
+        --n-train 150 --out "$O/mem2" --table "$O/table.csv" --label a >/dev/null 2>&1
+    "$B" analyze likelihood --dataset swissroll --n-train 50 --max-points 20 --steps 20 --out "$O/lik" >/dev/null 2>&1
+    "$B" analyze likelihood --dataset swissroll --n-train 50 --max-points 20 --steps 20 --solver rk45 \
+        --divergence hutchinson --probes 2 --out "$O/lik2" >/dev/null 2>&1
+    "$B" analyze paths --dataset swissroll --n-train 50 --n 30 --steps 30 --out "$O/paths" >/dev/null 2>&1
+    "$B" analyze tmin --dataset swissroll --n-train 50 --n 30 --steps 30 --out "$O/tmin" >/dev/null 2>&1
+    "$B" analyze rate --n-train 20 --n 20 --steps 30 --out "$O/rate" >/dev/null 2>&1
+    "$B" forward --dataset swissroll --n 50 --times 0.1,0.5 --out "$O/fwd" >/dev/null 2>&1
+    "$B" train --dataset swissroll --n-train 200 --width 16 --depth 2 --embedding 8 --batch-size 32 \
+        --steps 20 --eval-every 10 --eval-samples 20 --out "$O/run" >/dev/null 2>&1
+    "$B" analyze training --runs "$O/run" --out "$O/curves" >/dev/null 2>&1
+    "$B" analyze likelihood --dataset swissroll --n-train 50 --solver rk4 --rtol 1e-3 \
+        --out "$O/bad" 2>"$O/usage-error.txt" && exit 1 || echo "exit $?" >>"$O/usage-error.txt"
+}
+
+run_all "$(realpath "$1")" "$WORK/a"
+run_all "$(realpath "$2")" "$WORK/b"
+status=0
+while IFS= read -r file; do
+    rel=${file#"$WORK/a/"}
+    case "$rel" in *.bpk) continue ;; esac
+    clean() { sed -e "s#$WORK/[ab]#OUT#g" -e '/\.bpk": "/d' -e '/_seconds"/d' "$1"; }
+    if [ ! -f "$WORK/b/$rel" ]; then
+        echo "only in the first run: $rel"; status=1
+    elif ! cmp -s <(clean "$file") <(clean "$WORK/b/$rel"); then
+        echo "differs: $rel"; status=1
+    fi
+done < <(find "$WORK/a" -type f | sort)
+[ $status = 0 ] && echo "same outputs ($(find "$WORK/a" -type f | wc -l) files)"
+exit $status
