@@ -22,7 +22,10 @@ use scorelab_analysis::quality::{QualityMetric, SlicedW2To, SLICED_W2_MAX_DIM};
 use scorelab_analysis::rate::{imitation_rate, RateConfig};
 use scorelab_analysis::stats::summarise;
 use scorelab_analysis::tmin::tmin_sweep;
+use scorelab_analysis::training_eval::{read_eval_file, RunCurve, TrainingCurves};
+use scorelab_analysis::AnalysisError;
 use scorelab_core::device::{tensor_from_rows, to_vec};
+use scorelab_core::CoreError;
 use scorelab_core::{Dataset, DatasetSpec, EmpiricalScore, GmmScore, PerturbedScore, ScoreFn, Sde};
 use scorelab_sample::SamplerConfig;
 use scorelab_train::checkpoint::{read_meta, resolve};
@@ -806,132 +809,6 @@ fn agreement_cmd(args: &AgreementArgs) -> CliResult<()> {
     Ok(())
 }
 
-/// The columns of a run's eval.csv: steps, memorised fraction, mean d1.
-fn read_eval(run: &Path) -> CliResult<(Vec<f64>, Vec<f64>, Vec<f64>)> {
-    let path = run.join(scorelab_analysis::training_eval::EVAL_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        Failure::runtime(format!(
-            "{}: {e} (train the run with --eval-every)",
-            path.display()
-        ))
-    })?;
-    let (mut steps, mut memorised, mut d1) = (Vec::new(), Vec::new(), Vec::new());
-    for (k, line) in text.lines().enumerate().skip(1) {
-        let fields: Vec<f64> = line
-            .split(',')
-            .take(3)
-            .map(|f| f.parse::<f64>())
-            .collect::<Result<_, _>>()
-            .map_err(|_| {
-                Failure::runtime(format!("{}: line {}: not a number", path.display(), k + 1))
-            })?;
-        if fields.len() < 3 {
-            return Err(Failure::runtime(format!(
-                "{}: line {}: expected 3 columns",
-                path.display(),
-                k + 1
-            )));
-        }
-        steps.push(fields[0]);
-        memorised.push(fields[1]);
-        d1.push(fields[2]);
-    }
-    Ok((steps, memorised, d1))
-}
-
-fn training_curves(args: &TrainingCurvesArgs) -> CliResult<()> {
-    let runs: Vec<PathBuf> = args
-        .runs
-        .split(',')
-        .map(|s| PathBuf::from(s.trim()))
-        .collect();
-    let mut curves = Vec::new();
-    for run in &runs {
-        let meta = read_meta(&resolve(run)?)?;
-        let (steps, memorised, d1) = read_eval(run)?;
-        curves.push((format!("n = {}", meta.data.n), steps, memorised, d1));
-    }
-    // one shared abscissa: the union of evaluation steps (curves missing a step leave a gap)
-    let mut x: Vec<f64> = curves.iter().flat_map(|c| c.1.iter().copied()).collect();
-    x.sort_by(f64::total_cmp);
-    x.dedup();
-    let align = |steps: &[f64], values: &[f64]| -> Vec<f64> {
-        x.iter()
-            .map(|s| {
-                steps
-                    .iter()
-                    .position(|t| t == s)
-                    .map(|i| values[i])
-                    .unwrap_or(f64::NAN)
-            })
-            .collect()
-    };
-    let memorised: Vec<Vec<f64>> = curves.iter().map(|c| align(&c.1, &c.2)).collect();
-    let d1: Vec<Vec<f64>> = curves.iter().map(|c| align(&c.1, &c.3)).collect();
-    let out = out_dir(&args.output, "training")?;
-    let series = |values: &[Vec<f64>]| -> Vec<(String, Vec<f64>)> {
-        curves
-            .iter()
-            .zip(values)
-            .map(|(c, v)| (c.0.clone(), v.clone()))
-            .collect()
-    };
-    for (file, title, label, values, log_y) in [
-        (
-            "memorised_fraction.png",
-            "memorised fraction during training",
-            "memorised fraction",
-            series(&memorised),
-            false,
-        ),
-        (
-            "mean_d1.png",
-            "mean distance to the nearest training point during training",
-            "mean d1",
-            series(&d1),
-            true,
-        ),
-    ] {
-        let s: Vec<Series> = values
-            .iter()
-            .map(|(l, v)| Series {
-                label: l,
-                values: v,
-            })
-            .collect();
-        out.write(
-            file,
-            &curves_png(
-                title,
-                "training step",
-                label,
-                &x,
-                &s,
-                Axes {
-                    log_x: false,
-                    log_y,
-                },
-            )?,
-        )?;
-    }
-    let mut csv = String::from("run,n_train,step,memorised_fraction,mean_d1\n");
-    for (run, c) in runs.iter().zip(&curves) {
-        for k in 0..c.1.len() {
-            csv.push_str(&format!(
-                "{},{},{},{},{}\n",
-                run.display(),
-                c.0.trim_start_matches("n = "),
-                c.1[k],
-                c.2[k],
-                c.3[k]
-            ));
-        }
-    }
-    out.write("training_curves.csv", csv.as_bytes())?;
-    println!("{} runs; wrote {}", runs.len(), out.file("").display());
-    Ok(())
-}
-
 fn likelihood(args: &LikelihoodArgs) -> CliResult<()> {
     let device = open(&args.output)?;
     let source = ScoreSource::open(&args.source, args.seed, &device)?;
@@ -1062,4 +939,31 @@ fn likelihood_sets(
             (name, data)
         })
         .collect())
+}
+
+fn training_curves(args: &TrainingCurvesArgs) -> CliResult<()> {
+    let runs: Vec<PathBuf> = args
+        .runs
+        .split(',')
+        .map(|s| PathBuf::from(s.trim()))
+        .collect();
+    let mut curves = Vec::new();
+    for run in &runs {
+        let meta = read_meta(&resolve(run)?)?;
+        let rows = read_eval_file(run).map_err(|e| match e {
+            AnalysisError::Core(CoreError::Io { .. }) => {
+                Failure::runtime(format!("{e} (train the run with --eval-every)"))
+            }
+            other => other.into(),
+        })?;
+        curves.push(RunCurve {
+            run: run.clone(),
+            n_train: meta.data.n,
+            rows,
+        });
+    }
+    let out = out_dir(&args.output, "training")?;
+    TrainingCurves::new(curves).write(&out)?;
+    println!("{} runs; wrote {}", runs.len(), out.file("").display());
+    Ok(())
 }

@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 use burn::tensor::{Device, Tensor};
 
 use scorelab_core::device::tensor_from_rows;
-use scorelab_core::output::keep_rows_up_to;
-use scorelab_core::{Dataset, DatasetSpec, ScoreFn};
+use scorelab_core::output::{keep_rows_up_to, OutputDir};
+use scorelab_core::{CoreError, Dataset, DatasetSpec, ScoreFn};
 use scorelab_sample::{sample, SamplerConfig, SamplerKind, TauGrid};
 
 use crate::error::{AnalysisError, Result};
 use crate::memorization::{memorisation_stats, neighbours, DEFAULT_THRESHOLD};
+use crate::plot::{curves_png, Axes, Series};
 use crate::quality::{QualityMetric, SlicedW2To, SLICED_W2_MAX_DIM};
 
 /// Data space → model space: the network sees (x − shift)/scale.
@@ -132,5 +133,147 @@ impl TrainingEvaluation {
                 .map(|q| format!(", sliced W2 {q:.4}"))
                 .unwrap_or_default()
         ))
+    }
+}
+
+/// The rows of a run's `eval.csv`: step, memorised fraction and mean d1 of each evaluation.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EvalRows {
+    pub steps: Vec<f64>,
+    pub memorised: Vec<f64>,
+    pub mean_d1: Vec<f64>,
+}
+
+/// Reads `run_dir/eval.csv` as written by [`TrainingEvaluation`]; errors name the file and line.
+pub fn read_eval_file(run_dir: &Path) -> Result<EvalRows> {
+    let path = run_dir.join(EVAL_FILE);
+    let text = fs::read_to_string(&path).map_err(|e| CoreError::io(&path, e))?;
+    let mut rows = EvalRows::default();
+    for (k, line) in text.lines().enumerate().skip(1) {
+        let fields: Vec<f64> = line
+            .split(',')
+            .take(3)
+            .map(|f| f.parse::<f64>())
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|_| CoreError::bad_file(&path, format!("line {}: not a number", k + 1)))?;
+        if fields.len() < 3 {
+            return Err(
+                CoreError::bad_file(&path, format!("line {}: expected 3 columns", k + 1)).into(),
+            );
+        }
+        rows.steps.push(fields[0]);
+        rows.memorised.push(fields[1]);
+        rows.mean_d1.push(fields[2]);
+    }
+    Ok(rows)
+}
+
+/// The evaluations of one run with its training-set size.
+pub struct RunCurve {
+    pub run: PathBuf,
+    pub n_train: usize,
+    pub rows: EvalRows,
+}
+
+/// Memorisation against the training step for several runs, on one shared abscissa: the
+/// union of their evaluation steps (a run without a step leaves a gap, NaN).
+pub struct TrainingCurves {
+    pub steps: Vec<f64>,
+    pub runs: Vec<RunCurve>,
+}
+
+impl TrainingCurves {
+    pub fn new(runs: Vec<RunCurve>) -> Self {
+        let mut steps: Vec<f64> = runs
+            .iter()
+            .flat_map(|c| c.rows.steps.iter().copied())
+            .collect();
+        steps.sort_by(f64::total_cmp);
+        steps.dedup();
+        TrainingCurves { steps, runs }
+    }
+
+    /// `values` of a run at every shared step.
+    fn aligned(&self, run: &RunCurve, values: &[f64]) -> Vec<f64> {
+        self.steps
+            .iter()
+            .map(|s| {
+                run.rows
+                    .steps
+                    .iter()
+                    .position(|t| t == s)
+                    .map(|i| values[i])
+                    .unwrap_or(f64::NAN)
+            })
+            .collect()
+    }
+
+    /// Writes `memorised_fraction.png`, `mean_d1.png` (one curve per run, labelled by its
+    /// training-set size) and `training_curves.csv` into `out`; returns the paths written.
+    pub fn write(&self, out: &OutputDir) -> Result<Vec<PathBuf>> {
+        let mut written = Vec::new();
+        for (file, title, label, log_y, memorised) in [
+            (
+                "memorised_fraction.png",
+                "memorised fraction during training",
+                "memorised fraction",
+                false,
+                true,
+            ),
+            (
+                "mean_d1.png",
+                "mean distance to the nearest training point during training",
+                "mean d1",
+                true,
+                false,
+            ),
+        ] {
+            let curves: Vec<(String, Vec<f64>)> = self
+                .runs
+                .iter()
+                .map(|r| {
+                    let values = if memorised {
+                        &r.rows.memorised
+                    } else {
+                        &r.rows.mean_d1
+                    };
+                    (format!("n = {}", r.n_train), self.aligned(r, values))
+                })
+                .collect();
+            let series: Vec<Series> = curves
+                .iter()
+                .map(|(l, v)| Series {
+                    label: l,
+                    values: v,
+                })
+                .collect();
+            let png = curves_png(
+                title,
+                "training step",
+                label,
+                &self.steps,
+                &series,
+                Axes {
+                    log_x: false,
+                    log_y,
+                },
+            )?;
+            written.push(out.write(file, &png)?);
+        }
+        let mut csv = String::from("run,n_train,step,memorised_fraction,mean_d1\n");
+        for r in &self.runs {
+            for k in 0..r.rows.steps.len() {
+                csv.push_str(&format!(
+                    "{},{},{},{},{}\n",
+                    r.run.display(),
+                    r.n_train,
+                    r.rows.steps[k],
+                    r.rows.memorised[k],
+                    r.rows.mean_d1[k]
+                ));
+            }
+        }
+        written.push(out.write("training_curves.csv", csv.as_bytes())?);
+        Ok(written)
     }
 }
