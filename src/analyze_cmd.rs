@@ -8,7 +8,7 @@ use burn::tensor::{Device, Tensor};
 use serde_json::{json, Value};
 
 use scorelab_analysis::agreement::agreement;
-use scorelab_analysis::fisher::fisher_divergence;
+use scorelab_analysis::fisher::{fisher_divergence, write_fisher_files};
 use scorelab_analysis::frechet::{class_histogram, frechet_distance};
 use scorelab_analysis::likelihood::{
     bits_per_dim, dequantise, nll_per_dim, LikelihoodOptions, SetLikelihoods,
@@ -17,7 +17,7 @@ use scorelab_analysis::memorization::{
     d1_histogram, memorisation_report, validate_threshold, Baselines, Neighbours,
 };
 use scorelab_analysis::paths::{path_diagnostics, PathConfig, PathReport};
-use scorelab_analysis::plot::{curves_png, histograms_png, image_grid_png, Axes, Series};
+use scorelab_analysis::plot::{histograms_png, image_grid_png, Series};
 use scorelab_analysis::quality::{QualityMetric, SlicedW2To, SLICED_W2_MAX_DIM};
 use scorelab_analysis::rate::{imitation_rate, RateConfig};
 use scorelab_analysis::stats::summarise;
@@ -625,44 +625,13 @@ fn fisher(args: &FisherArgs) -> CliResult<()> {
     let x0 = tensor_from_rows(&points, args.n, gmm.dim(), &device);
     let out = out_dir(&args.output, "fisher")?;
     let rows = fisher_divergence(source.score.as_ref(), &exact, &x0, &times, args.seed)?;
-    let t: Vec<f64> = rows.iter().map(|r| r.t).collect();
-    let divergence: Vec<f64> = rows.iter().map(|r| r.divergence).collect();
-    let relative: Vec<f64> = rows.iter().map(|r| r.relative).collect();
-    let png = curves_png(
-        "Fisher divergence to the exact score",
-        "t",
-        "E‖s − ∇log p_t‖²",
-        &t,
-        &[
-            Series {
-                label: "Fisher divergence",
-                values: &divergence,
-            },
-            Series {
-                label: "relative to E‖∇log p_t‖²",
-                values: &relative,
-            },
-        ],
-        Axes {
-            log_x: true,
-            log_y: true,
-        },
-    )?;
-    let mut csv = String::from("t,sigma,divergence,std_error,relative\n");
     for r in &rows {
-        csv.push_str(&format!(
-            "{},{},{},{},{}\n",
-            r.t, r.sigma, r.divergence, r.std_error, r.relative
-        ));
         println!(
             "t {:.3e}: {:.4e} ± {:.1e} (relative {:.3e})",
             r.t, r.divergence, r.std_error, r.relative
         );
     }
-    let written = vec![
-        out.write("fisher.png", &png)?,
-        out.write("fisher.csv", csv.as_bytes())?,
-    ];
+    let written = write_fisher_files(&rows, &out)?;
     let mut record = source_json("analyze fisher", &args.source, &source, &written);
     record["n"] = json!(args.n);
     record["rows"] = json!(rows);

@@ -3,6 +3,8 @@
 //! (a Gaussian or a Gaussian mixture). Points x_t = α(t) x0 + c(t) + σ(t) z are drawn from data
 //! points x0 with seeded noise z.
 
+use std::path::PathBuf;
+
 use burn::tensor::Tensor;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -10,9 +12,11 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use scorelab_core::device::{tensor_from_rows, to_vec};
+use scorelab_core::output::OutputDir;
 use scorelab_core::{ScoreFn, Times};
 
 use crate::error::{AnalysisError, Result};
+use crate::plot::{curves_png, Axes, Series};
 
 /// The divergence at one time.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -84,4 +88,43 @@ pub fn fisher_divergence(
         });
     }
     Ok(rows)
+}
+
+/// Writes the Fisher divergence and its relative value against t (`fisher.png`, log–log) and
+/// the rows (`fisher.csv`: t, σ, divergence, standard error, relative) into `out`.
+pub fn write_fisher_files(rows: &[FisherRow], out: &OutputDir) -> Result<Vec<PathBuf>> {
+    let t: Vec<f64> = rows.iter().map(|r| r.t).collect();
+    let divergence: Vec<f64> = rows.iter().map(|r| r.divergence).collect();
+    let relative: Vec<f64> = rows.iter().map(|r| r.relative).collect();
+    let png = curves_png(
+        "Fisher divergence to the exact score",
+        "t",
+        "E‖s − ∇log p_t‖²",
+        &t,
+        &[
+            Series {
+                label: "Fisher divergence",
+                values: &divergence,
+            },
+            Series {
+                label: "relative to E‖∇log p_t‖²",
+                values: &relative,
+            },
+        ],
+        Axes {
+            log_x: true,
+            log_y: true,
+        },
+    )?;
+    let mut csv = String::from("t,sigma,divergence,std_error,relative\n");
+    for r in rows {
+        csv.push_str(&format!(
+            "{},{},{},{},{}\n",
+            r.t, r.sigma, r.divergence, r.std_error, r.relative
+        ));
+    }
+    Ok(vec![
+        out.write("fisher.png", &png)?,
+        out.write("fisher.csv", csv.as_bytes())?,
+    ])
 }
