@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs a fixed set of commands (sampling, memorisation with and without a summary, likelihood
-# with rk4 and rk45/Hutchinson, paths, t_min, rate, Fisher divergence, forward, training with evaluations and the
+# with rk4 and rk45/Hutchinson, paths, t_min, rate, Fisher divergence, agreement, forward, training with evaluations and the
 # training curves, a usage error) with two scorelab binaries on the same seeds and compares
 # every file they write. Files that legitimately differ between any two runs are left out:
 # weights files (burnpack stores random parameter ids) and their SHA-256 lines, wall times,
@@ -26,6 +26,7 @@ run_all() {
     "$B" analyze tmin --dataset swissroll --n-train 50 --n 30 --steps 30 --out "$O/tmin" >/dev/null 2>&1
     "$B" analyze rate --n-train 20 --n 20 --steps 30 --out "$O/rate" >/dev/null 2>&1
     "$B" analyze fisher --dataset gmm --score exact --perturb 0.3,-0.4 --n 200 --out "$O/fisher" >/dev/null 2>&1
+    "$B" analyze agreement --empirical --dataset swissroll --n-train 30 --n 20 --steps 20 --out "$O/agree" >/dev/null 2>&1
     "$B" forward --dataset swissroll --n 50 --times 0.1,0.5 --out "$O/fwd" >/dev/null 2>&1
     "$B" train --dataset swissroll --n-train 200 --width 16 --depth 2 --embedding 8 --batch-size 32 \
         --steps 20 --eval-every 10 --eval-samples 20 --out "$O/run" >/dev/null 2>&1

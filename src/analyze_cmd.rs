@@ -17,7 +17,7 @@ use scorelab_analysis::memorization::{
     d1_histogram, memorisation_report, validate_threshold, Baselines, Neighbours,
 };
 use scorelab_analysis::paths::{path_diagnostics, PathConfig, PathReport};
-use scorelab_analysis::plot::{histograms_png, image_grid_png, Series};
+use scorelab_analysis::plot::image_grid_png;
 use scorelab_analysis::quality::{QualityMetric, SlicedW2To, SLICED_W2_MAX_DIM};
 use scorelab_analysis::rate::{imitation_rate, RateConfig};
 use scorelab_analysis::stats::summarise;
@@ -718,41 +718,8 @@ fn agreement_cmd(args: &AgreementArgs) -> CliResult<()> {
         &mut |k| bar.set_position(k as u64),
     )?;
     bar.finish_and_clear();
-    for summary in [
-        &mut report.pair_distance,
-        &mut report.own_d1_a,
-        &mut report.own_d1_b,
-    ] {
-        summary.scale(scale);
-    }
-    let scaled: Vec<Vec<f64>> = report
-        .per_pair
-        .iter()
-        .map(|v| v.iter().map(|x| x * scale).collect())
-        .collect();
-    out.write(
-        "agreement.png",
-        &histograms_png(
-            "paired samples from the same noise",
-            "distance",
-            &[
-                Series {
-                    label: "between the paired samples",
-                    values: &scaled[0],
-                },
-                Series {
-                    label: "A sample to A's training set",
-                    values: &scaled[1],
-                },
-                Series {
-                    label: "B sample to B's training set",
-                    values: &scaled[2],
-                },
-            ],
-            40,
-            true,
-        )?,
-    )?;
+    report.scale_summaries(scale);
+    report.write_histograms(&out, scale)?;
     out.write_json(
         "agreement.json",
         &json!({

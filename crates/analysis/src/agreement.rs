@@ -4,15 +4,19 @@
 //! The report puts the distance between paired samples next to each sample's distance to its
 //! own training set.
 
+use std::path::PathBuf;
+
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use scorelab_core::device::to_vec;
+use scorelab_core::output::OutputDir;
 use scorelab_core::ScoreFn;
 use scorelab_sample::{sample, SamplerConfig};
 
 use crate::error::{AnalysisError, Result};
 use crate::memorization::neighbours;
+use crate::plot::{histograms_png, Series};
 use crate::stats::{summarise, Summary};
 
 /// The comparison of two scores' samples from shared noise.
@@ -113,4 +117,49 @@ pub fn agreement(
             own_b.iter().map(|&v| v as f64).collect(),
         ],
     })
+}
+
+impl AgreementReport {
+    /// The distance summaries (pair distance, each side's d1) multiplied by `scale`: model
+    /// space to data space for a normalisation x ↦ (x − shift)/scale.
+    pub fn scale_summaries(&mut self, scale: f64) {
+        for summary in [
+            &mut self.pair_distance,
+            &mut self.own_d1_a,
+            &mut self.own_d1_b,
+        ] {
+            summary.scale(scale);
+        }
+    }
+
+    /// Writes `agreement.png` into `out`: histograms of the paired samples' distance and of
+    /// each side's d1 to its own training set, in data space (`scale`); returns its path.
+    pub fn write_histograms(&self, out: &OutputDir, scale: f64) -> Result<PathBuf> {
+        let scaled: Vec<Vec<f64>> = self
+            .per_pair
+            .iter()
+            .map(|v| v.iter().map(|x| x * scale).collect())
+            .collect();
+        let png = histograms_png(
+            "paired samples from the same noise",
+            "distance",
+            &[
+                Series {
+                    label: "between the paired samples",
+                    values: &scaled[0],
+                },
+                Series {
+                    label: "A sample to A's training set",
+                    values: &scaled[1],
+                },
+                Series {
+                    label: "B sample to B's training set",
+                    values: &scaled[2],
+                },
+            ],
+            40,
+            true,
+        )?;
+        Ok(out.write("agreement.png", &png)?)
+    }
 }
