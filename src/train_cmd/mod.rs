@@ -37,49 +37,15 @@ use scorelab_analysis::AnalysisError;
 /// The loss curve a run folder gets beside its log.
 pub const LOSS_PICTURE: &str = "loss.png";
 
-/// The loss curve of a run's log.csv (`step,loss,...`): the logged values and their moving
-/// average over about a fiftieth of the run, on a log axis when every loss is positive.
-pub fn loss_png(log: &Path, title: &str) -> CliResult<Vec<u8>> {
-    let text =
-        fs::read_to_string(log).map_err(|e| Failure::runtime(format!("{}: {e}", log.display())))?;
-    let (mut steps, mut losses) = (Vec::new(), Vec::new());
-    for line in text.lines().skip(1) {
-        let mut fields = line.split(',');
-        if let (Some(step), Some(loss)) = (fields.next(), fields.next()) {
-            if let (Ok(step), Ok(loss)) = (step.parse::<f64>(), loss.parse::<f64>()) {
-                steps.push(step);
-                losses.push(loss);
-            }
-        }
-    }
-    let log_y = losses.iter().all(|l| *l > 0.0);
-    // 2h + 1 values: about a fiftieth of the log
-    let half_window = losses.len() / 100;
-    Ok(scorelab_analysis::plot::loss_curve_png(
-        title,
-        &steps,
-        &losses,
-        half_window,
-        log_y,
-    )?)
-}
-
-/// Writes loss.png beside the run's log (a run without a log yet gets none).
-fn write_loss_picture(out: &Path, loss: &str) -> CliResult<()> {
-    let log = out.join(LOG_FILE);
-    if !log.exists() {
-        return Ok(());
-    }
-    let png = loss_png(&log, &format!("training loss ({loss})"))?;
-    fs::write(out.join(LOSS_PICTURE), png)
-        .map_err(|e| Failure::runtime(format!("{}: {e}", out.join(LOSS_PICTURE).display())))
-}
-
-const MODEL_NAMES: [&str; 2] = ["mlp", "unet"];
-
 pub use scorelab_core::score::EXACT_DIVERGENCE_MAX_DIM;
 
 /// Flags that may accompany --resume (everything else is fixed by the checkpoint).
+mod config;
+mod run_folder;
+
+use config::train_config;
+use run_folder::{prepare_run_folder, write_loss_picture};
+
 const RESUMABLE: [&str; 12] = [
     "steps",
     "resume_from",
@@ -94,164 +60,6 @@ const RESUMABLE: [&str; 12] = [
     "out",
     "config",
 ];
-
-/// σ_d = √E[x²] over the coordinates of the normalised training points: the second moment
-/// for which EDM's preconditioned training target has unit variance (read chunk by chunk).
-fn root_mean_square(data: &Dataset, normalisation: Normalisation) -> f64 {
-    let mut sum = 0.0f64;
-    let Ok(()) = data
-        .points
-        .for_each_chunk(data.dim, STREAM_CHUNK_ROWS, |_, rows| {
-            sum += normalisation
-                .to_model(rows)
-                .iter()
-                .map(|&v| (v as f64).powi(2))
-                .sum::<f64>();
-            Ok::<(), std::convert::Infallible>(())
-        });
-    (sum / data.points.len().max(1) as f64).sqrt()
-}
-
-/// The run configuration described by the flags; `normalisation` maps the training points to
-/// model space (for σ_data).
-fn train_config(
-    args: &TrainArgs,
-    sde: &scorelab_core::Sde,
-    data: &Dataset,
-    normalisation: Normalisation,
-) -> CliResult<TrainConfig> {
-    let dim = data.dim;
-    let model = match args.model.as_str() {
-        "unet" => {
-            let image = data.image_shape.ok_or_else(|| {
-                Failure::usage(format!(
-                    "--model unet needs image data (e.g. --dataset mnist); {} is {}-dimensional point data",
-                    data.name, dim
-                ))
-            })?;
-            let mut config = UNetConfig::preset(&args.preset, image)?;
-            if let Some(channels) = args.channels {
-                config.channels = channels;
-            }
-            ModelConfig::Unet(config)
-        }
-        "mlp" => ModelConfig::Mlp(MlpConfig {
-            dim,
-            width: args.width,
-            depth: args.depth,
-            embedding: args.embedding,
-            residual: args.residual,
-        }),
-        other => {
-            return Err(Failure::usage(format!(
-                "unknown model '{other}' (expected one of: {})",
-                MODEL_NAMES.join(", ")
-            )))
-        }
-    };
-    let sigma_data = || {
-        args.sigma_data
-            .unwrap_or_else(|| root_mean_square(data, normalisation))
-    };
-    let parameterisation = Parameterisation::parse(&args.parameterisation, sigma_data)?;
-    let mut loss = LossConfig::new(LossKind::parse(&args.loss)?, sde);
-    loss.weighting = Weighting::parse(&args.weighting, sigma_data)?;
-    if args.sigma_data.is_some()
-        && parameterisation.name() != "edm"
-        && loss.weighting.name() != "edm"
-    {
-        return Err(Failure::usage(
-            "--sigma-data belongs to --param edm and --weighting edm",
-        ));
-    }
-    loss.time_sampling = TimeSampling::parse(
-        &args.t_sampling,
-        (
-            args.p_mean.unwrap_or(EDM_LOG_SIGMA.0),
-            args.p_std.unwrap_or(EDM_LOG_SIGMA.1),
-        ),
-    )?;
-    if loss.time_sampling == TimeSampling::Uniform
-        && (args.p_mean.is_some() || args.p_std.is_some())
-    {
-        return Err(Failure::usage(
-            "--p-mean and --p-std set the log-normal training times of --t-sampling log-normal",
-        ));
-    }
-    if let Some(t_eps) = args.t_eps {
-        loss.t_eps = t_eps;
-    }
-    loss.projections = args.projections;
-    loss.projection = Projection::parse(&args.projection)?;
-    loss.penalty = Penalty::parse(&args.penalty)?;
-    loss.gamma = args.gamma;
-    loss.divergence_probes = args
-        .div_probes
-        .unwrap_or(if dim <= EXACT_DIVERGENCE_MAX_DIM {
-            0
-        } else {
-            1
-        });
-    if loss.kind == LossKind::Hyvarinen && dim > EXACT_DIVERGENCE_MAX_DIM {
-        return Err(Failure::usage(format!(
-            "--loss hyvarinen needs the exact divergence, {dim} JVPs per point for this data; use --loss ssm (sliced score matching estimates the same objective)"
-        )));
-    }
-    Ok(TrainConfig {
-        model,
-        parameterisation,
-        loss,
-        adam: AdamConfig {
-            lr: args.lr,
-            warmup: args.warmup,
-            grad_clip: args.grad_clip,
-            ..AdamConfig::default()
-        },
-        ema_decay: args.ema_decay,
-        batch_size: args.batch_size,
-        steps: args.steps,
-        seed: args.seed,
-        checkpoint_every: args.checkpoint_every,
-        keep: args.keep,
-        log_every: args.log_every,
-    })
-}
-
-/// Makes `out` ready for a new run: refuses a folder holding files unless --force, which
-/// deletes the previous run's checkpoints and log.
-fn prepare_run_folder(out: &Path, force: bool) -> CliResult<()> {
-    let io = |e: std::io::Error| Failure::runtime(format!("{}: {e}", out.display()));
-    if out.exists() {
-        if !out.is_dir() {
-            return Err(Failure::usage(format!(
-                "{} exists and is not a folder",
-                out.display()
-            )));
-        }
-        let occupied = fs::read_dir(out).map_err(io)?.next().is_some();
-        if occupied && !force {
-            return Err(Failure::usage(format!(
-                "{} already exists and is not empty; continue it with --resume, or pass --force to start afresh there",
-                out.display()
-            )));
-        }
-        for (_, path) in list_checkpoints(out)? {
-            fs::remove_dir_all(&path).map_err(io)?;
-        }
-        for name in [LOG_FILE, LOSS_PICTURE, EVAL_FILE] {
-            let file = out.join(name);
-            if file.exists() {
-                fs::remove_file(file).map_err(io)?;
-            }
-        }
-    }
-    fs::create_dir_all(out).map_err(io)?;
-    // a run folder must be writable before any work is done
-    let probe = out.join(".write-test");
-    fs::write(&probe, b"").map_err(io)?;
-    fs::remove_file(&probe).map_err(io)?;
-    Ok(())
-}
 
 /// A progress bar, and the stop flag set by Ctrl-C / SIGTERM.
 struct Progress {
