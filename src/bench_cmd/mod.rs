@@ -23,6 +23,10 @@ use crate::backend::{open_backend, open_training_devices};
 use crate::cli::BenchArgs;
 use crate::failure::{CliResult, Failure};
 
+mod trainers;
+
+use trainers::{w1_trainer, w5_trainer, W1_BATCH, W5_BATCH, W5_WARMUP_STEPS};
+
 /// W3 as the peer's `empirical_score.py`: the empirical score of the N = 60,000 MNIST training
 /// images (pixels in [0, 1], d = 784) under vp at t = 0.5, at M = 1,000 test images pushed
 /// through the forward marginal. Reports the median and minimum wall time of `reps`
@@ -104,40 +108,6 @@ fn replicas(devices: &[burn::tensor::Device]) -> Vec<burn::tensor::Device> {
     devices[1..].iter().map(|d| d.clone().autodiff()).collect()
 }
 
-/// Batch size of the training workloads.
-const W1_BATCH: usize = 1024;
-
-/// A trainer of the W1 network (Swiss roll, 10,000 points, vp, MLP 2 ⊕ 32 → 256 → 256 → 256
-/// → 2, λ = σ², Adam 1e-3, batch 1024, t_eps 1e-3, output = score as in the peer) with `loss`.
-fn w1_trainer(device: &burn::tensor::Device, loss: LossKind) -> CliResult<Trainer<Mlp>> {
-    let autodiff = device.clone().autodiff();
-    let spec = DatasetSpec::Swissroll {
-        n: 10_000,
-        noise: 0.0,
-    };
-    let data = spec.load(0)?;
-    let sde = Sde::vp(0.1, 20.0, 1.0)?;
-    let model = MlpConfig::new(2);
-    let mut loss_config = LossConfig::new(loss, &sde);
-    loss_config.t_eps = 1e-3;
-    let config = TrainConfig {
-        model: ModelConfig::Mlp(model.clone()),
-        parameterisation: Parameterisation::Score,
-        loss: loss_config,
-        adam: AdamConfig::default(),
-        ema_decay: 0.999,
-        batch_size: W1_BATCH,
-        steps: u64::MAX,
-        seed: 0,
-        checkpoint_every: 0,
-        keep: 1,
-        log_every: 1,
-    };
-    let info = DataInfo::describe(spec, 0, &data);
-    let net = model.init(0, &autodiff)?;
-    Ok(Trainer::new(config, sde, &data, info, net, &autodiff)?)
-}
-
 /// Warm-up steps before the timed ones, as in the peer's training loop.
 const WARMUP_STEPS: u64 = 50;
 /// Losses averaged for `mean_loss_last_100`, as in the peer.
@@ -208,51 +178,6 @@ fn time_training<N: ScoreNetwork>(
         walls.push(started.elapsed().as_secs_f64());
     }
     Ok((walls, losses))
-}
-
-/// The batch of W5, that of the reference tiny U-Net.
-const W5_BATCH: usize = 64;
-/// Untimed W5 steps before the timed ones.
-const W5_WARMUP_STEPS: u64 = 5;
-
-/// The trainer of W5: the recipe of `checkpoints/mnist-unet-tiny`
-/// (`examples/configs/train-mnist-unet-tiny.toml`: tiny U-Net, dsm with λ = σ², eps output,
-/// vp, batch 64, Adam at 1e-3 after 200 warm-up steps, clipping at norm 1, EMA 0.999) on the
-/// 60,000 MNIST training images.
-fn w5_trainer(args: &BenchArgs, device: &burn::tensor::Device) -> CliResult<Trainer<UNet>> {
-    let autodiff = device.clone().autodiff();
-    let spec = DatasetSpec::Mnist {
-        dir: crate::score_source::shipped_path(&args.mnist_dir),
-        split: MnistSplit::Train,
-        n: None,
-        part: None,
-    };
-    let data = spec.load(0)?;
-    let sde = Sde::vp(0.1, 20.0, 1.0)?;
-    let image = data
-        .image_shape
-        .ok_or_else(|| Failure::runtime("the MNIST files gave no image shape"))?;
-    let model = UNetConfig::preset("tiny", image)?;
-    let config = TrainConfig {
-        model: ModelConfig::Unet(model.clone()),
-        parameterisation: Parameterisation::Eps,
-        loss: LossConfig::new(LossKind::Dsm, &sde),
-        adam: AdamConfig {
-            warmup: 200,
-            grad_clip: Some(1.0),
-            ..AdamConfig::default()
-        },
-        ema_decay: 0.999,
-        batch_size: W5_BATCH,
-        steps: u64::MAX,
-        seed: 0,
-        checkpoint_every: 0,
-        keep: 1,
-        log_every: 1,
-    };
-    let info = DataInfo::describe(spec, 0, &data);
-    let net = model.init(0, &autodiff)?;
-    Ok(Trainer::new(config, sde, &data, info, net, &autodiff)?)
 }
 
 /// W5: training steps per second of the tiny MNIST U-Net (the peer's
