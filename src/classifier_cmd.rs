@@ -3,9 +3,6 @@
 //! `model.bpk` + `meta.json`. Nothing is written before training ends, so an interrupted run
 //! leaves no partial classifier behind.
 
-use std::path::PathBuf;
-
-use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use scorelab_core::datasets::{load_mnist, MnistSplit};
@@ -16,39 +13,9 @@ use scorelab_train::{
 };
 
 use crate::backend::open_backend;
+use crate::cli::TrainClassifierArgs;
 use crate::failure::{CliResult, Failure};
 use crate::score_source::shipped_path;
-
-#[derive(Debug, Clone, Args)]
-pub struct TrainClassifierArgs {
-    /// Folder with the four MNIST .gz files.
-    #[arg(long, default_value = "datasets/mnist")]
-    pub mnist_dir: PathBuf,
-    /// Passes over the training set.
-    #[arg(long, default_value_t = ClassifierConfig::default().epochs)]
-    pub epochs: usize,
-    /// Images per step.
-    #[arg(long, default_value_t = ClassifierConfig::default().batch_size)]
-    pub batch_size: usize,
-    /// Peak Adam learning rate (cosine decay to zero over the run).
-    #[arg(long, default_value_t = ClassifierConfig::default().lr)]
-    pub lr: f64,
-    /// Seed of the weights, the batch order and the --n-train subset.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Train on a seeded subset of this many training images [default: all 60,000].
-    #[arg(long)]
-    pub n_train: Option<usize>,
-    /// Backend: cpu (flex), ndarray or wgpu.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    /// Output folder (model.bpk + meta.json).
-    #[arg(long, default_value = "out/mnist-classifier")]
-    pub out: PathBuf,
-    /// Replace an existing classifier folder.
-    #[arg(long)]
-    pub force: bool,
-}
 
 pub fn run(args: &TrainClassifierArgs) -> CliResult<()> {
     let config = ClassifierConfig {

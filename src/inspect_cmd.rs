@@ -1,7 +1,7 @@
 //! `scorelab inspect PATH`: what a checkpoint, a run folder or a classifier folder holds, on one
 //! screen (model, SDE, data, steps, last logged loss, EMA age, weights digests, commands).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -13,14 +13,8 @@ use scorelab_train::integrity::verify;
 use scorelab_train::load_classifier;
 use scorelab_train::trainer::LOG_FILE;
 
+use crate::cli::InspectArgs;
 use crate::failure::{CliResult, Failure};
-
-/// `scorelab inspect` arguments.
-#[derive(Debug, Clone, clap::Args)]
-pub struct InspectArgs {
-    /// A checkpoint folder (ckpt-STEP), a training run folder, or a classifier folder.
-    pub path: PathBuf,
-}
 
 /// A JSON value on one line, without the quotes of a plain string.
 fn compact(value: &Value) -> String {

@@ -32,7 +32,7 @@ pub enum Command {
     Bench(BenchArgs),
     /// Train the MNIST classifier used to measure sample quality (features and class
     /// frequencies) and write it as model.bpk + meta.json.
-    TrainClassifier(crate::classifier_cmd::TrainClassifierArgs),
+    TrainClassifier(TrainClassifierArgs),
     /// Train a Swiss-roll score, sample it and the empirical score of its training set, and
     /// write a report comparing their memorisation, quality and reverse paths.
     Demo(DemoArgs),
@@ -43,7 +43,7 @@ pub enum Command {
     Forward(Box<ForwardArgs>),
     /// Show what a checkpoint, a training run folder or a classifier folder holds: model, SDE,
     /// data, steps, last logged loss, EMA age, weights digests and the commands that made it.
-    Inspect(crate::inspect_cmd::InspectArgs),
+    Inspect(InspectArgs),
     /// Measure memorisation and quality: of samples, along reverse paths, the imitation rate
     /// and early stopping.
     Analyze {
@@ -57,6 +57,13 @@ pub fn command_line() -> String {
     let mut words = vec!["scorelab".to_string()];
     words.extend(std::env::args().skip(1));
     words.join(" ")
+}
+
+/// `scorelab inspect` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InspectArgs {
+    /// A checkpoint folder (ckpt-STEP), a training run folder, or a classifier folder.
+    pub path: std::path::PathBuf,
 }
 
 #[cfg(test)]
