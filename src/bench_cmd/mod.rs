@@ -19,7 +19,7 @@ use scorelab_train::{
     ScoreNetwork, TrainConfig, Trainer, UNet, UNetConfig,
 };
 
-use crate::backend::{open_backend, open_training_devices};
+use crate::backend::{open_backend, open_training_devices, replica_devices};
 use crate::cli::BenchArgs;
 use crate::failure::{CliResult, Failure};
 
@@ -103,11 +103,6 @@ fn emit(workload: &str, mut record: serde_json::Value, backend: &str) {
     println!("{record}");
 }
 
-/// The autodiff devices of the replicas beyond the main device of a device list.
-fn replicas(devices: &[burn::tensor::Device]) -> Vec<burn::tensor::Device> {
-    devices[1..].iter().map(|d| d.clone().autodiff()).collect()
-}
-
 /// Warm-up steps before the timed ones, as in the peer's training loop.
 const WARMUP_STEPS: u64 = 50;
 /// Losses averaged for `mean_loss_last_100`, as in the peer.
@@ -127,7 +122,7 @@ fn training_bench_name(loss: LossKind) -> &'static str {
 /// reported (with every run's rate) and the losses of the last 100 steps.
 fn training_rate(args: &BenchArgs, loss: LossKind) -> CliResult<()> {
     let (devices, list) = open_training_devices(&args.device, args.devices.as_deref())?;
-    let mut trainer = w1_trainer(&devices[0], loss)?.with_replicas(replicas(&devices))?;
+    let mut trainer = w1_trainer(&devices[0], loss)?.with_replicas(replica_devices(&devices))?;
     let (mut walls, losses) =
         time_training(&mut trainer, WARMUP_STEPS, args.train_steps, args.reps)?;
     let rates: Vec<f64> = walls.iter().map(|w| args.train_steps as f64 / w).collect();
@@ -185,7 +180,7 @@ fn time_training<N: ScoreNetwork>(
 /// warm-up steps, the median run reported with every run's rate.
 fn w5(args: &BenchArgs) -> CliResult<()> {
     let (devices, list) = open_training_devices(&args.device, args.devices.as_deref())?;
-    let mut trainer = w5_trainer(args, &devices[0])?.with_replicas(replicas(&devices))?;
+    let mut trainer = w5_trainer(args, &devices[0])?.with_replicas(replica_devices(&devices))?;
     let params = trainer.network().num_params();
     let (mut walls, losses) =
         time_training(&mut trainer, W5_WARMUP_STEPS, args.unet_steps, args.reps)?;

@@ -26,7 +26,7 @@ use scorelab_train::{
     ScoreNetwork, StepReport, TrainConfig, TrainError, Trainer, UNetConfig,
 };
 
-use crate::backend::open_training_devices;
+use crate::backend::{open_training_devices, replica_devices};
 use crate::cli::TrainArgs;
 use crate::failure::{CliResult, Failure};
 use crate::score_source::{build_sde, checkpoint_training_set, dataset_spec, SIGMA_MAX_POINTS};
@@ -260,7 +260,7 @@ pub fn run_command(args: &TrainArgs, matches: &ArgMatches) -> CliResult<()> {
             let net = model.init(seed, &autodiff)?;
             drive(
                 Trainer::new(config, sde, &data, info, net, &autodiff)?
-                    .with_replicas(replicas(&devices))?,
+                    .with_replicas(replica_devices(&devices))?,
                 &args.out,
                 evaluation,
             )
@@ -269,17 +269,12 @@ pub fn run_command(args: &TrainArgs, matches: &ArgMatches) -> CliResult<()> {
             let net = model.init(seed, &autodiff)?;
             drive(
                 Trainer::new(config, sde, &data, info, net, &autodiff)?
-                    .with_replicas(replicas(&devices))?,
+                    .with_replicas(replica_devices(&devices))?,
                 &args.out,
                 evaluation,
             )
         }
     }
-}
-
-/// The autodiff devices of the replicas beyond the main device.
-fn replicas(devices: &[Device]) -> Vec<Device> {
-    devices[1..].iter().map(|d| d.clone().autodiff()).collect()
 }
 
 fn resume(args: &TrainArgs, explicit: &dyn Fn(&str) -> bool) -> CliResult<()> {
@@ -325,13 +320,13 @@ fn resume(args: &TrainArgs, explicit: &dyn Fn(&str) -> bool) -> CliResult<()> {
         ModelConfig::Mlp(model) => {
             let template = model.init(0, &autodiff)?;
             let trainer = Trainer::resume(&ckpt, &meta, config, &data, template, &autodiff)?
-                .with_replicas(replicas(&devices))?;
+                .with_replicas(replica_devices(&devices))?;
             drive(trainer, &args.out, evaluation)
         }
         ModelConfig::Unet(model) => {
             let template = model.init(0, &autodiff)?;
             let trainer = Trainer::resume(&ckpt, &meta, config, &data, template, &autodiff)?
-                .with_replicas(replicas(&devices))?;
+                .with_replicas(replica_devices(&devices))?;
             drive(trainer, &args.out, evaluation)
         }
     }

@@ -9,9 +9,9 @@
 //! and the summed gradient is the one-device gradient up to float32 rounding. Every loss is a
 //! mean over rows of per-row terms, which is what makes the split exact.
 
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::Module;
 use burn::optim::{GradientsAccumulator, GradientsParams};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Device;
 
 /// Contiguous shards (start, rows) of a batch of `rows` over `parts` replicas, the first ones
 /// one row larger where `rows` does not divide; replicas beyond `rows` get none.
@@ -45,32 +45,6 @@ pub fn combine_on_main_device<M: Module>(
         accumulator.accumulate(module, grads.to_device(main, module));
     }
     accumulator.grads()
-}
-
-/// The gradients of `module`'s parameters from `grads`, flattened in visiting order (zeros
-/// where a parameter received none), as `crate::params::flatten_grads` gives them.
-pub fn flatten_gradients_params<M: Module>(module: &M, grads: &GradientsParams) -> Vec<Tensor<1>> {
-    struct Collect<'a> {
-        grads: &'a GradientsParams,
-        out: Vec<Tensor<1>>,
-    }
-    impl ModuleVisitor for Collect<'_> {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let value = param.val().inner();
-            let n = value.shape().num_elements();
-            let grad = self
-                .grads
-                .get::<D>(param.id)
-                .unwrap_or_else(|| value.zeros_like());
-            self.out.push(grad.reshape([n]));
-        }
-    }
-    let mut visitor = Collect {
-        grads,
-        out: Vec::new(),
-    };
-    module.visit(&mut visitor);
-    visitor.out
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 use std::collections::VecDeque;
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::optim::GradientsParams;
 use burn::tensor::{Gradients, Tensor};
 
 /// The parameters of `module` (without autodiff), flattened, in visiting order.
@@ -27,17 +28,24 @@ pub fn flatten<M: Module>(module: &M) -> Vec<Tensor<1>> {
 /// The gradients of `module`'s parameters, flattened, in visiting order (zeros where a
 /// parameter received none).
 pub fn flatten_grads<M: Module>(module: &M, grads: &mut Gradients) -> Vec<Tensor<1>> {
+    flatten_gradients_params(module, &GradientsParams::from_module(grads, module))
+}
+
+/// [`flatten_grads`] of gradients already collected per parameter (what burn-train's
+/// strategies pass around, e.g. after `GradientsParams::to_device`).
+pub fn flatten_gradients_params<M: Module>(module: &M, grads: &GradientsParams) -> Vec<Tensor<1>> {
     struct Collect<'a> {
-        grads: &'a mut Gradients,
+        grads: &'a GradientsParams,
         out: Vec<Tensor<1>>,
     }
     impl ModuleVisitor for Collect<'_> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let value = param.val();
+            let value = param.val().inner();
             let n = value.shape().num_elements();
-            let grad = value
-                .grad_remove(self.grads)
-                .unwrap_or_else(|| value.inner().zeros_like());
+            let grad = self
+                .grads
+                .get::<D>(param.id)
+                .unwrap_or_else(|| value.zeros_like());
             self.out.push(grad.reshape([n]));
         }
     }

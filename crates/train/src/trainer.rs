@@ -26,9 +26,9 @@ use crate::checkpoint::{
 use crate::config::{dataset_hash, DataInfo, Normalisation, TrainConfig};
 use crate::error::{Result, TrainError};
 use crate::loss::{evaluate, Batch};
-use crate::multi_device::{combine_on_main_device, flatten_gradients_params, shards, Combine};
+use crate::multi_device::{combine_on_main_device, shards, Combine};
 use crate::network::ScoreNetwork;
-use crate::params::{all_require_grad, flatten, flatten_grads, replace};
+use crate::params::{all_require_grad, flatten, flatten_gradients_params, flatten_grads, replace};
 
 /// The RNG of optimisation step `k` (1-based) of a run seeded with `seed`.
 pub fn step_rng(seed: u64, k: u64) -> ChaCha8Rng {

@@ -53,13 +53,19 @@ pub fn open_npy(path: &Path) -> Result<Dataset> {
             None => Ok(()),
         }
     })?;
+    Ok(npy_dataset(points, &shape))
+}
+
+/// The dataset of an array of `shape` ([N, d] or [N, C, H, W] images, or any [N, ...]).
+fn npy_dataset(points: Points, shape: &[usize]) -> Dataset {
+    let dim: usize = shape[1..].iter().product();
     let mut data = Dataset::from_points("npy", Vec::new(), dim);
     data.points = points;
     data.n = shape[0];
     if let [_, c, h, w] = shape[..] {
         data.image_shape = Some([c, h, w]);
     }
-    Ok(data)
+    data
 }
 
 /// Row-major (C-order) values of an array stored in Fortran order with `shape`.
@@ -119,11 +125,7 @@ pub fn parse_npy(bytes: &[u8], path: &Path) -> Result<Dataset> {
     if let Some(k) = values.iter().position(|v| !v.is_finite()) {
         return Err(fail(format!("row {} has a non-finite value", k / dim)));
     }
-    let mut data = Dataset::from_points("npy", values, dim);
-    if let [_, c, h, w] = shape[..] {
-        data.image_shape = Some([c, h, w]);
-    }
-    Ok(data)
+    Ok(npy_dataset(values.into(), &shape))
 }
 
 /// The bytes of a `.npy` file (format 1.0, little-endian float32, C order) of `values` with
