@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs a fixed set of commands (sampling, memorisation with and without a summary, likelihood
 # with rk4 and rk45/Hutchinson, paths, t_min, rate, Fisher divergence, agreement, forward, training with evaluations and the
-# training curves, a usage error) with two scorelab binaries on the same seeds and compares
+# training curves, resuming, sampling a checkpoint, MNIST images with the classifier's quality,
+# the quick demo, a usage error) with two scorelab binaries on the same seeds and compares
 # every file they write. Files that legitimately differ between any two runs are left out:
 # weights files (burnpack stores random parameter ids) and their SHA-256 lines, wall times,
 # and the output folder's own name. Use it to check that a refactoring changed no output:
@@ -31,6 +32,11 @@ run_all() {
     "$B" train --dataset swissroll --n-train 200 --width 16 --depth 2 --embedding 8 --batch-size 32 \
         --steps 20 --eval-every 10 --eval-samples 20 --out "$O/run" >/dev/null 2>&1
     "$B" analyze training --runs "$O/run" --out "$O/curves" >/dev/null 2>&1
+    "$B" train --resume --out "$O/run" --steps 30 >/dev/null 2>&1
+    "$B" sample --checkpoint "$O/run" --n 40 --steps 20 --record 0.5 --out "$O/s2" >/dev/null 2>&1
+    "$B" sample --checkpoint checkpoints/mnist-unet-tiny --n 8 --steps 4 --out "$O/img" >/dev/null 2>&1
+    "$B" analyze memorization --samples "$O/img/samples.npy" --out "$O/img-mem" >/dev/null 2>&1
+    "$B" demo --size quick --out "$O/demo" >/dev/null 2>&1
     "$B" analyze likelihood --dataset swissroll --n-train 50 --solver rk4 --rtol 1e-3 \
         --out "$O/bad" 2>"$O/usage-error.txt" && exit 1 || echo "exit $?" >>"$O/usage-error.txt"
 }

@@ -4,18 +4,14 @@
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
-use serde_json::{json, Value};
 
 use scorelab_core::datasets::load_points_file;
 use scorelab_core::BackendKind;
-use scorelab_train::classifier::CLASSIFIER_MODEL_FILE;
-use scorelab_train::training_set::shipped_path;
-use scorelab_train::{load_classifier, Classifier};
+use scorelab_train::Classifier;
 
-use crate::cli::{ClassifierArgs, OutputArgs, ScoreArgs};
+use crate::cli::{ClassifierArgs, OutputArgs};
 use crate::failure::CliResult;
 use crate::output::OutputDir;
-use crate::score_source::ScoreSource;
 
 /// The device of an analysis command (`--device`).
 pub fn open(output: &OutputArgs) -> CliResult<Device> {
@@ -68,43 +64,12 @@ pub fn file_names(written: &[PathBuf]) -> Vec<String> {
         .collect()
 }
 
-/// The head of a report: the command, the score, its SDE and training set, and the files.
-pub fn source_json(
-    command: &str,
-    args: &ScoreArgs,
-    source: &ScoreSource,
-    written: &[PathBuf],
-) -> Value {
-    json!({
-        "command": command,
-        "score": args.score_name(),
-        "checkpoint": args.checkpoint,
-        "perturbation": args.perturb,
-        "sde": source.sde,
-        "training_set": { "spec": source.spec, "seed": source.data_seed, "n": source.data.n },
-        "files": file_names(written),
-    })
-}
-
-/// The default location of the reference classifier.
-const SHIPPED_CLASSIFIER: &str = "checkpoints/mnist-classifier";
-
 /// Loads the classifier named by the flag, or the shipped one; None (with a warning) when the
 /// flag is not given and the shipped one is absent.
 pub fn open_classifier(args: &ClassifierArgs, device: &Device) -> CliResult<Option<Classifier>> {
-    match &args.classifier {
-        Some(dir) => Ok(Some(load_classifier(dir, device)?.0)),
-        None => {
-            let dir = shipped_path(Path::new(SHIPPED_CLASSIFIER));
-            if dir.join(CLASSIFIER_MODEL_FILE).exists() {
-                Ok(Some(load_classifier(&dir, device)?.0))
-            } else {
-                eprintln!(
-                    "warning: no classifier at {}; image quality is not measured (see scorelab train-classifier)",
-                    dir.display()
-                );
-                Ok(None)
-            }
-        }
-    }
+    Ok(scorelab_jobs::quality::open_classifier(
+        args.classifier.as_ref(),
+        device,
+        &mut crate::score_source::warn,
+    )?)
 }

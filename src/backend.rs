@@ -65,11 +65,6 @@ pub fn open_training_devices(
     Ok((opened, list))
 }
 
-/// The autodiff devices of the replicas beyond the main (first) device of an opened list.
-pub fn replica_devices(devices: &[Device]) -> Vec<Device> {
-    devices[1..].iter().map(|d| d.clone().autodiff()).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

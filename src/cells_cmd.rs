@@ -8,12 +8,12 @@ use scorelab_analysis::plot::{curves_png, grouped_scatter_png, trajectories_png,
 use scorelab_core::device::to_vec;
 use scorelab_sample::sample_with_prior;
 
-use crate::analysis_io::{open, out_dir, source_json};
+use crate::analysis_io::{open, out_dir};
 use crate::cli::CellsArgs;
 use crate::failure::{CliResult, Failure};
 use crate::output::OutputDir;
 use crate::sample_cmd::{progress_bar, sampler_config};
-use crate::score_source::ScoreSource;
+use crate::score_source::open_source;
 
 /// Trajectories drawn in paths.png for 2-D data.
 const SHOWN_PATHS: usize = 12;
@@ -29,9 +29,9 @@ pub fn run(args: &CellsArgs) -> CliResult<()> {
     }
     let device = open(&args.output)?;
     let mut config = sampler_config(&args.integrator, false)?;
-    let source = ScoreSource::open(&args.source, args.integrator.seed, &device)?;
+    let source = open_source(&args.source, args.integrator.seed, &device)?;
     config.validate(&source.sde)?;
-    let prior = source.prior(&args.integrator.prior, &args.source, &device)?;
+    let prior = source.prior(&args.integrator.prior, &device)?;
     let times = config.times(&source.sde);
     config.record_at = evaluation_indices(config.steps, args.records)
         .into_iter()
@@ -80,7 +80,7 @@ pub fn run(args: &CellsArgs) -> CliResult<()> {
             )?,
         )?);
     }
-    let mut record = source_json("analyze cells", &args.source, &source, &written);
+    let mut record = source.report_head("analyze cells", &written);
     record["config"] = json!(config);
     record["score_evaluations_per_sample"] = json!(evaluations);
     record["prior"] = json!(prior.kind());

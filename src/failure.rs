@@ -4,6 +4,7 @@ use std::fmt;
 
 use scorelab_analysis::AnalysisError;
 use scorelab_core::CoreError;
+use scorelab_jobs::JobError;
 use scorelab_sample::SampleError;
 use scorelab_train::TrainError;
 
@@ -90,6 +91,20 @@ impl From<AnalysisError> for Failure {
             AnalysisError::Core(core) => core.into(),
             AnalysisError::Sample(sample) => sample.into(),
             other => Failure::Runtime(other.to_string()),
+        }
+    }
+}
+
+impl From<JobError> for Failure {
+    fn from(e: JobError) -> Self {
+        match e {
+            JobError::Options(m) => Failure::Usage(m),
+            JobError::Failed(m) => Failure::Runtime(m),
+            JobError::Interrupted(m) => Failure::Interrupted(m),
+            JobError::Core(core) => core.into(),
+            JobError::Sample(sample) => sample.into(),
+            JobError::Train(train) => train.into(),
+            JobError::Analysis(analysis) => analysis.into(),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! `analyze paths`, `rate` and `tmin`: reverse paths against the empirical score, the imitation rate and early stopping.
 
-use super::memorization::FrechetTo;
+use scorelab_analysis::paths::PATH_TABLE_COLUMNS;
+use scorelab_jobs::quality::fresh_quality_metric;
+
 use super::*;
 
 fn divergence_flag(text: &str, dim: usize) -> CliResult<bool> {
@@ -14,62 +16,17 @@ fn divergence_flag(text: &str, dim: usize) -> CliResult<bool> {
     }
 }
 
-/// Columns of `analyze paths --table`: the model's and the empirical score's paths at the
-/// last recorded time, and the worst Li–Yau violation along the model's paths.
-const PATH_TABLE_COLUMNS: [&str; 11] = [
-    "label",
-    "tau",
-    "model_mean_d1",
-    "empirical_mean_d1",
-    "model_memorised_fraction",
-    "empirical_memorised_fraction",
-    "score_gap",
-    "scaled_score_gap",
-    "gap_integral",
-    "novikov_exponent",
-    "model_max_li_yau_violation",
-];
-
-fn path_table_row(label: &str, report: &PathReport) -> Vec<String> {
-    let last = report.tau.len() - 1;
-    let (model, empirical) = (&report.series[0], &report.series[1]);
-    let violation = model.divergence.as_ref().map(|d| {
-        d.violation_fraction
-            .iter()
-            .copied()
-            .fold(0.0f64, f64::max)
-            .to_string()
-    });
-    vec![
-        label.to_string(),
-        report.tau[last].to_string(),
-        model.mean_d1[last].to_string(),
-        empirical.mean_d1[last].to_string(),
-        model.memorised_fraction[last].to_string(),
-        empirical.memorised_fraction[last].to_string(),
-        report.score_gap[last].to_string(),
-        report.scaled_score_gap[last].to_string(),
-        report.gap_integral[last].to_string(),
-        report
-            .novikov
-            .as_ref()
-            .map(|v| v[last].to_string())
-            .unwrap_or_default(),
-        violation.unwrap_or_default(),
-    ]
-}
-
 pub(super) fn paths(args: &PathsArgs) -> CliResult<()> {
     let table = table_from_flags(&args.table, &PATH_TABLE_COLUMNS)?;
     let device = open(&args.output)?;
     let sampler = sampler_config(&args.integrator, false)?;
-    let source = ScoreSource::open(&args.source, args.integrator.seed, &device)?;
+    let source = open_source(&args.source, args.integrator.seed, &device)?;
     let divergence = divergence_flag(&args.divergence, source.data.dim)?;
-    let empirical = source.empirical_twin(&args.source, &device)?;
+    let empirical = source.empirical_twin(&device)?;
     let perturbed = match &args.compare_perturb {
         Some(text) => {
             let e = parse_perturbation(text, "--compare-perturb", source.data.dim)?;
-            let twin = source.empirical_twin(&args.source, &device)?;
+            let twin = source.empirical_twin(&device)?;
             Some(PerturbedScore::new(twin, &e, &device)?)
         }
         None => None,
@@ -82,7 +39,7 @@ pub(super) fn paths(args: &PathsArgs) -> CliResult<()> {
         distance_scale: source.normalisation.scale,
     };
     config.validate(&source.sde)?;
-    let prior = source.prior(&args.integrator.prior, &args.source, &device)?;
+    let prior = source.prior(&args.integrator.prior, &device)?;
     let out = out_dir(&args.output, "paths")?;
     let runs = 2 + usize::from(perturbed.is_some());
     let bar = progress_bar(runs * config.sampler.steps);
@@ -98,38 +55,16 @@ pub(super) fn paths(args: &PathsArgs) -> CliResult<()> {
     )?;
     bar.finish_and_clear();
     let written = report.write(&out)?;
-    let mut record = source_json("analyze paths", &args.source, &source, &written);
+    let mut record = source.report_head("analyze paths", &written);
     record["config"] = json!(config);
     record["score_evaluations_per_sample"] = json!(config.sampler.evaluations());
     record["prior"] = json!(prior.kind());
     record["report"] = json!(report);
     out.write_json("paths.json", &record)?;
     if let Some((table, label)) = &table {
-        table.append(&path_table_row(label, &report))?;
+        table.append(&report.table_row(label))?;
     }
-    let last = report.tau.len() - 1;
-    let d1: Vec<String> = report
-        .series
-        .iter()
-        .map(|s| format!("{} {:.4}", s.label, s.mean_d1[last]))
-        .collect();
-    let exponent = match &report.novikov {
-        Some(novikov) => format!(
-            "Novikov exponent (ε = {}) {:.3e}",
-            report.viscosity, novikov[last]
-        ),
-        None => format!(
-            "score-gap integral {:.3e} (ODE: no Novikov exponent)",
-            report.gap_integral[last]
-        ),
-    };
-    println!(
-        "at τ = {:.3e}: mean d1 {}; score gap {:.3e}; {exponent}; wrote {}",
-        report.tau[last],
-        d1.join(", "),
-        report.score_gap[last],
-        out.file("").display()
-    );
+    println!("{}; wrote {}", report.headline(), out.file("").display());
     Ok(())
 }
 
@@ -204,7 +139,7 @@ pub(super) fn tmin(args: &TminArgs) -> CliResult<()> {
         return Err(Failure::usage("--samplers: give at least one sampler"));
     }
     let t_mins = parse_list(&args.t_mins, "--t-mins")?;
-    let source = ScoreSource::open(&args.source, args.integrator.seed, &device)?;
+    let source = open_source(&args.source, args.integrator.seed, &device)?;
     if t_mins.is_empty() {
         return Err(Failure::usage("--t-mins: give at least one time"));
     }
@@ -219,37 +154,12 @@ pub(super) fn tmin(args: &TminArgs) -> CliResult<()> {
     if args.n == 0 {
         return Err(Failure::usage("invalid parameter n: must be >= 1"));
     }
-    let prior = source.prior(&args.integrator.prior, &args.source, &device)?;
+    let prior = source.prior(&args.integrator.prior, &device)?;
     let out = out_dir(&args.output, "tmin")?;
     let training = source.training_in_model_space(&device);
     // quality against fresh data, in model space like the samples
-    // images are compared with the whole test split; points with a draw as large as the sample
-    let reference_size = if source.data.image_shape.is_some() {
-        10_000
-    } else {
-        args.n
-    };
-    let fresh = source
-        .spec
-        .fresh(reference_size)
-        .map(|s| s.load(source.data_seed.wrapping_add(1)))
-        .transpose()?;
-    let metric: Option<Box<dyn QualityMetric>> = match &fresh {
-        Some(f) if f.dim <= SLICED_W2_MAX_DIM => Some(Box::new(SlicedW2To {
-            reference: source.normalisation.to_model_tensor(f, &device),
-            seed: 0,
-        })),
-        Some(f) if f.image_shape.is_some() && f.dim == FEATURE_INPUT => {
-            open_classifier(&args.classifier, &device)?.map(|classifier| {
-                Box::new(FrechetTo::new(
-                    classifier,
-                    &f.to_tensor(&device),
-                    source.normalisation,
-                )) as Box<dyn QualityMetric>
-            })
-        }
-        _ => None,
-    };
+    let classifier = args.classifier.classifier.as_ref();
+    let metric = fresh_quality_metric(&source, args.n, classifier, &device, &mut warn)?;
     let bar = progress_bar(t_mins.len() * samplers.iter().map(|s| s.steps).sum::<usize>());
     let report = tmin_sweep(
         source.score.as_ref(),
@@ -266,7 +176,7 @@ pub(super) fn tmin(args: &TminArgs) -> CliResult<()> {
     )?;
     bar.finish_and_clear();
     let written = report.write(&out)?;
-    let mut record = source_json("analyze tmin", &args.source, &source, &written);
+    let mut record = source.report_head("analyze tmin", &written);
     record["samplers"] = json!(samplers);
     record["prior"] = json!(prior.kind());
     record["report"] = json!(report);

@@ -4,7 +4,7 @@ use super::*;
 
 pub(super) fn fisher(args: &FisherArgs) -> CliResult<()> {
     let device = open(&args.output)?;
-    let source = ScoreSource::open(&args.source, args.seed, &device)?;
+    let source = open_source(&args.source, args.seed, &device)?;
     let DatasetSpec::Gmm { gmm, .. } = &source.spec else {
         return Err(Failure::usage(
             "the Fisher divergence needs a known density: use --dataset gmm (or a checkpoint trained on it)",
@@ -38,7 +38,7 @@ pub(super) fn fisher(args: &FisherArgs) -> CliResult<()> {
         );
     }
     let written = write_fisher_files(&rows, &out)?;
-    let mut record = source_json("analyze fisher", &args.source, &source, &written);
+    let mut record = source.report_head("analyze fisher", &written);
     record["n"] = json!(args.n);
     record["rows"] = json!(rows);
     out.write_json("fisher.json", &record)?;
@@ -151,136 +151,61 @@ pub(super) fn agreement_cmd(args: &AgreementArgs) -> CliResult<()> {
     Ok(())
 }
 
-pub(super) fn likelihood(args: &LikelihoodArgs) -> CliResult<()> {
-    let device = open(&args.output)?;
-    let source = ScoreSource::open(&args.source, args.seed, &device)?;
-    if args.solver == "rk4" && (args.rtol.is_some() || args.atol.is_some()) {
-        return Err(Failure::usage(
-            "--rtol and --atol set the tolerances of --solver rk45",
-        ));
-    }
-    let config = LikelihoodOptions {
-        solver: &args.solver,
-        rtol: args.rtol,
-        atol: args.atol,
-        divergence: &args.divergence,
-        probe: &args.probe,
-        probes: args.probes,
-        steps: args.steps,
-        t0: args.t0,
-        seed: args.seed,
-    }
-    .resolve(source.data.dim)?;
-    if args.max_points == 0 {
-        return Err(Failure::usage("invalid parameter max-points: must be >= 1"));
-    }
-    let sets = likelihood_sets(args, &source)?;
-    config.validate(source.sde.t_end())?;
-    let prior = source.prior(&args.prior, &args.source, &device)?;
-    let out = out_dir(&args.output, "likelihood")?;
-    let mut results = Vec::new();
-    let mut per_point = SetLikelihoods { sets: Vec::new() };
-    // 8-bit images are dequantised (one uniform draw per value; reported in bits per dimension)
-    let dequantised = source.data.image_shape.is_some();
-    let mut noise = ChaCha8Rng::seed_from_u64(args.seed.wrapping_add(2));
-    let Normalisation { shift, scale } = source.normalisation;
-    for (name, data) in &sets {
-        let bar = progress_bar(args.steps);
+/// The likelihood job's progress: a bar per set, and each set's result.
+struct SetProgress(Option<ProgressBar>, usize);
+
+impl LikelihoodObserver for SetProgress {
+    fn set_started(&mut self, name: &str) {
+        let bar = progress_bar(self.1);
         bar.set_message(format!("likelihood of the {name}"));
-        let evaluated = if dequantised {
-            dequantise(data, &mut noise)
-        } else {
-            data.clone()
-        };
-        let (nll, evaluations) = nll_per_dim(
-            source.score.as_ref(),
-            &evaluated,
-            (shift, scale),
-            &config,
-            &prior,
-            &mut |k| bar.set_position(k as u64),
-            &device,
-        )?;
-        bar.finish_and_clear();
-        let summary = summarise(nll.iter().copied());
-        println!(
-            "{name}: {} points, NLL {:.4} ± {:.4} nats/dim ({evaluations} evaluations of the score and its divergence)",
-            data.n,
-            summary.mean,
-            summary.std / (data.n as f64).sqrt()
-        );
-        let mut entry = json!({
-            "set": name,
-            "n": data.n,
-            "nll_nats_per_dim": summary,
-            "score_evaluations_per_point": evaluations,
-        });
-        if dequantised {
-            let bits = bits_per_dim(summary.mean);
-            println!("{name}: {bits:.4} bits/dim (uniform dequantisation)");
-            entry["bits_per_dim"] = json!(bits);
+        self.0 = Some(bar);
+    }
+
+    fn progress(&mut self, done: usize) {
+        if let Some(bar) = &self.0 {
+            bar.set_position(done as u64);
         }
-        results.push((entry, summary.mean));
-        per_point.sets.push((name.clone(), nll));
     }
-    let gap = (results.len() == 2).then(|| results[1].1 - results[0].1);
-    if let Some(gap) = gap {
-        println!("fresh − training NLL gap: {gap:.4} nats/dim (positive: the score prefers its training points)");
+
+    fn set_done(&mut self, line: &str) {
+        if let Some(bar) = self.0.take() {
+            bar.finish_and_clear();
+        }
+        println!("{line}");
     }
-    let written = per_point.write(&out)?;
-    let mut record = source_json("analyze likelihood", &args.source, &source, &written);
-    record["config"] = json!(config);
-    record["prior"] = json!(prior.kind());
-    record["sets"] = json!(results.into_iter().map(|(e, _)| e).collect::<Vec<_>>());
-    record["gap_fresh_minus_training_nats_per_dim"] = json!(gap);
-    out.write_json("likelihood.json", &record)?;
-    println!("wrote {}", out.file("").display());
-    Ok(())
 }
 
-/// The point sets of `analyze likelihood`: --eval-file, else the training set and a fresh
-/// draw of the same size, each at most --max-points (a seeded subset).
-fn likelihood_sets(
-    args: &LikelihoodArgs,
-    source: &ScoreSource,
-) -> CliResult<Vec<(String, Dataset)>> {
-    let mut sets: Vec<(String, Dataset)> = Vec::new();
-    match &args.eval_file {
-        Some(path) => {
-            let (values, dim) = read_samples(path)?;
-            if dim != source.data.dim {
-                return Err(Failure::runtime(format!(
-                    "{}: points have dimension {dim} but the score has dimension {}",
-                    path.display(),
-                    source.data.dim
-                )));
-            }
-            sets.push((
-                path.display().to_string(),
-                Dataset::from_points("points", values, dim),
-            ));
-        }
-        None => {
-            sets.push(("training set".into(), source.data.clone()));
-            if let Some(spec) = source.spec.fresh(source.data.n.min(args.max_points)) {
-                sets.push((
-                    "fresh data".into(),
-                    spec.load(source.data_seed.wrapping_add(1))?,
-                ));
-            }
-        }
+pub(super) fn likelihood(args: &LikelihoodArgs) -> CliResult<()> {
+    let device = open(&args.output)?;
+    let source = open_source(&args.source, args.seed, &device)?;
+    let job = LikelihoodJob {
+        eval_file: args.eval_file.clone(),
+        max_points: args.max_points,
+        solver: args.solver.clone(),
+        rtol: args.rtol,
+        atol: args.atol,
+        steps: args.steps,
+        t0: args.t0,
+        divergence: args.divergence.clone(),
+        probe: args.probe.clone(),
+        probes: args.probes,
+        prior: args.prior.clone(),
+        seed: args.seed,
+    };
+    let prepared = job.prepare(&source, &device)?;
+    let out = out_dir(&args.output, "likelihood")?;
+    let mut progress = SetProgress(None, args.steps);
+    let result = prepared.run(&device, &mut progress);
+    if let Some(bar) = progress.0.take() {
+        bar.finish_and_clear();
     }
-    Ok(sets
-        .into_iter()
-        .map(|(name, data)| {
-            let data = if data.n > args.max_points {
-                data.subset(args.max_points, args.seed)
-            } else {
-                data
-            };
-            (name, data)
-        })
-        .collect())
+    let likelihoods = result?;
+    if let Some(gap) = likelihoods.gap {
+        println!("fresh − training NLL gap: {gap:.4} nats/dim (positive: the score prefers its training points)");
+    }
+    likelihoods.write(&out, &source)?;
+    println!("wrote {}", out.file("").display());
+    Ok(())
 }
 
 pub(super) fn training_curves(args: &TrainingCurvesArgs) -> CliResult<()> {

@@ -19,9 +19,10 @@ use scorelab_train::{
     ScoreNetwork, TrainConfig, Trainer, UNet, UNetConfig,
 };
 
-use crate::backend::{open_backend, open_training_devices, replica_devices};
+use crate::backend::{open_backend, open_training_devices};
 use crate::cli::BenchArgs;
 use crate::failure::{CliResult, Failure};
+use scorelab_jobs::train_job::replica_devices;
 
 mod trainers;
 

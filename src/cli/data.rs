@@ -109,14 +109,3 @@ pub struct ScoreArgs {
     #[arg(long, default_value_t = scorelab_core::empirical::DEFAULT_QUERY_CHUNK)]
     pub query_chunk: usize,
 }
-
-impl ScoreArgs {
-    /// The score named by --score, or implied by --checkpoint.
-    pub fn score_name(&self) -> &str {
-        match (&self.score, &self.checkpoint) {
-            (Some(name), _) => name,
-            (None, Some(_)) => "checkpoint",
-            (None, None) => "empirical",
-        }
-    }
-}

@@ -284,7 +284,79 @@ pub fn path_diagnostics(
     Ok(report)
 }
 
+/// Columns of [`PathReport::table_row`]: the model's and the empirical score's paths at the
+/// last recorded time, and the worst Li–Yau violation along the model's paths.
+pub const PATH_TABLE_COLUMNS: [&str; 11] = [
+    "label",
+    "tau",
+    "model_mean_d1",
+    "empirical_mean_d1",
+    "model_memorised_fraction",
+    "empirical_memorised_fraction",
+    "score_gap",
+    "scaled_score_gap",
+    "gap_integral",
+    "novikov_exponent",
+    "model_max_li_yau_violation",
+];
+
 impl PathReport {
+    /// One summary-table row ([`PATH_TABLE_COLUMNS`]) at the last recorded time.
+    pub fn table_row(&self, label: &str) -> Vec<String> {
+        let last = self.tau.len() - 1;
+        let (model, empirical) = (&self.series[0], &self.series[1]);
+        let violation = model.divergence.as_ref().map(|d| {
+            d.violation_fraction
+                .iter()
+                .copied()
+                .fold(0.0f64, f64::max)
+                .to_string()
+        });
+        vec![
+            label.to_string(),
+            self.tau[last].to_string(),
+            model.mean_d1[last].to_string(),
+            empirical.mean_d1[last].to_string(),
+            model.memorised_fraction[last].to_string(),
+            empirical.memorised_fraction[last].to_string(),
+            self.score_gap[last].to_string(),
+            self.scaled_score_gap[last].to_string(),
+            self.gap_integral[last].to_string(),
+            self.novikov
+                .as_ref()
+                .map(|v| v[last].to_string())
+                .unwrap_or_default(),
+            violation.unwrap_or_default(),
+        ]
+    }
+
+    /// One line at the last recorded time: mean d1 of each series, the score gap and the
+    /// Novikov exponent (or, for the ODE, the gap integral).
+    pub fn headline(&self) -> String {
+        let last = self.tau.len() - 1;
+        let d1: Vec<String> = self
+            .series
+            .iter()
+            .map(|s| format!("{} {:.4}", s.label, s.mean_d1[last]))
+            .collect();
+        let exponent = match &self.novikov {
+            Some(novikov) => format!(
+                "Novikov exponent (ε = {}) {:.3e}",
+                self.viscosity, novikov[last]
+            ),
+            None => format!(
+                "score-gap integral {:.3e} (ODE: no Novikov exponent)",
+                self.gap_integral[last]
+            ),
+        };
+        format!(
+            "at τ = {:.3e}: mean d1 {}; score gap {:.3e}; {exponent}",
+            self.tau[last],
+            d1.join(", "),
+            self.score_gap[last],
+        )
+    }
+
     /// Writes the report's curves (PNG: mean d1, score gap, the gap integral or Novikov exponent,
     /// Li–Yau violations) and its table (`paths.csv`) into `out`; returns the paths written.
     pub fn write(&self, out: &OutputDir) -> Result<Vec<PathBuf>> {

@@ -468,6 +468,8 @@ pub trait Observer {
     fn interrupted(&self) -> bool {
         false
     }
+    /// A line for the user while the run goes on (an evaluation's result, say).
+    fn on_message(&mut self, _line: &str) {}
 }
 
 /// How a run ended, with its last checkpoint.

@@ -94,7 +94,7 @@ pub(super) fn headline(summary: &Value) -> String {
 }
 
 pub(super) fn report_markdown(
-    args: &DemoArgs,
+    args: &DemoOptions,
     plan: &Plan,
     spec: &DatasetSpec,
     summary: &Value,

@@ -1,0 +1,49 @@
+//! scorelab-jobs: the commands of scorelab as typed library calls, over the four libraries.
+//!
+//! Map of the modules:
+//! - [`options`]: which data (`DataOptions` → `DatasetSpec`) and which SDE (`SdeOptions` →
+//!   `Sde`, ve's σ_max from the largest pairwise distance, Song & Ermon 2020) a set of named
+//!   options means, and the text forms of option values (lists, points, parts);
+//! - [`score_source`]: which score (`ScoreOptions` → `ScoreSource`): the empirical score
+//!   (DESIGN §4), the exact score of the Gaussian mixture, or a trained network from a
+//!   checkpoint with its rebuilt training set, perturbed by a constant vector on request, and
+//!   the law of X_T (nominal, moment-matched, exact p_T);
+//! - [`sample_job`]: `scorelab sample` — reverse-time dynamics from a prior, non-finite rows,
+//!   the pixel range, the d1/d2 criterion, and the samples, pictures and summary it writes;
+//! - [`train_job`]: `scorelab train` — the run configuration from named options (model, loss,
+//!   weighting, EDM's σ_data as √E[x²]), a fresh or resumed run on one or several devices with
+//!   the during-training evaluation, and loss.png;
+//! - [`likelihood_job`]: `analyze likelihood` — the probability-flow NLL per dimension of a
+//!   file or of the training set beside fresh data (Song et al. 2021, App. D), bits/dim for
+//!   dequantised images, and the fresh − training gap;
+//! - [`memorization_job`]: `analyze memorization` — the training set a samples file belongs
+//!   to, the d1/d2 section with fresh data, its files and its summary-table row;
+//! - [`quality`]: the classifier Fréchet distance (Heusel et al. 2017) of images and their
+//!   predicted-class frequencies, next to a test subset's noise floor;
+//! - [`demo`]: `scorelab demo` — train, sample the model and the empirical score, memorisation,
+//!   reverse paths and report.md, as one call;
+//! - [`error`]: the typed errors, `JobError`.
+//!
+//! The jobs know nothing of argument parsing, terminals or exit codes: a front end (the
+//! command line, a test, another program) builds the options, shows progress through the
+//! callbacks and observers it passes, and maps `JobError` to what its users see.
+
+pub mod demo;
+pub mod error;
+pub mod likelihood_job;
+pub mod memorization_job;
+pub mod options;
+pub mod quality;
+pub mod sample_job;
+pub mod score_source;
+pub mod train_job;
+
+pub use demo::{run_demo, DemoDevice, DemoObserver, DemoOptions};
+pub use error::{JobError, Result};
+pub use options::{parse_list, parse_perturbation, DataOptions, SdeOptions};
+pub use sample_job::{PreparedSample, SampleJob, SampleRun};
+pub use score_source::{ScoreOptions, ScoreSource};
+pub use train_job::{
+    resume_training, start_training, EvaluationOptions, ResumeOptions, TrainOptions, TrainingDone,
+    TrainingRun,
+};
