@@ -1,130 +1,22 @@
-//! `scorelab forward`: the forward (noising) process of a 2-D dataset at chosen times, drawn
-//! side by side (Claustre, Fig. 1: ou forgets the data, cou keeps a biased final state).
+//! `scorelab forward`: the flags as a forward job (`scorelab_jobs::forward_job`).
 
-use burn::tensor::Device;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use serde_json::json;
+use scorelab_jobs::forward_job::ForwardJob;
 
-use scorelab_analysis::plot::{panels_png, scatter_png_in, Extent};
-use scorelab_analysis::quality::{sliced_wasserstein2, DEFAULT_PROJECTIONS};
-use scorelab_core::device::tensor_from_rows;
-use scorelab_core::{Dataset, Sde};
-use scorelab_train::Normalisation;
-
-use crate::analysis_io::file_names;
 use crate::cli::ForwardArgs;
-use crate::failure::{CliResult, Failure};
+use crate::failure::CliResult;
 use crate::output::OutputDir;
-use crate::score_source::{build_sde, dataset_spec, parse_list};
-
-/// `n` draws of X_t = α(t) x0 + c(t) + σ(t) z (DESIGN §2), x0 uniform over the rows of `data`
-/// (model space), z standard normal.
-fn marginal(data: &Dataset, sde: &Sde, t: f64, n: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
-    let mut out = Vec::with_capacity(n * data.dim);
-    for _ in 0..n {
-        let row = data.row(rng.random_range(0..data.n));
-        out.extend(sde.perturb(row, t, rng));
-    }
-    out
-}
+use crate::score_source::{data_options, sde_options};
 
 pub fn run(args: &ForwardArgs) -> CliResult<()> {
-    let times = parse_list(&args.times, "--times")?;
-    if times.is_empty() {
-        return Err(Failure::usage("--times needs at least one time"));
-    }
-    if args.n == 0 {
-        return Err(Failure::usage("invalid parameter n: must be >= 1"));
-    }
-    let spec = dataset_spec(&args.data, 10_000)?;
-    let data = spec.load(args.data.data_seed.unwrap_or(args.seed))?;
-    if data.dim != 2 {
-        return Err(Failure::usage(format!(
-            "forward draws 2-D data; {} has dimension {}",
-            data.name, data.dim
-        )));
-    }
-    let normalisation = Normalisation::default_for(&data);
-    let model_space = Dataset::from_points(
-        data.name.clone(),
-        normalisation.to_model(&data.points),
-        data.dim,
-    );
-    let sde = build_sde(&args.sde, &model_space)?;
-    let t_end = sde.t_end();
-    if let Some(t) = times.iter().find(|&&t| !(0.0..=t_end).contains(&t)) {
-        return Err(Failure::usage(format!(
-            "--times: {t} is outside [0, T = {t_end}]"
-        )));
-    }
+    let job = ForwardJob {
+        data: data_options(&args.data),
+        sde: sde_options(&args.sde),
+        times: args.times.clone(),
+        n: args.n,
+        seed: args.seed,
+    };
+    let prepared = job.prepare()?;
     let out = OutputDir::create(&args.out, args.force)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
-    let mut values = Vec::new();
-    let mut rows = Vec::new();
-    let mut marginals = Vec::new();
-    for &t in &times {
-        let points = normalisation.to_data(&marginal(&model_space, &sde, t, args.n, &mut rng));
-        let mean = |k: usize| {
-            points
-                .iter()
-                .skip(k)
-                .step_by(2)
-                .map(|&v| v as f64)
-                .sum::<f64>()
-                / args.n as f64
-        };
-        rows.push(json!({ "t": t, "alpha": sde.alpha(t), "sigma": sde.sigma2(t).sqrt(), "mean": [mean(0), mean(1)] }));
-        values.extend_from_slice(&points);
-        marginals.push(points);
-    }
-    // one scale for every panel, so that spreading and contraction show
-    let sets: Vec<&[f32]> = marginals.iter().map(|m| m.as_slice()).collect();
-    let extent = Extent::of(&sets);
-    let panels = times
-        .iter()
-        .zip(&marginals)
-        .map(|(t, points)| {
-            let title = format!("{} at t = {t}", sde.name());
-            scatter_png_in(&title, points, &[], extent, 600)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    // How far X_T still is from the prior sampling starts from, against two prior draws.
-    let device = Device::flex();
-    let final_state = tensor_from_rows(
-        &marginal(&model_space, &sde, t_end, args.n, &mut rng),
-        args.n,
-        2,
-        &device,
-    );
-    let prior_a = tensor_from_rows(&sde.draw_prior(args.n, 2, &mut rng), args.n, 2, &device);
-    let prior_b = tensor_from_rows(&sde.draw_prior(args.n, 2, &mut rng), args.n, 2, &device);
-    let gap = sliced_wasserstein2(&final_state, &prior_a, DEFAULT_PROJECTIONS, args.seed)?;
-    let floor = sliced_wasserstein2(&prior_b, &prior_a, DEFAULT_PROJECTIONS, args.seed)?;
-    let written = [
-        out.write("forward.png", &panels_png(&panels, 2)?)?,
-        out.write_npy(
-            "forward.npy",
-            &[times.len() as u64, args.n as u64, 2],
-            &values,
-        )?,
-    ];
-    out.write_json(
-        "forward.json",
-        &json!({
-            "command": "forward",
-            "dataset": { "spec": spec, "n": data.n },
-            "sde": sde,
-            "times": rows,
-            "final_state_vs_prior_sliced_w2": gap,
-            "prior_vs_prior_sliced_w2": floor,
-            "files": file_names(&written),
-        }),
-    )?;
-    println!(
-        "{}: sliced W2 of X_T to the prior {gap:.4} (two prior draws: {floor:.4}), in model space; wrote {}",
-        sde.name(),
-        out.file("").display()
-    );
+    println!("{}; wrote {}", prepared.run(&out)?, out.file("").display());
     Ok(())
 }

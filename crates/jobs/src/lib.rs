@@ -13,6 +13,8 @@
 //! - [`train_job`]: `scorelab train` — the run configuration from named options (model, loss,
 //!   weighting, EDM's σ_data as √E[x²]), a fresh or resumed run on one or several devices with
 //!   the during-training evaluation, and loss.png;
+//! - [`forward_job`]: `scorelab forward` — the marginals X_t = α x₀ + c + σ z of 2-D data at
+//!   chosen times, and the sliced W2 of X_T to the prior (Claustre, Fig. 1);
 //! - [`likelihood_job`]: `analyze likelihood` — the probability-flow NLL per dimension of a
 //!   file or of the training set beside fresh data (Song et al. 2021, App. D), bits/dim for
 //!   dequantised images, and the fresh − training gap;
@@ -20,6 +22,10 @@
 //!   to, the d1/d2 section with fresh data, its files and its summary-table row;
 //! - [`quality`]: the classifier Fréchet distance (Heusel et al. 2017) of images and their
 //!   predicted-class frequencies, next to a test subset's noise floor;
+//! - [`bench`]: the timed workloads of DESIGN §8 (W1–W5, the matrix-product peak) as their
+//!   PyTorch twins measure them, one JSON record each;
+//! - [`cells_job`]: `analyze cells` — Voronoi-cell trapping of reverse paths (Cao et al.,
+//!   Fig. 10);
 //! - [`demo`]: `scorelab demo` — train, sample the model and the empirical score, memorisation,
 //!   reverse paths and report.md, as one call;
 //! - [`error`]: the typed errors, `JobError`.
@@ -28,8 +34,11 @@
 //! command line, a test, another program) builds the options, shows progress through the
 //! callbacks and observers it passes, and maps `JobError` to what its users see.
 
+pub mod bench;
+pub mod cells_job;
 pub mod demo;
 pub mod error;
+pub mod forward_job;
 pub mod likelihood_job;
 pub mod memorization_job;
 pub mod options;

@@ -15,7 +15,8 @@
 //!   [`integrity`]: SHA-256 of weight files; [`params`]: parameters as flat vectors;
 //! - [`multi_device`]: data-parallel steps over several devices (burn-train's MultiDevice
 //!   pattern: shards weighted n_r/B, gradients summed on the main device);
-//! - [`training_set`]: which training set a checkpoint belongs to;
+//! - [`training_set`]: which training set a checkpoint belongs to; [`inspect`]: what a
+//!   checkpoint, run or classifier folder holds, as named rows;
 //! - [`classifier`]: the MNIST classifier whose features give the Fréchet distance;
 //! - [`error`]: the typed errors, `TrainError`.
 
@@ -25,6 +26,7 @@ pub mod checkpoint;
 pub mod classifier;
 pub mod config;
 pub mod error;
+pub mod inspect;
 pub mod integrity;
 pub mod loss;
 pub mod mlp;

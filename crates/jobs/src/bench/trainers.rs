@@ -8,7 +8,7 @@ pub(super) const W1_BATCH: usize = 1024;
 
 /// A trainer of the W1 network (Swiss roll, 10,000 points, vp, MLP 2 ⊕ 32 → 256 → 256 → 256
 /// → 2, λ = σ², Adam 1e-3, batch 1024, t_eps 1e-3, output = score as in the peer) with `loss`.
-pub(super) fn w1_trainer(device: &burn::tensor::Device, loss: LossKind) -> CliResult<Trainer<Mlp>> {
+pub(super) fn w1_trainer(device: &burn::tensor::Device, loss: LossKind) -> Result<Trainer<Mlp>> {
     let autodiff = device.clone().autodiff();
     let spec = DatasetSpec::Swissroll {
         n: 10_000,
@@ -48,12 +48,12 @@ pub(super) const W5_WARMUP_STEPS: u64 = 5;
 /// vp, batch 64, Adam at 1e-3 after 200 warm-up steps, clipping at norm 1, EMA 0.999) on the
 /// 60,000 MNIST training images.
 pub(super) fn w5_trainer(
-    args: &BenchArgs,
+    options: &BenchOptions,
     device: &burn::tensor::Device,
-) -> CliResult<Trainer<UNet>> {
+) -> Result<Trainer<UNet>> {
     let autodiff = device.clone().autodiff();
     let spec = DatasetSpec::Mnist {
-        dir: crate::score_source::shipped_path(&args.mnist_dir),
+        dir: shipped_path(&options.mnist_dir),
         split: MnistSplit::Train,
         n: None,
         part: None,
@@ -62,7 +62,7 @@ pub(super) fn w5_trainer(
     let sde = Sde::vp(0.1, 20.0, 1.0)?;
     let image = data
         .image_shape
-        .ok_or_else(|| Failure::runtime("the MNIST files gave no image shape"))?;
+        .ok_or_else(|| JobError::failed("the MNIST files gave no image shape"))?;
     let model = UNetConfig::preset("tiny", image)?;
     let config = TrainConfig {
         model: ModelConfig::Unet(model.clone()),

@@ -1,4 +1,5 @@
-//! `scorelab bench`: the timed workloads of DESIGN §8.
+//! The timed workloads of DESIGN §8 (`scorelab bench`), each measured as its PyTorch twin in
+//! `scripts/peer/` measures it and reported as one JSON record.
 
 use std::time::Instant;
 
@@ -6,12 +7,14 @@ use burn::module::Module;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde_json::json;
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
 
 use scorelab_core::datasets::{load_mnist, MnistSplit};
 use scorelab_core::device::{tensor_from_rows, to_vec};
 use scorelab_core::empirical::empirical_score_f64;
-use scorelab_core::{BackendKind, DatasetSpec, EmpiricalScore, ScoreFn, Sde, Times};
+use scorelab_core::{DatasetSpec, EmpiricalScore, ScoreFn, Sde, Times};
 use scorelab_sample::{sample, SamplerConfig, SamplerKind, TauGrid};
 use scorelab_train::adam::AdamConfig;
 use scorelab_train::{
@@ -19,10 +22,11 @@ use scorelab_train::{
     ScoreNetwork, TrainConfig, Trainer, UNet, UNetConfig,
 };
 
-use crate::backend::{open_backend, open_training_devices};
-use crate::cli::BenchArgs;
-use crate::failure::{CliResult, Failure};
-use scorelab_jobs::train_job::replica_devices;
+use burn::tensor::Device;
+use scorelab_train::training_set::shipped_path;
+
+use crate::error::{JobError, Result};
+use crate::train_job::replica_devices;
 
 mod trainers;
 
@@ -34,10 +38,9 @@ use trainers::{w1_trainer, w5_trainer, W1_BATCH, W5_BATCH, W5_WARMUP_STEPS};
 /// evaluations after one warm-up, GFLOP/s counted as 4·M·N·d (the two matrix products), and the
 /// largest error of the first 4 scores against a direct f64 evaluation, relative to their
 /// largest entry.
-fn w3(args: &BenchArgs) -> CliResult<()> {
-    let backend = BackendKind::parse(&args.device)?;
-    let device = open_backend(backend)?;
-    let dir = crate::score_source::shipped_path(&args.mnist_dir);
+fn w3(args: &BenchOptions, on: &BenchDevices) -> Result<Value> {
+    let device = on.device;
+    let dir = shipped_path(&args.mnist_dir);
     let data = load_mnist(&dir, MnistSplit::Train)?;
     let test = load_mnist(&dir, MnistSplit::Test)?.subset(1000, 0);
     let (m, n, d) = (test.n, data.n, data.dim);
@@ -47,12 +50,12 @@ fn w3(args: &BenchArgs) -> CliResult<()> {
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let queries = sde.perturb(&test.points, t, &mut rng);
     let score = EmpiricalScore::with_chunks(
-        data.to_tensor(&device),
+        data.to_tensor(device),
         sde.clone(),
         args.query_chunk,
         args.data_chunk,
     )?;
-    let x = tensor_from_rows(&queries, m, d, &device);
+    let x = tensor_from_rows(&queries, m, d, device);
     let mut times = Vec::new();
     let mut values = Vec::new();
     for rep in 0..=args.reps {
@@ -63,7 +66,7 @@ fn w3(args: &BenchArgs) -> CliResult<()> {
         }
     }
     if values.iter().any(|v| !v.is_finite()) {
-        return Err(Failure::runtime("W3 produced non-finite scores"));
+        return Err(JobError::failed("W3 produced non-finite scores"));
     }
     let reference = empirical_score_f64(&queries[..4 * d], &data.points, d, &sde, t);
     let scale = reference.iter().fold(0.0f64, |acc, v| acc.max(v.abs()));
@@ -73,7 +76,7 @@ fn w3(args: &BenchArgs) -> CliResult<()> {
         .fold(0.0f64, |acc, (r, v)| acc.max((r - *v as f64).abs()));
     let (median, min) = median_and_min(&mut times);
     let flops = 4.0 * m as f64 * n as f64 * d as f64;
-    emit(
+    Ok(record(
         "W3",
         json!({
             "bench": "empirical_score", "data": "mnist",
@@ -83,9 +86,8 @@ fn w3(args: &BenchArgs) -> CliResult<()> {
             "rel_err_vs_f64": error / scale,
             "query_chunk": args.query_chunk, "data_chunk": args.data_chunk,
         }),
-        backend.name(),
-    );
-    Ok(())
+        on.backend,
+    ))
 }
 
 /// Sorts `times` and returns their median and minimum.
@@ -94,14 +96,14 @@ fn median_and_min(times: &mut [f64]) -> (f64, f64) {
     (times[times.len() / 2], times[0])
 }
 
-/// Prints one JSON line with the fields every workload shares (workload, framework, device,
+/// A workload's record with the fields every workload shares (workload, framework, device,
 /// threads).
-fn emit(workload: &str, mut record: serde_json::Value, backend: &str) {
+fn record(workload: &str, mut record: Value, backend: &str) -> Value {
     record["workload"] = json!(workload);
     record["framework"] = json!(format!("scorelab-{backend}"));
     record["device"] = json!(backend);
     record["threads"] = json!(rayon::current_num_threads());
-    println!("{record}");
+    record
 }
 
 /// Warm-up steps before the timed ones, as in the peer's training loop.
@@ -121,16 +123,16 @@ fn training_bench_name(loss: LossKind) -> &'static str {
 /// Training steps per second of the W1 network with `loss`, as the peer's `train_loop`:
 /// `reps` timed runs of `train_steps` steps each after 50 warm-up steps; the median run is
 /// reported (with every run's rate) and the losses of the last 100 steps.
-fn training_rate(args: &BenchArgs, loss: LossKind) -> CliResult<()> {
-    let (devices, list) = open_training_devices(&args.device, args.devices.as_deref())?;
-    let mut trainer = w1_trainer(&devices[0], loss)?.with_replicas(replica_devices(&devices))?;
+fn training_rate(args: &BenchOptions, on: &TrainingDevices, loss: LossKind) -> Result<Value> {
+    let devices = on.devices;
+    let mut trainer = w1_trainer(&devices[0], loss)?.with_replicas(replica_devices(devices))?;
     let (mut walls, losses) =
         time_training(&mut trainer, WARMUP_STEPS, args.train_steps, args.reps)?;
     let rates: Vec<f64> = walls.iter().map(|w| args.train_steps as f64 / w).collect();
     let (wall, _) = median_and_min(&mut walls);
     let last = &losses[losses.len().saturating_sub(LAST_LOSSES)..];
     let steps_per_s = args.train_steps as f64 / wall;
-    emit(
+    Ok(record(
         if loss == LossKind::Dsm { "W1" } else { "W4" },
         json!({
             "bench": training_bench_name(loss),
@@ -146,11 +148,10 @@ fn training_rate(args: &BenchArgs, loss: LossKind) -> CliResult<()> {
             "final_loss": last.last().copied().unwrap_or(f64::NAN),
             "mean_loss_last_100": last.iter().sum::<f64>() / last.len().max(1) as f64,
             "loss_finite": last.iter().all(|l| l.is_finite()),
-            "devices": list.to_string(),
+            "devices": on.list,
         }),
-        list.backend().backend_name(),
-    );
-    Ok(())
+        on.backend,
+    ))
 }
 
 /// `reps` timed runs of `steps` training steps after `warmup` untimed ones: the wall time of
@@ -160,7 +161,7 @@ fn time_training<N: ScoreNetwork>(
     warmup: u64,
     steps: u64,
     reps: usize,
-) -> CliResult<(Vec<f64>, Vec<f64>)> {
+) -> Result<(Vec<f64>, Vec<f64>)> {
     for _ in 0..warmup {
         trainer.step()?;
     }
@@ -179,9 +180,9 @@ fn time_training<N: ScoreNetwork>(
 /// W5: training steps per second of the tiny MNIST U-Net (the peer's
 /// `scripts/peer/unet_train.py` twin): `reps` timed runs of `--unet-steps` steps after 5
 /// warm-up steps, the median run reported with every run's rate.
-fn w5(args: &BenchArgs) -> CliResult<()> {
-    let (devices, list) = open_training_devices(&args.device, args.devices.as_deref())?;
-    let mut trainer = w5_trainer(args, &devices[0])?.with_replicas(replica_devices(&devices))?;
+fn w5(args: &BenchOptions, on: &TrainingDevices) -> Result<Value> {
+    let devices = on.devices;
+    let mut trainer = w5_trainer(args, &devices[0])?.with_replicas(replica_devices(devices))?;
     let params = trainer.network().num_params();
     let (mut walls, losses) =
         time_training(&mut trainer, W5_WARMUP_STEPS, args.unet_steps, args.reps)?;
@@ -189,7 +190,7 @@ fn w5(args: &BenchArgs) -> CliResult<()> {
     let (wall, _) = median_and_min(&mut walls);
     let steps_per_s = args.unet_steps as f64 / wall;
     let last = &losses[losses.len().saturating_sub(args.unet_steps as usize)..];
-    emit(
+    Ok(record(
         "W5",
         json!({
             "bench": "mnist_unet_dsm",
@@ -205,11 +206,10 @@ fn w5(args: &BenchArgs) -> CliResult<()> {
             "images_per_s": steps_per_s * W5_BATCH as f64,
             "mean_loss_last": last.iter().sum::<f64>() / last.len().max(1) as f64,
             "loss_finite": last.iter().all(|l| l.is_finite()),
-            "devices": list.to_string(),
+            "devices": on.list,
         }),
-        list.backend().backend_name(),
-    );
-    Ok(())
+        on.backend,
+    ))
 }
 
 /// Untimed dsm steps before W2 samples, as in the peer.
@@ -221,10 +221,9 @@ const W1_FORWARD_FLOPS: f64 = 280_576.0;
 /// W2 as the peer's `swissroll_sample.py`: the W1 network after 300 untimed dsm steps, 10,000
 /// samples, 1,000 Euler–Maruyama steps on a uniform grid from T to t_min = 1e-3; the median
 /// wall time of `reps` runs after a short warm-up.
-fn w2(args: &BenchArgs) -> CliResult<()> {
-    let backend = BackendKind::parse(&args.device)?;
-    let device = open_backend(backend)?;
-    let mut trainer = w1_trainer(&device, LossKind::Dsm)?;
+fn w2(args: &BenchOptions, on: &BenchDevices) -> Result<Value> {
+    let device = on.device;
+    let mut trainer = w1_trainer(device, LossKind::Dsm)?;
     for _ in 0..W2_TRAIN_STEPS {
         trainer.step()?;
     }
@@ -237,19 +236,19 @@ fn w2(args: &BenchArgs) -> CliResult<()> {
     config.grid = TauGrid::Uniform;
     let mut warm = config.clone();
     warm.steps = 5;
-    sample(&score, &warm, args.samples, &device, &mut |_| {})?;
+    sample(&score, &warm, args.samples, device, &mut |_| {})?;
     let mut walls = Vec::new();
     let mut nonfinite = 0;
     for _ in 0..args.reps {
         let started = Instant::now();
-        let out = sample(&score, &config, args.samples, &device, &mut |_| {})?;
+        let out = sample(&score, &config, args.samples, device, &mut |_| {})?;
         walls.push(started.elapsed().as_secs_f64());
         nonfinite = out.nonfinite_rows.len();
     }
     let all = walls.clone();
     let (wall, _) = median_and_min(&mut walls);
     let sample_steps = (args.samples * args.sample_steps) as f64;
-    emit(
+    Ok(record(
         "W2",
         json!({
             "bench": "swissroll_sample_em",
@@ -263,9 +262,8 @@ fn w2(args: &BenchArgs) -> CliResult<()> {
             "est_gflops": W1_FORWARD_FLOPS * sample_steps / wall / 1e9,
             "finite": nonfinite == 0,
         }),
-        backend.name(),
-    );
-    Ok(())
+        on.backend,
+    ))
 }
 
 /// The shapes (m×k×n) of the peer's `matmul_peak.py`: a large square product and the W1
@@ -275,9 +273,8 @@ const MATMUL_SHAPES: [(usize, usize, usize); 3] =
 
 /// The backend's float32 matrix-product throughput at the peer's shapes: the median over
 /// `reps` products (20 times more for the small shapes) after 3 warm-up products.
-fn matmul_peak(args: &BenchArgs) -> CliResult<()> {
-    let backend = BackendKind::parse(&args.device)?;
-    let device = open_backend(backend)?;
+fn matmul_peak(args: &BenchOptions, on: &BenchDevices) -> Result<Value> {
+    let device = on.device;
     let mut results = Vec::new();
     for (m, k, n) in MATMUL_SHAPES {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
@@ -285,7 +282,7 @@ fn matmul_peak(args: &BenchArgs) -> CliResult<()> {
             let values: Vec<f32> = (0..rows * cols)
                 .map(|_| rng.sample(rand_distr::StandardNormal))
                 .collect();
-            tensor_from_rows(&values, rows, cols, &device)
+            tensor_from_rows(&values, rows, cols, device)
         };
         let (a, b) = (draw(m, k), draw(k, n));
         let flops = 2.0 * (m * k * n) as f64;
@@ -309,53 +306,116 @@ fn matmul_peak(args: &BenchArgs) -> CliResult<()> {
             "shape": format!("{m}x{k}x{n}"), "seconds": median, "gflops": flops / median / 1e9,
         }));
     }
-    emit(
+    Ok(record(
         "matmul",
         json!({ "bench": "matmul_peak", "dtype": "float32", "results": results }),
-        backend.name(),
-    );
-    Ok(())
+        on.backend,
+    ))
 }
 
-pub fn run(args: &BenchArgs) -> CliResult<()> {
-    if args.reps == 0 || args.train_steps == 0 {
-        return Err(Failure::usage("--reps and --train-steps must be >= 1"));
-    }
-    let workloads: &[&str] = match args.workload.to_lowercase().as_str() {
-        "w1" => &["w1"],
-        "w2" => &["w2"],
-        "w3" => &["w3"],
-        "w4" => &["w4"],
-        "w5" => &["w5"],
-        "all" => &["w1", "w2", "w3", "w4", "w5"],
-        "matmul" => &["matmul"],
-        other => {
-            return Err(Failure::usage(format!(
-                "unknown workload '{other}' (available: w1, w2, w3, w4, w5, all, matmul)"
-            )))
-        }
-    };
-    if let Some(threads) = args.threads {
-        if threads == 0 {
-            return Err(Failure::usage("invalid parameter threads: must be >= 1"));
-        }
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build_global()
-            .map_err(|e| Failure::runtime(format!("cannot set up {threads} threads: {e}")))?;
-    }
-    for workload in workloads {
-        match *workload {
-            "w1" => training_rate(args, LossKind::Dsm)?,
-            "w2" => w2(args)?,
-            "w3" => w3(args)?,
-            "w5" => w5(args)?,
-            "matmul" => matmul_peak(args)?,
-            _ => {
-                training_rate(args, LossKind::Ssm)?;
-                training_rate(args, LossKind::Hyvarinen)?;
+/// The sizes of the workloads.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BenchOptions {
+    /// W2: number of samples and Euler–Maruyama steps.
+    pub samples: usize,
+    pub sample_steps: usize,
+    /// W1/W4: timed training steps per repetition.
+    pub train_steps: u64,
+    /// W5: timed U-Net training steps per repetition.
+    pub unet_steps: u64,
+    /// Timed repetitions (after a warm-up); the median is reported.
+    pub reps: usize,
+    /// Folder with the four MNIST .gz files.
+    pub mnist_dir: PathBuf,
+    /// W3: training points per chunk of the streaming softmax, and query rows per block.
+    pub data_chunk: usize,
+    pub query_chunk: usize,
+}
+
+/// The device of the sampling and matrix workloads, with the backend's name.
+pub struct BenchDevices<'a> {
+    pub device: &'a Device,
+    pub backend: &'a str,
+}
+
+/// The devices of a training workload (main device first), the list as written and the
+/// backend's name.
+pub struct TrainingDevices<'a> {
+    pub devices: &'a [Device],
+    pub list: &'a str,
+    pub backend: &'a str,
+}
+
+/// A workload of DESIGN §8, or the matrix-product peak.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    W1,
+    W2,
+    W3,
+    W4,
+    W5,
+    Matmul,
+}
+
+impl Workload {
+    /// The workloads a name stands for (`all`: W1 to W5), any case.
+    pub fn parse_list(name: &str) -> Result<Vec<Workload>> {
+        use Workload::*;
+        Ok(match name.to_lowercase().as_str() {
+            "w1" => vec![W1],
+            "w2" => vec![W2],
+            "w3" => vec![W3],
+            "w4" => vec![W4],
+            "w5" => vec![W5],
+            "all" => vec![W1, W2, W3, W4, W5],
+            "matmul" => vec![Matmul],
+            other => {
+                return Err(JobError::options(format!(
+                    "unknown workload '{other}' (available: w1, w2, w3, w4, w5, all, matmul)"
+                )))
             }
+        })
+    }
+
+    /// Whether it trains (and so runs on a device list).
+    pub fn trains(self) -> bool {
+        matches!(self, Workload::W1 | Workload::W4 | Workload::W5)
+    }
+}
+
+impl BenchOptions {
+    /// Refuses zero repetitions or steps.
+    pub fn check(&self) -> Result<()> {
+        if self.reps == 0 || self.train_steps == 0 {
+            return Err(JobError::options("--reps and --train-steps must be >= 1"));
+        }
+        Ok(())
+    }
+
+    /// Runs a workload that does not train and returns its record.
+    pub fn run(&self, workload: Workload, on: &BenchDevices) -> Result<Value> {
+        match workload {
+            Workload::W2 => w2(self, on),
+            Workload::W3 => w3(self, on),
+            Workload::Matmul => matmul_peak(self, on),
+            training => Err(JobError::options(format!(
+                "{training:?} trains: run it on training devices"
+            ))),
         }
     }
-    Ok(())
+
+    /// Runs a training workload and returns its records (W4: ssm, then hyvarinen).
+    pub fn run_training(&self, workload: Workload, on: &TrainingDevices) -> Result<Vec<Value>> {
+        match workload {
+            Workload::W1 => Ok(vec![training_rate(self, on, LossKind::Dsm)?]),
+            Workload::W4 => Ok(vec![
+                training_rate(self, on, LossKind::Ssm)?,
+                training_rate(self, on, LossKind::Hyvarinen)?,
+            ]),
+            Workload::W5 => Ok(vec![w5(self, on)?]),
+            other => Err(JobError::options(format!(
+                "{other:?} does not train: run it on one device"
+            ))),
+        }
+    }
 }
