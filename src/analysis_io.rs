@@ -55,15 +55,6 @@ pub fn read_samples(path: &Path) -> CliResult<(Vec<f32>, usize)> {
     Ok((data.points.into_vec(), data.dim))
 }
 
-/// The names of written files, for a report's "files" entry.
-pub fn file_names(written: &[PathBuf]) -> Vec<String> {
-    written
-        .iter()
-        .filter_map(|p| p.file_name())
-        .map(|f| f.to_string_lossy().into_owned())
-        .collect()
-}
-
 /// Loads the classifier named by the flag, or the shipped one; None (with a warning) when the
 /// flag is not given and the shipped one is absent.
 pub fn open_classifier(args: &ClassifierArgs, device: &Device) -> CliResult<Option<Classifier>> {

@@ -3,7 +3,7 @@
 
 use burn::tensor::Device;
 
-use scorelab_core::{Dataset, DatasetSpec, Sde, SdeParams};
+use scorelab_core::SdeParams;
 pub use scorelab_jobs::ScoreSource;
 use scorelab_jobs::{DataOptions, ScoreOptions, SdeOptions};
 pub use scorelab_train::training_set::shipped_path;
@@ -14,21 +14,6 @@ use crate::failure::CliResult;
 /// Prints a warning on stderr.
 pub fn warn(line: &str) {
     eprintln!("warning: {line}");
-}
-
-/// Parses a comma-separated list of numbers given with `flag`.
-pub fn parse_list(text: &str, flag: &str) -> CliResult<Vec<f64>> {
-    Ok(scorelab_jobs::parse_list(text, flag)?)
-}
-
-/// Parses a constant perturbation given with `flag` and checks that it has `dim` entries.
-pub fn parse_perturbation(text: &str, flag: &str, dim: usize) -> CliResult<Vec<f64>> {
-    Ok(scorelab_jobs::parse_perturbation(text, flag, dim)?)
-}
-
-/// The training set a checkpoint was trained on, with its located spec.
-pub fn checkpoint_training_set(meta: &scorelab_train::Meta) -> CliResult<(DatasetSpec, Dataset)> {
-    Ok(scorelab_train::training_set::checkpoint_training_set(meta)?)
 }
 
 /// The data flags as options.
@@ -62,17 +47,6 @@ pub fn sde_options(args: &SdeArgs) -> SdeOptions {
             t_end: args.t_end,
         },
     }
-}
-
-/// The dataset the flags describe; `drawn_default` is the size of drawn 2-D datasets.
-pub fn dataset_spec(args: &DataArgs, drawn_default: usize) -> CliResult<DatasetSpec> {
-    Ok(data_options(args).spec(drawn_default)?)
-}
-
-/// The SDE the flags describe; `ve` without --sigma-max takes the data's largest pairwise
-/// distance.
-pub fn build_sde(args: &SdeArgs, data: &Dataset) -> CliResult<Sde> {
-    Ok(sde_options(args).build(data)?)
 }
 
 /// The data and SDE flags given with values other than their defaults (a checkpoint

@@ -215,6 +215,14 @@ pub fn imitation_rate(
 }
 
 impl RateReport {
+    /// One line: the fitted slope with its interval against the theory's ½, and the window.
+    pub fn headline(&self) -> String {
+        format!(
+            "slope {:.3} (95% CI {:.3} to {:.3}; theory 0.5) over τ in [{:.2e}, {:.2e}]",
+            self.slope, self.slope_ci95.0, self.slope_ci95.1, self.fit_window.0, self.fit_window.1,
+        )
+    }
+
     /// Writes the measured decay of d1 with its fitted line (`rate.png`) and the table
     /// (`rate.csv`) into `out`; returns the paths written.
     pub fn write(&self, out: &OutputDir) -> Result<Vec<PathBuf>> {

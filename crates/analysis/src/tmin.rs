@@ -126,6 +126,31 @@ pub fn finite_rows(x: Tensor<2>, drop: &[usize]) -> Option<Tensor<2>> {
 }
 
 impl TminReport {
+    /// One line per row: sampler, evaluations, t_min, σ, memorised fraction, mean d1 and the
+    /// quality when measured.
+    pub fn lines(&self) -> Vec<String> {
+        self.rows
+            .iter()
+            .map(|row| {
+                format!(
+                    "{} ({} evaluations), t_min {:.1e} (σ {:.3e}): memorised {:.3}, mean d1 {:.4}{}",
+                    row.sampler,
+                    row.evaluations,
+                    row.t_min,
+                    row.sigma,
+                    row.memorisation.memorised_fraction,
+                    row.memorisation.d1.mean,
+                    row.quality
+                        .map(|q| format!(
+                            ", {} {q:.4}",
+                            self.quality_metric.as_deref().unwrap_or("quality")
+                        ))
+                        .unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+
     /// Writes the curves against t_min (`tmin.png`) and one row per sampler and t_min
     /// (`tmin.csv`) into `out`; returns the paths written.
     pub fn write(&self, out: &OutputDir) -> Result<Vec<PathBuf>> {

@@ -4,10 +4,15 @@
 //! - [`options`]: which data (`DataOptions` → `DatasetSpec`) and which SDE (`SdeOptions` →
 //!   `Sde`, ve's σ_max from the largest pairwise distance, Song & Ermon 2020) a set of named
 //!   options means, and the text forms of option values (lists, points, parts);
+//! - [`score_jobs`]: `analyze fisher`, `agreement` and `training` — a score against the exact
+//!   mixture score, two scores from the same noise, and the evaluation curves of runs;
 //! - [`score_source`]: which score (`ScoreOptions` → `ScoreSource`): the empirical score
 //!   (DESIGN §4), the exact score of the Gaussian mixture, or a trained network from a
 //!   checkpoint with its rebuilt training set, perturbed by a constant vector on request, and
 //!   the law of X_T (nominal, moment-matched, exact p_T);
+//! - [`path_jobs`]: `analyze paths`, `tmin` and `rate` — a score against the empirical score
+//!   along the same reverse paths (d1, score gap, Novikov exponent, Li–Yau bound), memorisation
+//!   and quality against t_min, and the imitation rate (Liu–Zuazua Thm 3.11);
 //! - [`sample_job`]: `scorelab sample` — reverse-time dynamics from a prior, non-finite rows,
 //!   the pixel range, the d1/d2 criterion, and the samples, pictures and summary it writes;
 //! - [`train_job`]: `scorelab train` — the run configuration from named options (model, loss,
@@ -42,8 +47,10 @@ pub mod forward_job;
 pub mod likelihood_job;
 pub mod memorization_job;
 pub mod options;
+pub mod path_jobs;
 pub mod quality;
 pub mod sample_job;
+pub mod score_jobs;
 pub mod score_source;
 pub mod train_job;
 
