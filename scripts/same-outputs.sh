@@ -2,7 +2,7 @@
 # Runs a fixed set of commands (sampling, memorisation with and without a summary, likelihood
 # with rk4 and rk45/Hutchinson, paths, t_min, rate, Fisher divergence, agreement, forward, training with evaluations and the
 # training curves, resuming, sampling a checkpoint, MNIST images with the classifier's quality,
-# the quick demo, Voronoi cells, inspect, a usage error) with two scorelab binaries on the same seeds and compares
+# the quick demo, Voronoi cells, compare, inspect, a usage error) with two scorelab binaries on the same seeds and compares
 # every file they write. Files that legitimately differ between any two runs are left out:
 # weights files (burnpack stores random parameter ids) and their SHA-256 lines, wall times,
 # and the output folder's own name. Use it to check that a refactoring changed no output:
@@ -38,6 +38,7 @@ run_all() {
     "$B" analyze memorization --samples "$O/img/samples.npy" --out "$O/img-mem" >/dev/null 2>&1
     "$B" demo --size quick --out "$O/demo" >/dev/null 2>&1
     "$B" analyze cells --dataset swissroll --n-train 10 --n 20 --steps 20 --out "$O/cells" >/dev/null 2>&1
+    "$B" analyze compare --a "$O/s/samples.npy" --b "$O/s2/samples.npy" --out "$O/compare" >/dev/null 2>&1
     "$B" inspect checkpoints/swissroll-mlp-vp >"$O/inspect.txt" 2>&1
     "$B" analyze likelihood --dataset swissroll --n-train 50 --solver rk4 --rtol 1e-3 \
         --out "$O/bad" 2>"$O/usage-error.txt" && exit 1 || echo "exit $?" >>"$O/usage-error.txt"

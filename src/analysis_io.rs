@@ -1,15 +1,13 @@
-//! What the analysis commands share: their device, their output folder (with the default
-//! shown in --help), samples files, the head of their reports and the reference classifier.
+//! What the analysis commands share: their device and their output folder (with the default
+//! shown in --help).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use burn::tensor::Device;
 
-use scorelab_core::datasets::load_points_file;
 use scorelab_core::BackendKind;
-use scorelab_train::Classifier;
 
-use crate::cli::{ClassifierArgs, OutputArgs};
+use crate::cli::OutputArgs;
 use crate::failure::CliResult;
 use crate::output::OutputDir;
 
@@ -46,21 +44,4 @@ pub fn with_default_out_help(command: clap::Command) -> clap::Command {
             })
         })
     })
-}
-
-/// Reads samples from .npy ([n, d] or [n, c, h, w], C or Fortran order) or CSV, as rows of
-/// length `dim`.
-pub fn read_samples(path: &Path) -> CliResult<(Vec<f32>, usize)> {
-    let data = load_points_file(path)?;
-    Ok((data.points.into_vec(), data.dim))
-}
-
-/// Loads the classifier named by the flag, or the shipped one; None (with a warning) when the
-/// flag is not given and the shipped one is absent.
-pub fn open_classifier(args: &ClassifierArgs, device: &Device) -> CliResult<Option<Classifier>> {
-    Ok(scorelab_jobs::quality::open_classifier(
-        args.classifier.as_ref(),
-        device,
-        &mut crate::score_source::warn,
-    )?)
 }

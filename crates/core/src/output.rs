@@ -127,6 +127,15 @@ impl OutputDir {
     }
 }
 
+/// The names of written files, for a report's "files" entry.
+pub fn file_names(written: &[PathBuf]) -> Vec<String> {
+    written
+        .iter()
+        .filter_map(|p| p.file_name())
+        .map(|f| f.to_string_lossy().into_owned())
+        .collect()
+}
+
 /// A CSV table that several runs append one row each to (an experiment's summary table).
 pub struct SummaryTable {
     path: PathBuf,

@@ -10,7 +10,7 @@ use serde_json::json;
 use scorelab_analysis::plot::{panels_png, scatter_png_in, Extent};
 use scorelab_analysis::quality::{sliced_wasserstein2, DEFAULT_PROJECTIONS};
 use scorelab_core::device::tensor_from_rows;
-use scorelab_core::output::OutputDir;
+use scorelab_core::output::{file_names, OutputDir};
 use scorelab_core::{Dataset, DatasetSpec, Sde};
 use scorelab_train::Normalisation;
 
@@ -146,18 +146,14 @@ impl PreparedForward<'_> {
         let prior_b = tensor_from_rows(&sde.draw_prior(args.n, 2, &mut rng), args.n, 2, &device);
         let gap = sliced_wasserstein2(&final_state, &prior_a, DEFAULT_PROJECTIONS, args.seed)?;
         let floor = sliced_wasserstein2(&prior_b, &prior_a, DEFAULT_PROJECTIONS, args.seed)?;
-        let written: Vec<String> = [
+        let written = file_names(&[
             out.write("forward.png", &panels_png(&panels, 2)?)?,
             out.write_npy(
                 "forward.npy",
                 &[times.len() as u64, args.n as u64, 2],
                 &values,
             )?,
-        ]
-        .iter()
-        .filter_map(|p| p.file_name())
-        .map(|f| f.to_string_lossy().into_owned())
-        .collect();
+        ]);
         out.write_json(
             "forward.json",
             &json!({

@@ -31,6 +31,8 @@
 //!   PyTorch twins measure them, one JSON record each;
 //! - [`cells_job`]: `analyze cells` — Voronoi-cell trapping of reverse paths (Cao et al.,
 //!   Fig. 10);
+//! - [`compare_job`]: `analyze compare` — sliced W2, energy distance and the classifier
+//!   Fréchet distance between two sample files, beside a noise floor;
 //! - [`demo`]: `scorelab demo` — train, sample the model and the empirical score, memorisation,
 //!   reverse paths and report.md, as one call;
 //! - [`error`]: the typed errors, `JobError`.
@@ -41,6 +43,7 @@
 
 pub mod bench;
 pub mod cells_job;
+pub mod compare_job;
 pub mod demo;
 pub mod error;
 pub mod forward_job;

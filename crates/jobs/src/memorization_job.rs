@@ -13,7 +13,7 @@ use scorelab_analysis::memorization::{
 use scorelab_analysis::plot::image_grid_png;
 use scorelab_core::datasets::load_points_file;
 use scorelab_core::device::tensor_from_rows;
-use scorelab_core::output::OutputDir;
+use scorelab_core::output::{file_names, OutputDir};
 use scorelab_core::{Dataset, DatasetSpec};
 use scorelab_train::classifier::PIXELS as FEATURE_INPUT;
 use scorelab_train::training_set::{training_set_of_checkpoint, training_set_of_samples};
@@ -193,11 +193,7 @@ impl Memorization<'_> {
             let picture = image_grid_png(&caption, &pairs, (h, w), 16, 2, 2)?;
             written.push(out.write("nearest_pairs.png", &picture)?);
         }
-        let files: Vec<String> = written
-            .iter()
-            .filter_map(|p| p.file_name())
-            .map(|f| f.to_string_lossy().into_owned())
-            .collect();
+        let files = file_names(&written);
         let report = json!({
             "command": "analyze memorization",
             "samples_file": l.job.samples,

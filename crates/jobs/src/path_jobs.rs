@@ -11,7 +11,7 @@ use scorelab_analysis::paths::{path_diagnostics, PathConfig, PathReport};
 use scorelab_analysis::quality::QualityMetric;
 use scorelab_analysis::rate::{imitation_rate, RateConfig, RateReport};
 use scorelab_analysis::tmin::{tmin_sweep, TminReport};
-use scorelab_core::output::OutputDir;
+use scorelab_core::output::{file_names, OutputDir};
 use scorelab_core::score::EXACT_DIVERGENCE_MAX_DIM;
 use scorelab_core::{Dataset, DatasetSpec, EmpiricalScore, PerturbedScore, ScoreFn, Sde};
 use scorelab_sample::{Prior, SamplerConfig, SamplerOptions};
@@ -326,12 +326,7 @@ impl PreparedRate {
         progress: &mut dyn FnMut(usize),
     ) -> Result<RateReport> {
         let report = imitation_rate(&self.score, &self.training, &self.config, device, progress)?;
-        let written: Vec<String> = report
-            .write(out)?
-            .iter()
-            .filter_map(|p| p.file_name())
-            .map(|f| f.to_string_lossy().into_owned())
-            .collect();
+        let written = file_names(&report.write(out)?);
         out.write_json(
             "rate.json",
             &json!({

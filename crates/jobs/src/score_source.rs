@@ -259,11 +259,7 @@ impl ScoreSource {
     /// The head of a report on this score: the command, the score, its SDE and training set,
     /// and the files written.
     pub fn report_head(&self, command: &str, written: &[PathBuf]) -> serde_json::Value {
-        let files: Vec<String> = written
-            .iter()
-            .filter_map(|p| p.file_name())
-            .map(|f| f.to_string_lossy().into_owned())
-            .collect();
+        let files = scorelab_core::output::file_names(written);
         serde_json::json!({
             "command": command,
             "score": self.options.score_name(),
