@@ -33,8 +33,8 @@ pub(super) fn agreement_cmd(args: &AgreementArgs) -> CliResult<()> {
         match (&args.a, &args.b, args.empirical) {
             (Some(a), Some(b), false) => AgreementPair::Checkpoints(a.clone(), b.clone()),
             (None, None, true) => AgreementPair::Empirical {
-                data: data_options(&args.data),
-                sde: sde_options(&args.sde),
+                data: Box::new(data_options(&args.data)),
+                sde: Box::new(sde_options(&args.sde)),
             },
             _ => return Err(Failure::usage(
                 "give two checkpoints with --a DIR --b DIR, or --empirical (with the data flags)",

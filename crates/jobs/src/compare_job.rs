@@ -2,7 +2,7 @@
 //! images) the classifier Fréchet distance between any two sample files, each next to the
 //! noise floor of two halves of the second file.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Tensor};
 use serde_json::{json, Value};
@@ -35,7 +35,7 @@ pub struct Comparison {
 }
 
 /// A set of rows of `dim` values as a tensor.
-fn read(path: &PathBuf, device: &Device) -> Result<(Tensor<2>, usize, usize)> {
+fn read(path: &Path, device: &Device) -> Result<(Tensor<2>, usize, usize)> {
     let points = load_points_file(path)?;
     let (values, dim) = (points.points.into_vec(), points.dim);
     let n = values.len() / dim;

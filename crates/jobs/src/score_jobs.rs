@@ -115,7 +115,10 @@ pub enum AgreementPair {
     /// Two checkpoints (their SDEs must agree).
     Checkpoints(PathBuf, PathBuf),
     /// The empirical scores of two draws of the same data (seeds s and s + 1).
-    Empirical { data: DataOptions, sde: SdeOptions },
+    Empirical {
+        data: Box<DataOptions>,
+        sde: Box<SdeOptions>,
+    },
 }
 
 /// `analyze agreement`: two scores sampled from the same noise.

@@ -280,8 +280,8 @@ pub fn train_config(
 
 /// A trainer of either network.
 enum AnyTrainer {
-    Mlp(Trainer<Mlp>),
-    Unet(Trainer<UNet>),
+    Mlp(Box<Trainer<Mlp>>),
+    Unet(Box<Trainer<UNet>>),
 }
 
 /// A run ready to train: its trainer, folder and evaluation.
@@ -409,15 +409,15 @@ pub fn start_training(
     let trainer = match config.model.clone() {
         ModelConfig::Mlp(model) => {
             let net = model.init(seed, &autodiff)?;
-            AnyTrainer::Mlp(
+            AnyTrainer::Mlp(Box::new(
                 Trainer::new(config, sde, &data, info, net, &autodiff)?.with_replicas(replicas)?,
-            )
+            ))
         }
         ModelConfig::Unet(model) => {
             let net = model.init(seed, &autodiff)?;
-            AnyTrainer::Unet(
+            AnyTrainer::Unet(Box::new(
                 Trainer::new(config, sde, &data, info, net, &autodiff)?.with_replicas(replicas)?,
-            )
+            ))
         }
     };
     Ok(TrainingRun {
@@ -468,17 +468,17 @@ pub fn resume_training(
     let trainer = match meta.model().clone() {
         ModelConfig::Mlp(model) => {
             let template = model.init(0, &autodiff)?;
-            AnyTrainer::Mlp(
+            AnyTrainer::Mlp(Box::new(
                 Trainer::resume(&ckpt, &meta, config, &data, template, &autodiff)?
                     .with_replicas(replicas)?,
-            )
+            ))
         }
         ModelConfig::Unet(model) => {
             let template = model.init(0, &autodiff)?;
-            AnyTrainer::Unet(
+            AnyTrainer::Unet(Box::new(
                 Trainer::resume(&ckpt, &meta, config, &data, template, &autodiff)?
                     .with_replicas(replicas)?,
-            )
+            ))
         }
     };
     Ok(Ok(TrainingRun {
@@ -559,8 +559,14 @@ impl TrainingRun {
         };
         let started = Instant::now();
         let (outcome, loss) = match &mut self.trainer {
-            AnyTrainer::Mlp(t) => (run(t, &self.out, &mut observer), t.config.loss.kind),
-            AnyTrainer::Unet(t) => (run(t, &self.out, &mut observer), t.config.loss.kind),
+            AnyTrainer::Mlp(t) => (
+                run(t.as_mut(), &self.out, &mut observer),
+                t.config.loss.kind,
+            ),
+            AnyTrainer::Unet(t) => (
+                run(t.as_mut(), &self.out, &mut observer),
+                t.config.loss.kind,
+            ),
         };
         let last = observer.last.take();
         let outcome = outcome?;

@@ -233,7 +233,7 @@ fn training_options_the_data_cannot_take_are_refused_before_any_work() {
         &options,
         &out,
         false,
-        &[device.clone()],
+        std::slice::from_ref(&device),
         "cpu",
     ) {
         Err(JobError::Options(message)) => message,

@@ -168,51 +168,7 @@ pub fn run_demo(
     let out = OutputDir::create(out_path, force)?;
     train_stage(options, &plan, &out, &on, observer)?;
 
-    observer.stage("[2/5] sampling from the model and from the empirical score (same noise)");
-    let mut samples = Vec::new();
-    let swissroll = DataOptions {
-        n_train: Some(plan.n_train),
-        data_seed: Some(options.seed),
-        ..DataOptions::default()
-    };
-    for (folder, score) in [
-        (
-            "samples_model",
-            ScoreOptions {
-                score: Some("checkpoint".into()),
-                checkpoint: Some(out.file("train")),
-                ..ScoreOptions::default()
-            },
-        ),
-        (
-            "samples_empirical",
-            ScoreOptions {
-                score: Some("empirical".into()),
-                data: swissroll.clone(),
-                ..ScoreOptions::default()
-            },
-        ),
-    ] {
-        let mut job = sample_job(&plan, options.seed, score, on.name);
-        job.command_line = on.command_line.into();
-        let config = job.resolve()?;
-        let prepared = job.prepare(config, on.device, &mut |w| observer.warn(w))?;
-        let steps = prepared.config.steps as u64;
-        let mut warnings = Vec::new();
-        let run = prepared.run(&mut |k| observer.progress(k as u64, steps), &mut |w| {
-            warnings.push(w.to_string())
-        });
-        warnings.iter().for_each(|w| observer.warn(w));
-        let run = run?;
-        let folder_out = OutputDir::create(&out.file(folder), true)?;
-        run.write(&folder_out)?;
-        observer.result(&format!(
-            "{}; wrote {}",
-            run.headline(),
-            out.file(folder).display()
-        ));
-        samples.push((run.samples.clone(), run.kept));
-    }
+    let samples = sample_stage(options, &plan, &out, &on, observer)?;
 
     observer.stage("[3/5] memorisation: nearest training points, fresh data, quality");
     let (score, meta) = load_score(&out.file("train"), on.device)?;
@@ -284,6 +240,64 @@ pub fn run_demo(
     Ok(())
 }
 
+/// Stage 2: samples the model and the empirical score of the same training set from the same
+/// noise into `out/samples_model` and `out/samples_empirical`; returns both sample sets (rows,
+/// count).
+fn sample_stage(
+    options: &DemoOptions,
+    plan: &Plan,
+    out: &OutputDir,
+    on: &DemoDevice,
+    observer: &mut dyn DemoObserver,
+) -> Result<Vec<(Vec<f32>, usize)>> {
+    observer.stage("[2/5] sampling from the model and from the empirical score (same noise)");
+    let mut samples = Vec::new();
+    let swissroll = DataOptions {
+        n_train: Some(plan.n_train),
+        data_seed: Some(options.seed),
+        ..DataOptions::default()
+    };
+    for (folder, score) in [
+        (
+            "samples_model",
+            ScoreOptions {
+                score: Some("checkpoint".into()),
+                checkpoint: Some(out.file("train")),
+                ..ScoreOptions::default()
+            },
+        ),
+        (
+            "samples_empirical",
+            ScoreOptions {
+                score: Some("empirical".into()),
+                data: swissroll.clone(),
+                ..ScoreOptions::default()
+            },
+        ),
+    ] {
+        let mut job = sample_job(plan, options.seed, score, on.name);
+        job.command_line = on.command_line.into();
+        let config = job.resolve()?;
+        let prepared = job.prepare(config, on.device, &mut |w| observer.warn(w))?;
+        let steps = prepared.config.steps as u64;
+        let mut warnings = Vec::new();
+        let run = prepared.run(&mut |k| observer.progress(k as u64, steps), &mut |w| {
+            warnings.push(w.to_string())
+        });
+        warnings.iter().for_each(|w| observer.warn(w));
+        let run = run?;
+        let folder_out = OutputDir::create(&out.file(folder), true)?;
+        run.write(&folder_out)?;
+        observer.result(&format!(
+            "{}; wrote {}",
+            run.headline(),
+            out.file(folder).display()
+        ));
+        samples.push((run.samples.clone(), run.kept));
+    }
+    Ok(samples)
+}
+
 /// Stage 1: trains the MLP into `out/train`.
 fn train_stage(
     options: &DemoOptions,
@@ -311,7 +325,13 @@ fn train_stage(
         ..TrainOptions::default()
     };
     let folder = out.file("train");
-    let mut run = start_training(&train, &folder, true, &[on.device.clone()], on.list)?;
+    let mut run = start_training(
+        &train,
+        &folder,
+        true,
+        std::slice::from_ref(on.device),
+        on.list,
+    )?;
     observer.stage(&run.announcement);
     run.record_command(on.command_line);
     let total = run.steps().1;
