@@ -2,7 +2,7 @@
 # Runs a fixed set of commands (sampling, memorisation with and without a summary, likelihood
 # with rk4 and rk45/Hutchinson, paths, t_min, rate, Fisher divergence, agreement, forward, training with evaluations and the
 # training curves, resuming, sampling a checkpoint, MNIST images with the classifier's quality,
-# the quick demo, Voronoi cells, compare, inspect, a usage error) with two scorelab binaries on the same seeds and compares
+# the quick demo, Voronoi cells, compare, inspect, and 28 refused commands with their messages) with two scorelab binaries on the same seeds and compares
 # every file they write. Files that legitimately differ between any two runs are left out:
 # weights files (burnpack stores random parameter ids) and their SHA-256 lines, wall times,
 # and the output folder's own name. Use it to check that a refactoring changed no output:
@@ -13,9 +13,34 @@ cd "$(dirname "$0")/.."
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
+# A command that must fail: its exit code and last message line go into $O/errors.txt.
+refused() {
+    local B=$1 O=$2
+    shift 2
+    "$B" "$@" >/dev/null 2>"$O/err.tmp" && echo "[$*] succeeded" >>"$O/errors.txt" ||
+        echo "[$*] exit $?: $(tail -1 "$O/err.tmp")" >>"$O/errors.txt"
+    rm -f "$O/err.tmp"
+}
+
 run_all() {
     local B=$1 O=$2
     mkdir -p "$O"
+    for args in "sample --sampler foo" "sample --n 0" "sample --checkpoint /nonexistent" \
+        "sample --score exact" "sample --prior exact --checkpoint checkpoints/swissroll-mlp-vp" \
+        "sample --record 0.5,x" "sample --dataset csv" "train --model unet" "train --sigma-data 0.5" \
+        "train --resume --out /nonexistent" "train --eval-every 5 --eval-samples 0" \
+        "forward --times 5" "forward --times 0.1,y" "bench w9" "bench w1 --reps 0" \
+        "demo --size huge" "analyze memorization --samples /nonexistent.npy" \
+        "analyze likelihood --max-points 0" "analyze agreement --a x" \
+        "analyze agreement --empirical --prior moment" "analyze cells --records 1" \
+        "analyze fisher --dataset swissroll" "analyze paths --divergence maybe" \
+        "analyze tmin --samplers em,foo" "analyze rate --fit-window 1" \
+        "analyze compare --a /nonexistent.npy --b /nonexistent.npy" \
+        "analyze training --runs /nonexistent" "inspect /nonexistent"; do
+        case $args in bench* | inspect*) out=() ;; *) out=(--out "$O/refused") ;; esac
+        # shellcheck disable=SC2086
+        refused "$B" "$O" $args "${out[@]}"
+    done
     "$B" sample --dataset swissroll --n-train 200 --n 100 --steps 50 --seed 3 --out "$O/s" >/dev/null 2>&1
     "$B" analyze memorization --samples "$O/s/samples.npy" --out "$O/mem" >/dev/null 2>&1
     "$B" analyze memorization --samples "$O/s/samples.npy" --ignore-summary --dataset swissroll \
