@@ -38,8 +38,8 @@ impl DemoObserver for Terminal {
 
     fn warn(&mut self, line: &str) {
         match &self.bar {
-            Some(bar) => bar.suspend(|| eprintln!("warning: {line}")),
-            None => eprintln!("warning: {line}"),
+            Some(bar) => bar.suspend(|| crate::score_source::warn(line)),
+            None => crate::score_source::warn(line),
         }
     }
 

@@ -21,6 +21,7 @@ mod score_source;
 mod train_cmd;
 
 use clap::FromArgMatches;
+use scorelab_core::options::{as_flag, spell_options};
 
 use crate::cli::{Cli, Command};
 
@@ -49,10 +50,12 @@ fn main() {
         dispatch(cli, &matches)
     });
     if let Err(failure) = result {
+        // the libraries name options as ⟨name⟩: here they are flags
+        let message = spell_options(&failure.to_string(), as_flag);
         match failure {
             // not an error: the run stopped on request and saved its work
-            failure::Failure::Interrupted(_) => eprintln!("{failure}"),
-            _ => eprintln!("error: {failure}"),
+            failure::Failure::Interrupted(_) => eprintln!("{message}"),
+            _ => eprintln!("error: {message}"),
         }
         std::process::exit(failure.exit_code());
     }

@@ -3,6 +3,7 @@
 
 use burn::tensor::Device;
 
+use scorelab_core::options::{as_flag, spell_options};
 use scorelab_core::SdeParams;
 pub use scorelab_jobs::ScoreSource;
 use scorelab_jobs::{DataOptions, ScoreOptions, SdeOptions};
@@ -11,9 +12,9 @@ pub use scorelab_train::training_set::shipped_path;
 use crate::cli::{DataArgs, ScoreArgs, SdeArgs};
 use crate::failure::CliResult;
 
-/// Prints a warning on stderr.
+/// Prints a warning on stderr (options named by a library spelled as flags).
 pub fn warn(line: &str) {
-    eprintln!("warning: {line}");
+    eprintln!("warning: {}", spell_options(line, as_flag));
 }
 
 /// The data flags as options.

@@ -10,6 +10,7 @@ use clap::parser::ValueSource;
 use clap::ArgMatches;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use scorelab_core::options::{as_flag, spell_options};
 use scorelab_jobs::train_job::{resume_training, start_training};
 use scorelab_jobs::{EvaluationOptions, ResumeOptions, TrainOptions, TrainingRun};
 use scorelab_train::{Observer, RunOutcome, StepReport};
@@ -202,7 +203,7 @@ pub fn run_command(args: &TrainArgs, matches: &ArgMatches) -> CliResult<()> {
     match resume_training(&args.out, &options, &devices, &mut warn)? {
         Ok(run) => drive(run, &args.out),
         Err(nothing_to_do) => {
-            println!("{nothing_to_do}");
+            println!("{}", spell_options(&nothing_to_do, as_flag));
             Ok(())
         }
     }

@@ -94,7 +94,7 @@ fn open_wgpu() -> Result<Device> {
         std::panic::set_hook(Box::new(|_| {}));
         let probe = std::panic::catch_unwind(|| -> OpenedWgpu {
             let (device, setup) = Device::wgpu_options().init_with_setup().map_err(|e| {
-                format!("no wgpu adapter (GPU or Vulkan driver) was found ({e}); use --device cpu")
+                format!("no wgpu adapter (GPU or Vulkan driver) was found ({e}); use ⟨device⟩ cpu")
             })?;
             let info = setup.adapter.get_info();
             let kind = format!("{:?}", info.device_type);
@@ -117,13 +117,13 @@ fn open_wgpu() -> Result<Device> {
                 .try_to_vec()
                 .unwrap_or_default();
             if value != [3.0] {
-                return Err("the wgpu device computed a wrong result; use --device cpu".into());
+                return Err("the wgpu device computed a wrong result; use ⟨device⟩ cpu".into());
             }
             Ok((device, adapter))
         });
         std::panic::set_hook(previous_hook);
         probe.unwrap_or_else(|_| {
-            Err("no wgpu adapter (GPU or Vulkan driver) was found; use --device cpu".into())
+            Err("no wgpu adapter (GPU or Vulkan driver) was found; use ⟨device⟩ cpu".into())
         })
     });
     match opened {
@@ -135,7 +135,7 @@ fn open_wgpu() -> Result<Device> {
 #[cfg(not(feature = "wgpu"))]
 fn open_wgpu() -> Result<Device> {
     Err(CoreError::Device(
-        "this build has no wgpu backend (build with --features wgpu); use --device cpu".into(),
+        "this build has no wgpu backend (build with --features wgpu); use ⟨device⟩ cpu".into(),
     ))
 }
 

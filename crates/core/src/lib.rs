@@ -16,6 +16,7 @@
 //! - [`devices`]: device lists for data-parallel training (`cpu:0,cpu:1`, `wgpu:all`);
 //! - [`output`]: output folders written atomically (temporary name, rename, a manifest for
 //!   forced rewrites) and summary tables of one row per run;
+//! - [`options`]: option names in library messages (`⟨name⟩`), spelled by each front end;
 //! - [`error`]: the typed errors, `CoreError`.
 
 pub mod datasets;
@@ -25,6 +26,7 @@ pub mod empirical;
 pub mod error;
 pub mod gmm;
 pub mod nearest;
+pub mod options;
 pub mod output;
 pub mod score;
 pub mod sde;

@@ -106,7 +106,7 @@ impl SdeParams {
                     (None, None) => {
                         return Err(CoreError::invalid(
                             "sigma-max",
-                            "ve needs --sigma-max or training data to derive it from",
+                            "ve needs ⟨sigma-max⟩ or training data to derive it from",
                         ))
                     }
                 };

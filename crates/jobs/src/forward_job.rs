@@ -56,9 +56,9 @@ fn marginal(data: &Dataset, sde: &Sde, t: f64, n: usize, rng: &mut ChaCha8Rng) -
 impl ForwardJob {
     /// Loads the data, builds the SDE (in model space) and checks the times.
     pub fn prepare(&self) -> Result<PreparedForward<'_>> {
-        let times = parse_list(&self.times, "--times")?;
+        let times = parse_list(&self.times, "⟨times⟩")?;
         if times.is_empty() {
-            return Err(JobError::options("--times needs at least one time"));
+            return Err(JobError::options("⟨times⟩ needs at least one time"));
         }
         if self.n == 0 {
             return Err(JobError::options("invalid parameter n: must be >= 1"));
@@ -81,7 +81,7 @@ impl ForwardJob {
         let t_end = sde.t_end();
         if let Some(t) = times.iter().find(|&&t| !(0.0..=t_end).contains(&t)) {
             return Err(JobError::options(format!(
-                "--times: {t} is outside [0, T = {t_end}]"
+                "⟨times⟩: {t} is outside [0, T = {t_end}]"
             )));
         }
         Ok(PreparedForward {

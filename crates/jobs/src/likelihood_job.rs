@@ -82,7 +82,7 @@ impl LikelihoodJob {
     ) -> Result<PreparedLikelihood<'a>> {
         if self.solver == "rk4" && (self.rtol.is_some() || self.atol.is_some()) {
             return Err(JobError::options(
-                "--rtol and --atol set the tolerances of --solver rk45",
+                "⟨rtol⟩ and ⟨atol⟩ set the tolerances of ⟨solver⟩ rk45",
             ));
         }
         let config = LikelihoodOptions {

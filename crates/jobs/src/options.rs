@@ -83,7 +83,7 @@ impl DataOptions {
                 path: self
                     .data_file
                     .clone()
-                    .ok_or_else(|| JobError::options("--dataset csv needs --data-file PATH"))?,
+                    .ok_or_else(|| JobError::options("⟨dataset⟩ csv needs ⟨data-file⟩ PATH"))?,
             },
             other => {
                 return Err(JobError::options(format!(
@@ -121,7 +121,8 @@ impl SdeOptions {
     }
 }
 
-/// Parses a comma-separated list of numbers given with `flag`.
+/// Parses a comma-separated list of numbers given with option `flag` (named as `⟨name⟩`, see
+/// `scorelab_core::options`).
 pub fn parse_list(text: &str, flag: &str) -> Result<Vec<f64>> {
     text.split(',')
         .map(|v| {
@@ -147,7 +148,7 @@ pub fn parse_perturbation(text: &str, flag: &str, dim: usize) -> Result<Vec<f64>
 
 /// Parses "i/k" (part i of k).
 fn parse_part(text: &str) -> Result<(usize, usize)> {
-    let bad = || JobError::options(format!("--part: expected i/k such as 1/2, got '{text}'"));
+    let bad = || JobError::options(format!("⟨part⟩: expected i/k such as 1/2, got '{text}'"));
     let (i, k) = text.split_once('/').ok_or_else(bad)?;
     Ok((
         i.trim().parse().map_err(|_| bad())?,
@@ -158,7 +159,7 @@ fn parse_part(text: &str) -> Result<(usize, usize)> {
 /// Parses "a,b;c,d" into points.
 fn parse_points(text: &str) -> Result<Vec<Vec<f64>>> {
     text.split(';')
-        .map(|point| parse_list(point, "--points"))
+        .map(|point| parse_list(point, "⟨points⟩"))
         .collect()
 }
 
@@ -168,19 +169,19 @@ mod tests {
 
     #[test]
     fn lists_points_and_parts_parse_and_bad_ones_name_the_option() {
-        assert_eq!(parse_list("1, -2.5,3e-1", "--t").unwrap(), [1.0, -2.5, 0.3]);
-        let err = parse_list("1,x", "--times").unwrap_err().to_string();
-        assert_eq!(err, "--times: 'x' is not a number");
+        assert_eq!(parse_list("1, -2.5,3e-1", "⟨t⟩").unwrap(), [1.0, -2.5, 0.3]);
+        let err = parse_list("1,x", "⟨times⟩").unwrap_err().to_string();
+        assert_eq!(err, "⟨times⟩: 'x' is not a number");
         assert_eq!(
             parse_points("-1,0;1,0").unwrap(),
             vec![vec![-1.0, 0.0], vec![1.0, 0.0]]
         );
         assert_eq!(parse_part("2/3").unwrap(), (2, 3));
-        assert!(parse_part("2").unwrap_err().to_string().contains("--part"));
-        let err = parse_perturbation("1,2,3", "--perturb", 2).unwrap_err();
+        assert!(parse_part("2").unwrap_err().to_string().contains("⟨part⟩"));
+        let err = parse_perturbation("1,2,3", "⟨perturb⟩", 2).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "--perturb has 3 entries but the data dimension is 2"
+            "⟨perturb⟩ has 3 entries but the data dimension is 2"
         );
     }
 
@@ -204,7 +205,7 @@ mod tests {
             .spec(100)
             .unwrap_err()
             .to_string()
-            .contains("--data-file"));
+            .contains("⟨data-file⟩"));
         let unknown = DataOptions {
             dataset: "cifar".into(),
             ..DataOptions::default()

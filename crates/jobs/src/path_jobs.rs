@@ -66,7 +66,7 @@ impl PathsJob {
         let empirical = source.empirical_twin(device)?;
         let perturbed = match &self.compare_perturb {
             Some(text) => {
-                let e = parse_perturbation(text, "--compare-perturb", source.data.dim)?;
+                let e = parse_perturbation(text, "⟨compare-perturb⟩", source.data.dim)?;
                 let twin = source.empirical_twin(device)?;
                 Some(PerturbedScore::new(twin, &e, device)?)
             }
@@ -171,7 +171,7 @@ impl TminJob {
                 .collect::<Result<_>>()?,
         };
         if samplers.is_empty() {
-            return Err(JobError::options("--samplers: give at least one sampler"));
+            return Err(JobError::options("⟨samplers⟩: give at least one sampler"));
         }
         Ok(samplers)
     }
@@ -180,10 +180,10 @@ impl TminJob {
     /// output folder is made between this and [`TminJob::measure`] (`quality`).
     pub fn prepare(&self, device: &Device, warn: Warn) -> Result<PreparedTmin<'_>> {
         let samplers = self.sampler_configs()?;
-        let t_mins = parse_list(&self.t_mins, "--t-mins")?;
+        let t_mins = parse_list(&self.t_mins, "⟨t-mins⟩")?;
         let source = ScoreSource::open(&self.score, self.sampler.seed, device, warn)?;
         if t_mins.is_empty() {
-            return Err(JobError::options("--t-mins: give at least one time"));
+            return Err(JobError::options("⟨t-mins⟩: give at least one time"));
         }
         validate_threshold(self.threshold)?;
         for sampler in &samplers {
@@ -288,9 +288,9 @@ impl RateJob {
         let data = spec.load(seed)?;
         let sde = Sde::heat(self.c, self.t_end)?;
         let fit_window = match &self.fit_window {
-            Some(text) => match parse_list(text, "--fit-window")?[..] {
+            Some(text) => match parse_list(text, "⟨fit-window⟩")?[..] {
                 [lo, hi] => Some((lo, hi)),
-                _ => return Err(JobError::options("--fit-window takes two numbers: lo,hi")),
+                _ => return Err(JobError::options("⟨fit-window⟩ takes two numbers: lo,hi")),
             },
             None => None,
         };

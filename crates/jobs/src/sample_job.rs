@@ -78,7 +78,7 @@ impl SampleJob {
     pub fn resolve(&self) -> Result<SamplerConfig> {
         let mut config = self.sampler.resolve()?;
         if let Some(record) = &self.record {
-            config.record_at = parse_list(record, "--record")?;
+            config.record_at = parse_list(record, "⟨record⟩")?;
         }
         if self.n == 0 {
             return Err(JobError::options("invalid parameter n: must be >= 1"));
@@ -132,11 +132,11 @@ impl<'a> PreparedSample<'a> {
         if let Some(report) = output.nonfinite_report() {
             if !job.keep_finite {
                 return Err(JobError::failed(format!(
-                    "{report}; try more steps or a larger t-min, or pass --keep-finite to keep the finite ones"
+                    "{report}; try more steps or a larger t-min, or pass ⟨keep-finite⟩ to keep the finite ones"
                 )));
             }
             warn(&format!(
-                "{report}; keeping the finite ones (--keep-finite)"
+                "{report}; keeping the finite ones (⟨keep-finite⟩)"
             ));
             samples = without_rows(&samples, dim, &output.nonfinite_rows);
             kept = samples.len() / dim;

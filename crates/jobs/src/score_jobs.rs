@@ -52,17 +52,17 @@ impl FisherJob {
         let source = ScoreSource::open(&self.score, self.seed, device, warn)?;
         let DatasetSpec::Gmm { gmm, .. } = &source.spec else {
             return Err(JobError::options(
-                "the Fisher divergence needs a known density: use --dataset gmm (or a checkpoint trained on it)",
+                "the Fisher divergence needs a known density: use ⟨dataset⟩ gmm (or a checkpoint trained on it)",
             ));
         };
-        let times = parse_list(&self.times, "--times")?;
+        let times = parse_list(&self.times, "⟨times⟩")?;
         if self.n < 2 {
             return Err(JobError::options("invalid parameter n: must be >= 2"));
         }
         let t_end = source.sde.t_end();
         if let Some(t) = times.iter().find(|&&t| !(t > 0.0 && t <= t_end)) {
             return Err(JobError::options(format!(
-                "--times: {t} is outside (0, T = {t_end}]"
+                "⟨times⟩: {t} is outside (0, T = {t_end}]"
             )));
         }
         let exact = GmmScore::new(gmm.clone(), source.sde.clone(), device);
@@ -247,7 +247,7 @@ pub fn training_curves(runs: &[PathBuf]) -> Result<TrainingCurves> {
         let meta = read_meta(&resolve(run)?)?;
         let rows = read_eval_file(run).map_err(|e| match e {
             AnalysisError::Core(CoreError::Io { .. }) => {
-                JobError::failed(format!("{e} (train the run with --eval-every)"))
+                JobError::failed(format!("{e} (train the run with ⟨eval-every⟩)"))
             }
             other => other.into(),
         })?;

@@ -111,7 +111,7 @@ fn checkpoint_source(options: &ScoreOptions, device: &Device, warn: Warn) -> Res
     let path = options
         .checkpoint
         .as_ref()
-        .ok_or_else(|| JobError::options("--score checkpoint needs --checkpoint DIR"))?;
+        .ok_or_else(|| JobError::options("⟨score⟩ checkpoint needs ⟨checkpoint⟩ DIR"))?;
     let file = match options.weights.as_str() {
         "ema" => EMA_FILE,
         "raw" => WEIGHTS_FILE,
@@ -133,7 +133,7 @@ fn checkpoint_source(options: &ScoreOptions, device: &Device, warn: Warn) -> Res
     if file == EMA_FILE && (meta.step as f64) < 3.0 * horizon {
         warn(&format!(
             "the moving average is young ({} steps, decay {}: under 3/(1 − decay) = {:.0}) \
-             and still remembers the initialisation; --weights raw uses the last step's weights",
+             and still remembers the initialisation; ⟨weights⟩ raw uses the last step's weights",
             meta.step,
             meta.train.ema_decay,
             3.0 * horizon
@@ -155,7 +155,7 @@ fn checkpoint_source(options: &ScoreOptions, device: &Device, warn: Warn) -> Res
 /// The empirical or exact score of the training set the options describe.
 fn analytic_source(options: &ScoreOptions, seed: u64, device: &Device) -> Result<ScoreSource> {
     if options.checkpoint.is_some() {
-        return Err(JobError::options("--checkpoint needs --score checkpoint"));
+        return Err(JobError::options("⟨checkpoint⟩ needs ⟨score⟩ checkpoint"));
     }
     let spec = options.data.spec(DRAWN_TRAINING_POINTS)?;
     let data_seed = options.data.data_seed.unwrap_or(seed);
@@ -177,7 +177,7 @@ fn analytic_source(options: &ScoreOptions, seed: u64, device: &Device) -> Result
             }
             _ => {
                 return Err(JobError::options(
-                    "--score exact needs --dataset gmm (the only dataset with a known density)",
+                    "⟨score⟩ exact needs ⟨dataset⟩ gmm (the only dataset with a known density)",
                 ))
             }
         },
@@ -189,7 +189,7 @@ fn analytic_source(options: &ScoreOptions, seed: u64, device: &Device) -> Result
     };
     if options.step.is_some() {
         return Err(JobError::options(
-            "--step chooses a checkpoint: it needs --score checkpoint",
+            "⟨step⟩ chooses a checkpoint: it needs ⟨score⟩ checkpoint",
         ));
     }
     Ok(ScoreSource {
@@ -215,7 +215,7 @@ impl ScoreSource {
         };
         let score: Box<dyn ScoreFn> = match &options.perturb {
             Some(text) => {
-                let e = parse_perturbation(text, "--perturb", source.score.dim())?;
+                let e = parse_perturbation(text, "⟨perturb⟩", source.score.dim())?;
                 Box::new(PerturbedScore::new(source.score, &e, device)?)
             }
             None => source.score,
@@ -246,9 +246,9 @@ impl ScoreSource {
             PriorKind::Moment => Prior::moment(&self.sde, &self.training_in_model_space(device))?,
             PriorKind::Exact if options.score_name() != "empirical" => {
                 return Err(JobError::options(format!(
-                    "--prior exact starts from the training points (x_T = α y_i + c + σ z), the law \
-                     p_T of the empirical score only; --score {} would start next to its training \
-                     set: use --prior moment",
+                    "⟨prior⟩ exact starts from the training points (x_T = α y_i + c + σ z), the law \
+                     p_T of the empirical score only; ⟨score⟩ {} would start next to its training \
+                     set: use ⟨prior⟩ moment",
                     options.score_name()
                 )))
             }

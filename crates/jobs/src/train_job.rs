@@ -170,7 +170,7 @@ fn model_config(options: &TrainOptions, data: &Dataset) -> Result<ModelConfig> {
         "unet" => {
             let image = data.image_shape.ok_or_else(|| {
                 JobError::options(format!(
-                    "--model unet needs image data (e.g. --dataset mnist); {} is {}-dimensional point data",
+                    "⟨model⟩ unet needs image data (e.g. ⟨dataset⟩ mnist); {} is {}-dimensional point data",
                     data.name, data.dim
                 ))
             })?;
@@ -214,7 +214,7 @@ fn loss_config(
         && (options.p_mean.is_some() || options.p_std.is_some())
     {
         return Err(JobError::options(
-            "--p-mean and --p-std set the log-normal training times of --t-sampling log-normal",
+            "⟨p-mean⟩ and ⟨p-std⟩ set the log-normal training times of ⟨t-sampling⟩ log-normal",
         ));
     }
     if let Some(t_eps) = options.t_eps {
@@ -228,7 +228,7 @@ fn loss_config(
     loss.divergence_probes = options.div_probes.unwrap_or(if exact { 0 } else { 1 });
     if loss.kind == LossKind::Hyvarinen && !exact {
         return Err(JobError::options(format!(
-            "--loss hyvarinen needs the exact divergence, {dim} JVPs per point for this data; use --loss ssm (sliced score matching estimates the same objective)"
+            "⟨loss⟩ hyvarinen needs the exact divergence, {dim} JVPs per point for this data; use ⟨loss⟩ ssm (sliced score matching estimates the same objective)"
         )));
     }
     Ok(loss)
@@ -255,7 +255,7 @@ pub fn train_config(
         && loss.weighting.name() != "edm"
     {
         return Err(JobError::options(
-            "--sigma-data belongs to --param edm and --weighting edm",
+            "⟨sigma-data⟩ belongs to ⟨param⟩ edm and ⟨weighting⟩ edm",
         ));
     }
     Ok(TrainConfig {
@@ -448,7 +448,7 @@ pub fn resume_training(
     let autodiff = device.clone().autodiff();
     if meta.step >= config.steps {
         return Ok(Err(format!(
-            "{} is already at step {} of {}; nothing to do (raise --steps to train further)",
+            "{} is already at step {} of {}; nothing to do (raise ⟨steps⟩ to train further)",
             ckpt.display(),
             meta.step,
             config.steps
@@ -634,7 +634,7 @@ pub fn prepare_run_folder(out: &Path, force: bool) -> Result<()> {
         let occupied = fs::read_dir(out).map_err(io)?.next().is_some();
         if occupied && !force {
             return Err(JobError::options(format!(
-                "{} already exists and is not empty; continue it with --resume, or pass --force to start afresh there",
+                "{} already exists and is not empty; continue it with ⟨resume⟩, or pass ⟨force⟩ to start afresh there",
                 out.display()
             )));
         }

@@ -172,7 +172,7 @@ fn the_likelihood_job_matches_the_gaussian_of_a_single_dirac() {
         ..job.clone()
     };
     let message = options_error(conflicting.prepare(&source, &device).map(|_| ()));
-    assert!(message.contains("--solver rk45"), "{message}");
+    assert!(message.contains("⟨solver⟩ rk45"), "{message}");
 }
 
 #[test]

@@ -118,13 +118,13 @@ fn options_that_do_not_go_together_are_option_errors_naming_them() {
         score: Some("exact".into()),
         ..two_diracs()
     };
-    assert!(refused(exact, 4).contains("--score exact needs --dataset gmm"));
+    assert!(refused(exact, 4).contains("⟨score⟩ exact needs ⟨dataset⟩ gmm"));
     let stray_checkpoint = ScoreOptions {
         score: Some("empirical".into()),
         checkpoint: Some("nowhere".into()),
         ..two_diracs()
     };
-    assert!(refused(stray_checkpoint, 4).contains("--checkpoint needs --score checkpoint"));
+    assert!(refused(stray_checkpoint, 4).contains("⟨checkpoint⟩ needs ⟨score⟩ checkpoint"));
     let mut bad_record = job(two_diracs(), 4);
     bad_record.record = Some("0.5,soon".into());
     assert!(matches!(bad_record.resolve(), Err(JobError::Options(_))));
@@ -244,12 +244,12 @@ fn training_options_the_data_cannot_take_are_refused_before_any_work() {
         model: "unet".into(),
         ..tiny_run()
     };
-    assert!(refused(unet).contains("--model unet needs image data"));
+    assert!(refused(unet).contains("⟨model⟩ unet needs image data"));
     let sigma_data = TrainOptions {
         sigma_data: Some(0.5),
         ..tiny_run()
     };
-    assert!(refused(sigma_data).contains("--sigma-data belongs to --param edm"));
+    assert!(refused(sigma_data).contains("⟨sigma-data⟩ belongs to ⟨param⟩ edm"));
     let no_eval_samples = TrainOptions {
         evaluation: EvaluationOptions {
             every: 5,
@@ -263,7 +263,7 @@ fn training_options_the_data_cannot_take_are_refused_before_any_work() {
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("notes.txt"), "mine").unwrap();
     let occupied = prepare_run_folder(&out, false).unwrap_err().to_string();
-    assert!(occupied.contains("--resume"), "{occupied}");
+    assert!(occupied.contains("⟨resume⟩"), "{occupied}");
     prepare_run_folder(&out, true).unwrap();
     assert_eq!(
         std::fs::read_to_string(out.join("notes.txt")).unwrap(),

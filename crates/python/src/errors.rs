@@ -1,11 +1,12 @@
-//! Library errors as Python exceptions, with the CLI's messages: a bad argument is a
-//! `ValueError`, a missing or corrupt file an `OSError`, anything that fails while running a
-//! `RuntimeError`.
+//! Library errors as Python exceptions, with the CLI's messages and options spelled as this
+//! module's keyword arguments (`rtol`, not `--rtol`): a bad argument is a `ValueError`, a
+//! missing or corrupt file an `OSError`, anything that fails while running a `RuntimeError`.
 
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::PyErr;
 
 use scorelab_analysis::AnalysisError;
+use scorelab_core::options::{as_keyword, spell_options};
 use scorelab_core::CoreError;
 use scorelab_sample::SampleError;
 use scorelab_train::TrainError;
@@ -24,9 +25,14 @@ impl<T, E: Into<Exception>> IntoPy<T> for Result<T, E> {
 /// A Python exception made from a library error.
 pub struct Exception(pub PyErr);
 
+/// A library message with its options (`⟨name⟩`) spelled as this module's keywords.
+fn message(e: &impl std::fmt::Display) -> String {
+    spell_options(&e.to_string(), as_keyword)
+}
+
 impl From<CoreError> for Exception {
     fn from(e: CoreError) -> Self {
-        let message = e.to_string();
+        let message = message(&e);
         Exception(match e {
             CoreError::Io { .. } | CoreError::BadFile { .. } => PyOSError::new_err(message),
             CoreError::Device(_) => PyRuntimeError::new_err(message),
@@ -39,8 +45,8 @@ impl From<SampleError> for Exception {
     fn from(e: SampleError) -> Self {
         match e {
             SampleError::Core(core) => core.into(),
-            SampleError::Stalled { .. } => Exception(PyRuntimeError::new_err(e.to_string())),
-            _ => Exception(PyValueError::new_err(e.to_string())),
+            SampleError::Stalled { .. } => Exception(PyRuntimeError::new_err(message(&e))),
+            _ => Exception(PyValueError::new_err(message(&e))),
         }
     }
 }
@@ -50,8 +56,8 @@ impl From<AnalysisError> for Exception {
         match e {
             AnalysisError::Core(core) => core.into(),
             AnalysisError::Sample(sample) => sample.into(),
-            AnalysisError::Plot { .. } => Exception(PyRuntimeError::new_err(e.to_string())),
-            _ => Exception(PyValueError::new_err(e.to_string())),
+            AnalysisError::Plot { .. } => Exception(PyRuntimeError::new_err(message(&e))),
+            _ => Exception(PyValueError::new_err(message(&e))),
         }
     }
 }
@@ -60,8 +66,8 @@ impl From<TrainError> for Exception {
     fn from(e: TrainError) -> Self {
         match e {
             TrainError::Core(core) => core.into(),
-            TrainError::Checkpoint { .. } => Exception(PyOSError::new_err(e.to_string())),
-            _ => Exception(PyRuntimeError::new_err(e.to_string())),
+            TrainError::Checkpoint { .. } => Exception(PyOSError::new_err(message(&e))),
+            _ => Exception(PyRuntimeError::new_err(message(&e))),
         }
     }
 }

@@ -111,7 +111,7 @@ pub fn dormand_prince(
         if taken > MAX_STEPS {
             return Err(SampleError::Stalled {
                 tau: time(u),
-                reason: format!("more than {MAX_STEPS} steps; raise --rtol/--atol"),
+                reason: format!("more than {MAX_STEPS} steps; raise ⟨rtol⟩/⟨atol⟩"),
             });
         }
         let (target, target_time) = stops

@@ -33,7 +33,7 @@ pub(crate) fn validate_edm(edm: &EdmConfig, eps: f64) -> Result<()> {
     if eps != 0.0 {
         return Err(SampleError::invalid(
             "eps",
-            "edm integrates the probability-flow ODE and adds noise through churn (--churn), \
+            "edm integrates the probability-flow ODE and adds noise through churn (⟨churn⟩), \
              not through a viscosity",
         ));
     }

@@ -92,7 +92,7 @@ impl SamplerOptions {
             config.atol = self.atol.unwrap_or(config.atol);
         } else if self.rtol.is_some() || self.atol.is_some() {
             return Err(SampleError::Conflict(format!(
-                "--rtol and --atol are the tolerances of the adaptive --sampler ode-rk45, not of --sampler {}",
+                "⟨rtol⟩ and ⟨atol⟩ are the tolerances of the adaptive ⟨sampler⟩ ode-rk45, not of ⟨sampler⟩ {}",
                 self.sampler
             )));
         }
@@ -112,15 +112,15 @@ impl SamplerOptions {
         if kind == SamplerKind::Exponential {
             if self.eps.is_some() {
                 return Err(SampleError::Conflict(
-                    "--sampler exp takes --eta (DDIM's η: each step adds η² of the posterior variance), \
-                     not --eps (the viscosity of em, pc and ode-*, which scales the score drift and the noise)"
+                    "⟨sampler⟩ exp takes ⟨eta⟩ (DDIM's η: each step adds η² of the posterior variance), \
+                     not ⟨eps⟩ (the viscosity of em, pc and ode-*, which scales the score drift and the noise)"
                         .into(),
                 ));
             }
             config.set_eta(self.eta.unwrap_or(1.0));
         } else if self.eta.is_some() {
             return Err(SampleError::Conflict(format!(
-                "--eta is DDIM's η of --sampler exp; --sampler {} takes --eps (the viscosity ε of the \
+                "⟨eta⟩ is DDIM's η of ⟨sampler⟩ exp; ⟨sampler⟩ {} takes ⟨eps⟩ (the viscosity ε of the \
                  reverse dynamics: 0 for the probability-flow ODE, 1 for the reverse SDE)",
                 self.sampler
             )));
@@ -148,7 +148,7 @@ impl SamplerOptions {
             edm.churn_noise = self.churn_noise.unwrap_or(edm.churn_noise);
         } else if given.iter().any(Option::is_some) {
             return Err(SampleError::Conflict(format!(
-                "--rho and the --churn options belong to --sampler edm, not --sampler {}",
+                "⟨rho⟩ and the ⟨churn⟩ options belong to ⟨sampler⟩ edm, not ⟨sampler⟩ {}",
                 self.sampler
             )));
         }

@@ -249,7 +249,7 @@ impl SamplerConfig {
         if self.kind.is_ode() && self.eps != 0.0 {
             return Err(SampleError::invalid(
                 "eps",
-                "ODE samplers integrate the probability-flow ODE (eps = 0); use --sampler em for eps > 0",
+                "ODE samplers integrate the probability-flow ODE (eps = 0); use ⟨sampler⟩ em for eps > 0",
             ));
         }
         if self.kind == SamplerKind::Exponential {
@@ -265,16 +265,16 @@ impl SamplerConfig {
             if (self.eps - self.eta * self.eta).abs() > 1e-12 {
                 return Err(SampleError::invalid(
                     "eps",
-                    "the exponential integrator takes --eta (DDIM's η: each step adds η² of the \
-                     posterior variance), not --eps (the viscosity of em, pc and ode-*); its \
+                    "the exponential integrator takes ⟨eta⟩ (DDIM's η: each step adds η² of the \
+                     posterior variance), not ⟨eps⟩ (the viscosity of em, pc and ode-*); its \
                      viscosity is η²",
                 ));
             }
         } else if self.eta != default_eta() {
             return Err(SampleError::invalid(
                 "eta",
-                "--eta is DDIM's η of the exponential integrator (--sampler exp); em and pc take \
-                 --eps, the viscosity of the reverse dynamics",
+                "⟨eta⟩ is DDIM's η of the exponential integrator (⟨sampler⟩ exp); em and pc take \
+                 ⟨eps⟩, the viscosity of the reverse dynamics",
             ));
         }
         if self.kind == SamplerKind::PredictorCorrector && !(self.snr.is_finite() && self.snr > 0.0)
@@ -299,7 +299,7 @@ impl SamplerConfig {
         } else if self.edm != EdmConfig::default() {
             return Err(SampleError::invalid(
                 "churn",
-                "--rho and the churn options belong to --sampler edm",
+                "⟨rho⟩ and the churn options belong to ⟨sampler⟩ edm",
             ));
         }
         if let Some(t) = self.record_at.iter().find(|t| !t.is_finite()) {
@@ -325,7 +325,7 @@ impl SamplerConfig {
         let Some(per_step) = self.evaluations_per_step_with_correctors() else {
             return Err(SampleError::invalid(
                 "nfe",
-                "ode-rk45 chooses its own steps; its cost follows --rtol/--atol",
+                "ode-rk45 chooses its own steps; its cost follows ⟨rtol⟩/⟨atol⟩",
             ));
         };
         let steps = budget.saturating_sub(usize::from(self.denoise)) / per_step;
@@ -336,7 +336,7 @@ impl SamplerConfig {
                     "{budget} evaluations do not pay for one step of {} ({per_step} per step{})",
                     self.kind.name(),
                     if self.denoise {
-                        " and 1 for --denoise"
+                        " and 1 for ⟨denoise⟩"
                     } else {
                         ""
                     }

@@ -377,7 +377,7 @@ fn invalid_configurations_are_rejected() {
     // exp takes DDIM's η (its viscosity is η²), the other samplers take ε only
     let mut exp = SamplerConfig::new(SamplerKind::Exponential, 10, 1e-3);
     exp.eps = 0.5;
-    check(exp, "--eta");
+    check(exp, "⟨eta⟩");
     let mut exp = SamplerConfig::new(SamplerKind::Exponential, 10, 1e-3);
     exp.set_eta(1.5);
     check(exp, "eta");
@@ -387,7 +387,7 @@ fn invalid_configurations_are_rejected() {
     exp.validate(&sde).unwrap();
     let mut em = SamplerConfig::new(SamplerKind::EulerMaruyama, 10, 1e-3);
     em.eta = 0.5;
-    check(em, "--eta");
+    check(em, "⟨eta⟩");
     let mut rk45 = SamplerConfig::new(SamplerKind::OdeRk45, 10, 1e-3);
     rk45.rtol = 0.0;
     check(rk45, "rtol");

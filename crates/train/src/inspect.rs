@@ -137,7 +137,7 @@ fn checkpoint(path: &Path, rows: &mut Rows) -> Result<()> {
         meta.step
     );
     if age < 3.0 {
-        ema.push_str(" (young: the average still remembers the initialisation; try --weights raw)");
+        ema.push_str(" (young: the average still remembers the initialisation; try ⟨weights⟩ raw)");
     }
     push(rows, "ema", ema);
     push(rows, "weights", digests(&dir, &meta));

@@ -284,19 +284,19 @@ impl LossConfig {
         if self.penalty != Penalty::None && self.gamma == 0.0 {
             return Err(CoreError::invalid(
                 "gamma",
-                "a divergence penalty needs --gamma > 0",
+                "a divergence penalty needs ⟨gamma⟩ > 0",
             ));
         }
         if self.penalty == Penalty::None && self.gamma != 0.0 {
             return Err(CoreError::invalid(
                 "gamma",
-                "--gamma weighs a divergence penalty; choose one with --penalty full|negative|li-yau",
+                "⟨gamma⟩ weighs a divergence penalty; choose one with ⟨penalty⟩ full|negative|li-yau",
             ));
         }
         if self.kind == LossKind::Hyvarinen && self.divergence_probes > 0 {
             return Err(CoreError::invalid(
                 "div-probes",
-                "hyvarinen uses the exact divergence; for a stochastic trace use --loss ssm",
+                "hyvarinen uses the exact divergence; for a stochastic trace use ⟨loss⟩ ssm",
             ));
         }
         Ok(())

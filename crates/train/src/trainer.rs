@@ -175,7 +175,7 @@ impl<N: ScoreNetwork> Trainer<N> {
             return Err(TrainError::invalid(
                 "steps",
                 format!(
-                    "the checkpoint is already at step {}, beyond --steps {}",
+                    "the checkpoint is already at step {}, beyond ⟨steps⟩ {}",
                     meta.step, config.steps
                 ),
             ));

@@ -106,7 +106,7 @@ pub fn training_set_of_samples(samples: &Path) -> Result<Option<FoundTrainingSet
     let parsed: SampleSummary = serde_json::from_str(&text).map_err(|e| {
         CoreError::bad_file(
             &path,
-            format!("not a summary of `scorelab sample` ({e}); pass --ignore-summary to use the data flags"),
+            format!("not a summary of `scorelab sample` ({e}); pass ⟨ignore-summary⟩ to use the data flags"),
         )
     })?;
     if let Some(dir) = parsed.checkpoint {

@@ -387,7 +387,7 @@ impl BenchOptions {
     /// Refuses zero repetitions or steps.
     pub fn check(&self) -> Result<()> {
         if self.reps == 0 || self.train_steps == 0 {
-            return Err(JobError::options("--reps and --train-steps must be >= 1"));
+            return Err(JobError::options("⟨reps⟩ and ⟨train-steps⟩ must be >= 1"));
         }
         Ok(())
     }
