@@ -3,6 +3,30 @@
 
 use super::*;
 
+/// A run configuration that never checkpoints or stops (EMA 0.999, seed 0), as the peer's
+/// training loops.
+fn bench_config(
+    model: ModelConfig,
+    parameterisation: Parameterisation,
+    loss: LossConfig,
+    adam: AdamConfig,
+    batch_size: usize,
+) -> TrainConfig {
+    TrainConfig {
+        model,
+        parameterisation,
+        loss,
+        adam,
+        ema_decay: 0.999,
+        batch_size,
+        steps: u64::MAX,
+        seed: 0,
+        checkpoint_every: 0,
+        keep: 1,
+        log_every: 1,
+    }
+}
+
 /// Batch size of the training workloads.
 pub(super) const W1_BATCH: usize = 1024;
 
@@ -19,19 +43,13 @@ pub(super) fn w1_trainer(device: &burn::tensor::Device, loss: LossKind) -> Resul
     let model = MlpConfig::new(2);
     let mut loss_config = LossConfig::new(loss, &sde);
     loss_config.t_eps = 1e-3;
-    let config = TrainConfig {
-        model: ModelConfig::Mlp(model.clone()),
-        parameterisation: Parameterisation::Score,
-        loss: loss_config,
-        adam: AdamConfig::default(),
-        ema_decay: 0.999,
-        batch_size: W1_BATCH,
-        steps: u64::MAX,
-        seed: 0,
-        checkpoint_every: 0,
-        keep: 1,
-        log_every: 1,
-    };
+    let config = bench_config(
+        ModelConfig::Mlp(model.clone()),
+        Parameterisation::Score,
+        loss_config,
+        AdamConfig::default(),
+        W1_BATCH,
+    );
     let info = DataInfo::describe(spec, 0, &data);
     let net = model.init(0, &autodiff)?;
     Ok(Trainer::new(config, sde, &data, info, net, &autodiff)?)
@@ -64,23 +82,19 @@ pub(super) fn w5_trainer(
         .image_shape
         .ok_or_else(|| JobError::failed("the MNIST files gave no image shape"))?;
     let model = UNetConfig::preset("tiny", image)?;
-    let config = TrainConfig {
-        model: ModelConfig::Unet(model.clone()),
-        parameterisation: Parameterisation::Eps,
-        loss: LossConfig::new(LossKind::Dsm, &sde),
-        adam: AdamConfig {
-            warmup: 200,
-            grad_clip: Some(1.0),
-            ..AdamConfig::default()
-        },
-        ema_decay: 0.999,
-        batch_size: W5_BATCH,
-        steps: u64::MAX,
-        seed: 0,
-        checkpoint_every: 0,
-        keep: 1,
-        log_every: 1,
+    let adam = AdamConfig {
+        warmup: 200,
+        grad_clip: Some(1.0),
+        ..AdamConfig::default()
     };
+    let loss = LossConfig::new(LossKind::Dsm, &sde);
+    let config = bench_config(
+        ModelConfig::Unet(model.clone()),
+        Parameterisation::Eps,
+        loss,
+        adam,
+        W5_BATCH,
+    );
     let info = DataInfo::describe(spec, 0, &data);
     let net = model.init(0, &autodiff)?;
     Ok(Trainer::new(config, sde, &data, info, net, &autodiff)?)
