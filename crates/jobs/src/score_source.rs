@@ -7,7 +7,7 @@ use burn::tensor::{Device, Tensor};
 
 use scorelab_core::empirical::{DEFAULT_DATA_CHUNK, DEFAULT_QUERY_CHUNK};
 use scorelab_core::{Dataset, DatasetSpec, EmpiricalScore, GmmScore, PerturbedScore, ScoreFn, Sde};
-use scorelab_sample::{Prior, PriorKind, PRIOR_NAMES};
+use scorelab_sample::{Prior, PriorKind};
 use scorelab_train::checkpoint::{resolve_checkpoint, EMA_FILE, WEIGHTS_FILE};
 use scorelab_train::training_set::checkpoint_training_set;
 use scorelab_train::{load_score_weights, Normalisation};
@@ -235,12 +235,7 @@ impl ScoreSource {
     /// (empirical score only) p_T of the training set itself.
     pub fn prior(&self, name: &str, device: &Device) -> Result<Prior> {
         let options = &self.options;
-        let kind = PriorKind::parse(name).ok_or_else(|| {
-            JobError::options(format!(
-                "unknown prior '{name}' (expected one of: {})",
-                PRIOR_NAMES.join(", ")
-            ))
-        })?;
+        let kind: PriorKind = name.parse()?;
         Ok(match kind {
             PriorKind::Nominal => Prior::Nominal,
             PriorKind::Moment => Prior::moment(&self.sde, &self.training_in_model_space(device))?,

@@ -11,9 +11,7 @@ use scorelab_core::device::to_vec;
 use scorelab_core::empirical::{DEFAULT_DATA_CHUNK, DEFAULT_QUERY_CHUNK};
 use scorelab_core::{open_device, BackendKind};
 use scorelab_sample::options::{DEFAULT_GRID, DEFAULT_SNR, DEFAULT_STEPS, DEFAULT_T_MIN};
-use scorelab_sample::{
-    sample_with_prior, without_rows, Prior, PriorKind, SamplerOptions, PRIOR_NAMES,
-};
+use scorelab_sample::{sample_with_prior, without_rows, Prior, PriorKind, SamplerOptions};
 
 use crate::arrays::{batch, optional_rows};
 use crate::errors::{value_error, IntoPy};
@@ -53,12 +51,7 @@ impl SampleResult {
 
 /// The law of X_T named by `prior`.
 fn prior(name: &str, resolved: &ResolvedScore<'_>) -> PyResult<Prior> {
-    let kind = PriorKind::parse(name).ok_or_else(|| {
-        value_error(format!(
-            "unknown prior '{name}' (expected one of: {})",
-            PRIOR_NAMES.join(", ")
-        ))
-    })?;
+    let kind: PriorKind = name.parse().py()?;
     Ok(match kind {
         PriorKind::Nominal => Prior::Nominal,
         PriorKind::Moment => {

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use scorelab_core::CoreError;
+
 /// How the `steps + 1` grid times are spaced between T and t_min.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -17,17 +19,25 @@ pub enum TauGrid {
 /// The names accepted on the command line.
 pub const GRID_NAMES: [&str; 3] = ["uniform", "quadratic", "log"];
 
-impl TauGrid {
+impl std::str::FromStr for TauGrid {
+    type Err = CoreError;
+
     /// Parses a grid name.
-    pub fn parse(name: &str) -> Option<Self> {
+    fn from_str(name: &str) -> Result<Self, CoreError> {
         match name {
-            "uniform" => Some(TauGrid::Uniform),
-            "quadratic" => Some(TauGrid::Quadratic),
-            "log" => Some(TauGrid::Log),
-            _ => None,
+            "uniform" => Ok(TauGrid::Uniform),
+            "quadratic" => Ok(TauGrid::Quadratic),
+            "log" => Ok(TauGrid::Log),
+            _ => Err(CoreError::UnknownName {
+                kind: "grid",
+                name: name.to_string(),
+                expected: GRID_NAMES.join(", "),
+            }),
         }
     }
+}
 
+impl TauGrid {
     /// The decreasing times τ_0 = T > τ_1 > ... > τ_n = t_min (requires 0 < t_min < T, n ≥ 1).
     pub fn times(self, t_end: f64, t_min: f64, steps: usize) -> Vec<f64> {
         let n = steps as f64;

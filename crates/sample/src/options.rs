@@ -3,11 +3,9 @@
 //! the Python bindings both build their configurations here, so they accept and refuse the
 //! same things with the same messages.
 
-use scorelab_core::CoreError;
-
 use crate::error::{Result, SampleError};
-use crate::grid::{TauGrid, GRID_NAMES};
-use crate::sampler::{SamplerConfig, SamplerKind, SAMPLER_NAMES};
+use crate::grid::TauGrid;
+use crate::sampler::{SamplerConfig, SamplerKind};
 
 /// Default number of integration steps.
 pub const DEFAULT_STEPS: usize = 500;
@@ -74,16 +72,8 @@ impl SamplerOptions {
     /// sampler refused, and an evaluation budget turned into steps; the values themselves are
     /// checked against the SDE by [`SamplerConfig::validate`].
     pub fn resolve(&self) -> Result<SamplerConfig> {
-        let kind = SamplerKind::parse(&self.sampler).ok_or_else(|| CoreError::UnknownName {
-            kind: "sampler",
-            name: self.sampler.clone(),
-            expected: SAMPLER_NAMES.join(", "),
-        })?;
-        let grid = TauGrid::parse(&self.grid).ok_or_else(|| CoreError::UnknownName {
-            kind: "grid",
-            name: self.grid.clone(),
-            expected: GRID_NAMES.join(", "),
-        })?;
+        let kind: SamplerKind = self.sampler.parse()?;
+        let grid: TauGrid = self.grid.parse()?;
         let mut config = SamplerConfig::new(kind, self.steps, self.t_min);
         config.grid = grid;
         self.set_viscosity(kind, &mut config)?;

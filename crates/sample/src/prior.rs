@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use scorelab_core::device::{tensor_from_rows, to_vec};
 use scorelab_core::nearest::squared_distances;
-use scorelab_core::Sde;
+use scorelab_core::{CoreError, Sde};
 
 use crate::error::{Result, SampleError};
 
@@ -35,14 +35,22 @@ pub enum PriorKind {
     Exact,
 }
 
-impl PriorKind {
+impl std::str::FromStr for PriorKind {
+    type Err = CoreError;
+
     /// Parses a prior name.
-    pub fn parse(name: &str) -> Option<Self> {
-        Some(match name {
+    fn from_str(name: &str) -> std::result::Result<Self, CoreError> {
+        Ok(match name {
             "nominal" => PriorKind::Nominal,
             "moment" => PriorKind::Moment,
             "exact" => PriorKind::Exact,
-            _ => return None,
+            _ => {
+                return Err(CoreError::UnknownName {
+                    kind: "prior",
+                    name: name.to_string(),
+                    expected: PRIOR_NAMES.join(", "),
+                })
+            }
         })
     }
 }

@@ -11,7 +11,7 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use scorelab_core::device::{tensor_from_rows, to_vec};
-use scorelab_core::{ScoreFn, Sde, Times};
+use scorelab_core::{CoreError, ScoreFn, Sde, Times};
 
 use crate::error::{Result, SampleError};
 use crate::grid::TauGrid;
@@ -62,10 +62,12 @@ pub const SAMPLER_NAMES: [&str; 9] = [
     "dpm2m",
 ];
 
-impl SamplerKind {
+impl std::str::FromStr for SamplerKind {
+    type Err = CoreError;
+
     /// Parses a sampler name (`ddim` is another name for `exp`).
-    pub fn parse(name: &str) -> Option<Self> {
-        Some(match name {
+    fn from_str(name: &str) -> std::result::Result<Self, CoreError> {
+        Ok(match name {
             "em" => SamplerKind::EulerMaruyama,
             "pc" => SamplerKind::PredictorCorrector,
             "ode-euler" => SamplerKind::OdeEuler,
@@ -77,10 +79,18 @@ impl SamplerKind {
             "dpm2m" => SamplerKind::DpmSolver2M,
             // DDIM is the exponential integrator (η = 0 deterministic, η > 0 stochastic)
             "ddim" => SamplerKind::Exponential,
-            _ => return None,
+            _ => {
+                return Err(CoreError::UnknownName {
+                    kind: "sampler",
+                    name: name.to_string(),
+                    expected: SAMPLER_NAMES.join(", "),
+                })
+            }
         })
     }
+}
 
+impl SamplerKind {
     /// The name accepted on the command line.
     pub fn name(self) -> &'static str {
         match self {

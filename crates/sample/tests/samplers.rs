@@ -322,7 +322,15 @@ fn an_evaluation_budget_sets_the_steps() {
     assert!(rk4.set_evaluation_budget(3).is_err());
     let mut rk45 = SamplerConfig::new(SamplerKind::OdeRk45, 500, 1e-3);
     assert!(rk45.set_evaluation_budget(100).is_err());
-    assert_eq!(SamplerKind::parse("ddim"), Some(SamplerKind::Exponential));
+    assert_eq!(
+        "ddim".parse::<SamplerKind>().unwrap(),
+        SamplerKind::Exponential
+    );
+    let unknown = "rk45".parse::<SamplerKind>().unwrap_err().to_string();
+    assert!(
+        unknown.starts_with("unknown sampler 'rk45' (expected one of: em, pc"),
+        "{unknown}"
+    );
 }
 
 #[test]
