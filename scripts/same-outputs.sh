@@ -2,7 +2,7 @@
 # Runs a fixed set of commands (sampling, memorisation with and without a summary, likelihood
 # with rk4 and rk45/Hutchinson, paths, t_min, rate, Fisher divergence, agreement, forward, training with evaluations and the
 # training curves, resuming, sampling a checkpoint, MNIST images with the classifier's quality,
-# the quick demo, Voronoi cells, compare, inspect, and 28 refused commands with their messages) with two scorelab binaries on the same seeds and compares
+# the quick demo, Voronoi cells, compare, inspect, a plot, and 31 refused commands with their messages) with two scorelab binaries on the same seeds and compares
 # every file they write. Files that legitimately differ between any two runs are left out:
 # weights files (burnpack stores random parameter ids) and their SHA-256 lines, wall times,
 # and the output folder's own name. Use it to check that a refactoring changed no output:
@@ -36,8 +36,10 @@ run_all() {
         "analyze fisher --dataset swissroll" "analyze paths --divergence maybe" \
         "analyze tmin --samplers em,foo" "analyze rate --fit-window 1" \
         "analyze compare --a /nonexistent.npy --b /nonexistent.npy" \
-        "analyze training --runs /nonexistent" "inspect /nonexistent"; do
-        case $args in bench* | inspect*) out=() ;; *) out=(--out "$O/refused") ;; esac
+        "analyze training --runs /nonexistent" "inspect /nonexistent" \
+        "plot --csv /nonexistent.csv --x a --y b --out p.png" \
+        "plot --csv scripts/peer/README.md --x a --y b --out p.txt"; do
+        case $args in bench* | inspect* | plot*) out=() ;; *) out=(--out "$O/refused") ;; esac
         # shellcheck disable=SC2086
         refused "$B" "$O" $args "${out[@]}"
     done
@@ -63,6 +65,8 @@ run_all() {
     "$B" analyze memorization --samples "$O/img/samples.npy" --out "$O/img-mem" >/dev/null 2>&1
     "$B" demo --size quick --out "$O/demo" >/dev/null 2>&1
     "$B" analyze cells --dataset swissroll --n-train 10 --n 20 --steps 20 --out "$O/cells" >/dev/null 2>&1
+    "$B" plot --csv "$O/table.csv" --x samples --y memorised_fraction,mean_d1 --out "$O/plot.png" >/dev/null 2>&1
+    refused "$B" "$O" plot --csv "$O/table.csv" --x samples --y nothing --out "$O/plot2.png"
     "$B" analyze compare --a "$O/s/samples.npy" --b "$O/s2/samples.npy" --out "$O/compare" >/dev/null 2>&1
     "$B" inspect checkpoints/swissroll-mlp-vp >"$O/inspect.txt" 2>&1
     "$B" analyze likelihood --dataset swissroll --n-train 50 --solver rk4 --rtol 1e-3 \

@@ -13,6 +13,7 @@
 //! - [`path_jobs`]: `analyze paths`, `tmin` and `rate` — a score against the empirical score
 //!   along the same reverse paths (d1, score gap, Novikov exponent, Li–Yau bound), memorisation
 //!   and quality against t_min, and the imitation rate (Liu–Zuazua Thm 3.11);
+//! - [`plot_job`]: `scorelab plot` — columns of a CSV table drawn as curves;
 //! - [`sample_job`]: `scorelab sample` — reverse-time dynamics from a prior, non-finite rows,
 //!   the pixel range, the d1/d2 criterion, and the samples, pictures and summary it writes;
 //! - [`train_job`]: `scorelab train` — the run configuration from named options (model, loss,
@@ -51,6 +52,7 @@ pub mod likelihood_job;
 pub mod memorization_job;
 pub mod options;
 pub mod path_jobs;
+pub mod plot_job;
 pub mod quality;
 pub mod sample_job;
 pub mod score_jobs;
