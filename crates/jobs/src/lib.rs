@@ -17,7 +17,7 @@
 //! - [`sample_job`]: `scorelab sample` — reverse-time dynamics from a prior, non-finite rows,
 //!   the pixel range, the d1/d2 criterion, and the samples, pictures and summary it writes;
 //! - [`train_job`]: `scorelab train` — the run configuration from named options (model, loss,
-//!   weighting, EDM's σ_data as √E[x²]), a fresh or resumed run on one or several devices with
+//!   weighting, EDM's σ_data as √E\[x²\]), a fresh or resumed run on one or several devices with
 //!   the during-training evaluation, and loss.png;
 //! - [`forward_job`]: `scorelab forward` — the marginals X_t = α x₀ + c + σ z of 2-D data at
 //!   chosen times, and the sliced W2 of X_T to the prior (Claustre, Fig. 1);
@@ -28,7 +28,7 @@
 //!   to, the d1/d2 section with fresh data, its files and its summary-table row;
 //! - [`quality`]: the classifier Fréchet distance (Heusel et al. 2017) of images and their
 //!   predicted-class frequencies, next to a test subset's noise floor;
-//! - [`bench`]: the timed workloads of DESIGN §8 (W1–W5, the matrix-product peak) as their
+//! - [`bench`](mod@bench): the timed workloads of DESIGN §8 (W1–W5, the matrix-product peak) as their
 //!   PyTorch twins measure them, one JSON record each;
 //! - [`cells_job`]: `analyze cells` — Voronoi-cell trapping of reverse paths (Cao et al.,
 //!   Fig. 10);

@@ -177,7 +177,8 @@ impl TminJob {
     }
 
     /// Resolves the samplers and times and checks every pair against the score's SDE; the
-    /// output folder is made between this and [`TminJob::measure`] (`quality`).
+    /// output folder is made between this and [`PreparedTmin::with_quality`] (whose classifier
+    /// warning comes after it).
     pub fn prepare(&self, device: &Device, warn: Warn) -> Result<PreparedTmin<'_>> {
         let samplers = self.sampler_configs()?;
         let t_mins = parse_list(&self.t_mins, "⟨t-mins⟩")?;
