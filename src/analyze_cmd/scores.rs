@@ -50,18 +50,7 @@ pub(super) fn agreement_cmd(args: &AgreementArgs) -> CliResult<()> {
     let bar = progress_bar(2 * prepared.sampler.steps);
     let report = prepared.run(&out, &device, &mut |k| bar.set_position(k as u64));
     bar.finish_and_clear();
-    let report = report?;
-    println!(
-        "pair distance {:.4} (median {:.4}) against own-training-set d1 {:.4} (A) and {:.4} (B); agreement {:.3}; centred cosine {:.3}; {} shared training points; wrote {}",
-        report.pair_distance.mean,
-        report.pair_distance.median,
-        report.own_d1_a.mean,
-        report.own_d1_b.mean,
-        report.agreement,
-        report.centred_cosine,
-        report.shared_training_points,
-        out.file("").display()
-    );
+    println!("{}; wrote {}", report?.headline(), out.file("").display());
     Ok(())
 }
 

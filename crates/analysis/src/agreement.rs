@@ -120,6 +120,21 @@ pub fn agreement(
 }
 
 impl AgreementReport {
+    /// One line: the distance between the paired samples against each side's distance to its
+    /// own training set, the agreement, the centred cosine and the shared training points.
+    pub fn headline(&self) -> String {
+        format!(
+            "pair distance {:.4} (median {:.4}) against own-training-set d1 {:.4} (A) and {:.4} (B); agreement {:.3}; centred cosine {:.3}; {} shared training points",
+            self.pair_distance.mean,
+            self.pair_distance.median,
+            self.own_d1_a.mean,
+            self.own_d1_b.mean,
+            self.agreement,
+            self.centred_cosine,
+            self.shared_training_points,
+        )
+    }
+
     /// The distance summaries (pair distance, each side's d1) multiplied by `scale`: model
     /// space to data space for a normalisation x ↦ (x − shift)/scale.
     pub fn scale_summaries(&mut self, scale: f64) {
