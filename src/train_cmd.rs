@@ -11,7 +11,7 @@ use clap::ArgMatches;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use scorelab_core::options::{as_flag, spell_options};
-use scorelab_jobs::train_job::{resume_training, start_training};
+use scorelab_jobs::train_job::{resume_training, start_training, Resumed};
 use scorelab_jobs::{EvaluationOptions, ResumeOptions, TrainOptions, TrainingRun};
 use scorelab_train::{Observer, RunOutcome, StepReport};
 
@@ -201,8 +201,8 @@ pub fn run_command(args: &TrainArgs, matches: &ArgMatches) -> CliResult<()> {
     };
     let (devices, _) = open_training_devices(&args.device, args.devices.as_deref())?;
     match resume_training(&args.out, &options, &devices, &mut warn)? {
-        Ok(run) => drive(run, &args.out),
-        Err(nothing_to_do) => {
+        Resumed::Run(run) => drive(*run, &args.out),
+        Resumed::AlreadyDone(nothing_to_do) => {
             println!("{}", spell_options(&nothing_to_do, as_flag));
             Ok(())
         }

@@ -16,7 +16,7 @@ use scorelab_train::Normalisation;
 
 use crate::error::{JobError, Result};
 use crate::options::{parse_list, DataOptions, SdeOptions};
-use crate::train_job::DRAWN_TRAINING_POINTS;
+use crate::train_job::POINTS_FOR_TRAINING;
 
 /// Which data, which SDE, at which times, how many points.
 #[derive(Clone, Debug, PartialEq)]
@@ -63,7 +63,7 @@ impl ForwardJob {
         if self.n == 0 {
             return Err(JobError::options("invalid parameter n: must be >= 1"));
         }
-        let spec = self.data.spec(DRAWN_TRAINING_POINTS)?;
+        let spec = self.data.spec(POINTS_FOR_TRAINING)?;
         let data = spec.load(self.data.data_seed.unwrap_or(self.seed))?;
         if data.dim != 2 {
             return Err(JobError::options(format!(

@@ -21,7 +21,7 @@ use scorelab_train::training_set::{training_set_of_checkpoint, training_set_of_s
 use crate::error::{JobError, Result};
 use crate::options::DataOptions;
 use crate::quality::{image_quality, open_classifier};
-use crate::score_source::{Warn, DRAWN_TRAINING_POINTS};
+use crate::score_source::{Warn, POINTS_FOR_SCORES};
 
 /// Columns of the summary-table row of a memorisation run.
 pub const TABLE_COLUMNS: [&str; 15] = [
@@ -94,7 +94,7 @@ impl MemorizationJob {
         if let Some(f) = found {
             return Ok((f.data, f.spec, f.seed, f.origin));
         }
-        let spec = self.data.spec(DRAWN_TRAINING_POINTS)?;
+        let spec = self.data.spec(POINTS_FOR_SCORES)?;
         let seed = self.data.data_seed.unwrap_or(self.seed);
         let data = spec.load(seed)?;
         Ok((data, spec, seed, "the data flags".into()))

@@ -19,7 +19,7 @@ use scorelab_sample::{Prior, SamplerConfig, SamplerOptions};
 use crate::error::{JobError, Result};
 use crate::options::{parse_list, parse_perturbation, DataOptions};
 use crate::quality::fresh_quality_metric;
-use crate::score_source::{ScoreOptions, ScoreSource, Warn, DRAWN_TRAINING_POINTS};
+use crate::score_source::{ScoreOptions, ScoreSource, Warn, POINTS_FOR_SCORES};
 
 /// Whether the divergence is evaluated along paths: on, off, or auto (exactly, up to
 /// `EXACT_DIVERGENCE_MAX_DIM` dimensions).
@@ -284,7 +284,7 @@ pub struct PreparedRate {
 
 impl RateJob {
     pub fn prepare(&self, device: &Device) -> Result<PreparedRate> {
-        let spec = self.data.spec(DRAWN_TRAINING_POINTS)?;
+        let spec = self.data.spec(POINTS_FOR_SCORES)?;
         let seed = self.data.data_seed.unwrap_or(self.seed);
         let data = spec.load(seed)?;
         let sde = Sde::heat(self.c, self.t_end)?;

@@ -24,7 +24,7 @@ use scorelab_train::Normalisation;
 
 use crate::error::{JobError, Result};
 use crate::options::{parse_list, DataOptions, SdeOptions};
-use crate::score_source::{ScoreOptions, ScoreSource, Warn, DRAWN_TRAINING_POINTS};
+use crate::score_source::{ScoreOptions, ScoreSource, Warn, POINTS_FOR_SCORES};
 
 /// `analyze fisher`: a score against the exact score of the Gaussian mixture it was made for.
 #[derive(Clone, Debug)]
@@ -154,7 +154,7 @@ fn empirical_side(
     seed: u64,
     device: &Device,
 ) -> Result<Side> {
-    let spec = data.spec(DRAWN_TRAINING_POINTS)?;
+    let spec = data.spec(POINTS_FOR_SCORES)?;
     let data = spec.load(seed)?;
     let sde = sde.build(&data)?;
     let training = data.to_tensor(device);

@@ -15,8 +15,9 @@ use scorelab_train::{load_score_weights, Normalisation};
 use crate::error::{JobError, Result};
 use crate::options::{parse_perturbation, DataOptions, SdeOptions};
 
-/// Size of drawn 2-D training sets of a score when `n_train` is not given.
-pub const DRAWN_TRAINING_POINTS: usize = 100;
+/// Size of a drawn 2-D training set for a closed-form score and the analyses when `n_train`
+/// is not given (small: the empirical score is then quick to evaluate and to memorise).
+pub const POINTS_FOR_SCORES: usize = 100;
 
 /// Which score: by name, or a checkpoint (which then fixes data and SDE).
 #[derive(Clone, Debug, PartialEq)]
@@ -157,7 +158,7 @@ fn analytic_source(options: &ScoreOptions, seed: u64, device: &Device) -> Result
     if options.checkpoint.is_some() {
         return Err(JobError::options("⟨checkpoint⟩ needs ⟨score⟩ checkpoint"));
     }
-    let spec = options.data.spec(DRAWN_TRAINING_POINTS)?;
+    let spec = options.data.spec(POINTS_FOR_SCORES)?;
     let data_seed = options.data.data_seed.unwrap_or(seed);
     let data = spec.load(data_seed)?;
     let sde = options.sde.build(&data)?;

@@ -33,8 +33,9 @@ use crate::score_source::{resolve_warning, Warn};
 /// The loss curve a run folder gets beside its log.
 pub const LOSS_PICTURE: &str = "loss.png";
 
-/// Size of drawn 2-D training sets when `n_train` is not given.
-pub const DRAWN_TRAINING_POINTS: usize = 10_000;
+/// Size of a drawn 2-D training set for training (and the forward draws) when `n_train` is
+/// not given.
+pub const POINTS_FOR_TRAINING: usize = 10_000;
 
 const MODEL_NAMES: [&str; 2] = ["mlp", "unet"];
 
@@ -367,7 +368,7 @@ pub fn start_training(
     devices: &[Device],
     devices_name: &str,
 ) -> Result<TrainingRun> {
-    let spec = options.data.spec(DRAWN_TRAINING_POINTS)?;
+    let spec = options.data.spec(POINTS_FOR_TRAINING)?;
     let data_seed = options.data.data_seed.unwrap_or(options.seed);
     let data = spec.load(data_seed)?;
     let info = DataInfo::describe(spec, data_seed, &data);
@@ -428,14 +429,22 @@ pub fn start_training(
     })
 }
 
+/// What resuming a run found to do.
+pub enum Resumed {
+    /// Steps are left: the run, ready to continue.
+    Run(Box<TrainingRun>),
+    /// The checkpoint is already at the run's total: a line saying so.
+    AlreadyDone(String),
+}
+
 /// Continues the run in `out` from its newest valid checkpoint (or the one at
-/// `resume_from`); Err(Done(line)) is not an error: the run is already at its total.
+/// `resume_from`).
 pub fn resume_training(
     out: &Path,
     options: &ResumeOptions,
     devices: &[Device],
     warn: Warn,
-) -> Result<std::result::Result<TrainingRun, String>> {
+) -> Result<Resumed> {
     let ckpt = resolve_warning(out, options.resume_from, warn)?;
     let meta = read_meta(&ckpt)?;
     let mut config = meta.train.clone();
@@ -447,7 +456,7 @@ pub fn resume_training(
     let device = devices[0].clone();
     let autodiff = device.clone().autodiff();
     if meta.step >= config.steps {
-        return Ok(Err(format!(
+        return Ok(Resumed::AlreadyDone(format!(
             "{} is already at step {} of {}; nothing to do (raise ⟨steps⟩ to train further)",
             ckpt.display(),
             meta.step,
@@ -481,12 +490,12 @@ pub fn resume_training(
             ))
         }
     };
-    Ok(Ok(TrainingRun {
+    Ok(Resumed::Run(Box::new(TrainingRun {
         trainer,
         out: out.to_path_buf(),
         evaluation,
         announcement: format!("resuming {} at step {}", ckpt.display(), meta.step),
-    }))
+    })))
 }
 
 /// The front end's observer with the run's evaluation in front of it.

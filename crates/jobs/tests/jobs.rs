@@ -6,7 +6,7 @@ use std::path::Path;
 
 use burn::tensor::Device;
 use scorelab_core::output::OutputDir;
-use scorelab_jobs::train_job::{prepare_run_folder, resume_training, start_training};
+use scorelab_jobs::train_job::{prepare_run_folder, resume_training, start_training, Resumed};
 use scorelab_jobs::{
     DataOptions, EvaluationOptions, JobError, ResumeOptions, SampleJob, ScoreOptions, TrainOptions,
 };
@@ -208,9 +208,11 @@ fn a_stopped_run_resumes_exactly() {
         log_every: None,
         evaluation: tiny_run().evaluation,
     };
-    let run = resume_training(&split, &resume, &devices, &mut |w| panic!("{w}"))
-        .unwrap()
-        .unwrap();
+    let Resumed::Run(run) =
+        resume_training(&split, &resume, &devices, &mut |w| panic!("{w}")).unwrap()
+    else {
+        panic!("nothing left to do at step 10 of 20")
+    };
     assert_eq!(run.steps(), (10, 20));
     let done = run
         .run(&mut StopAt {
@@ -220,8 +222,10 @@ fn a_stopped_run_resumes_exactly() {
         .unwrap();
     assert_eq!((done.step, done.steps_done), (20, 10));
     assert_eq!(log(&split), log(&whole));
-    let nothing = resume_training(&split, &resume, &devices, &mut |_| {}).unwrap();
-    assert!(nothing.err().unwrap().contains("nothing to do"));
+    match resume_training(&split, &resume, &devices, &mut |_| {}).unwrap() {
+        Resumed::AlreadyDone(line) => assert!(line.contains("nothing to do"), "{line}"),
+        Resumed::Run(_) => panic!("a finished run resumed"),
+    }
 }
 
 #[test]
