@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a fixed set of commands (sampling, memorisation with and without a summary, likelihood
 # with rk4 and rk45/Hutchinson, paths, t_min, rate, Fisher divergence, agreement, forward, training with evaluations and the
-# training curves, resuming, sampling a checkpoint, MNIST images with the classifier's quality,
+# training curves, ssm / Hyvärinen / penalty training, resuming, sampling a checkpoint, MNIST images with the classifier's quality,
 # the quick demo, Voronoi cells, compare, inspect, a plot, and 31 refused commands with their messages) with two scorelab binaries on the same seeds and compares
 # every file they write. Files that legitimately differ between any two runs are left out:
 # weights files (burnpack stores random parameter ids) and their SHA-256 lines, wall times,
@@ -59,6 +59,14 @@ run_all() {
     "$B" train --dataset swissroll --n-train 200 --width 16 --depth 2 --embedding 8 --batch-size 32 \
         --steps 20 --eval-every 10 --eval-samples 20 --out "$O/run" >/dev/null 2>&1
     "$B" analyze training --runs "$O/run" --out "$O/curves" >/dev/null 2>&1
+    local k=0
+    for loss in "--loss ssm --projections 2" "--loss hyvarinen --penalty li-yau --gamma 0.1" \
+        "--penalty full --gamma 0.01 --div-probes 2"; do
+        k=$((k + 1))
+        # shellcheck disable=SC2086
+        "$B" train --n-train 200 --width 16 --depth 2 --embedding 8 --batch-size 32 --steps 20 \
+            --log-every 1 $loss --out "$O/loss$k" >/dev/null 2>&1
+    done
     "$B" train --resume --out "$O/run" --steps 30 >/dev/null 2>&1
     "$B" sample --checkpoint "$O/run" --n 40 --steps 20 --record 0.5 --out "$O/s2" >/dev/null 2>&1
     "$B" sample --checkpoint checkpoints/mnist-unet-tiny --n 8 --steps 4 --out "$O/img" >/dev/null 2>&1

@@ -411,7 +411,124 @@ pub struct LossParts {
     pub penalty: Option<Tensor<1>>,
 }
 
-/// Evaluates the loss of `net` on `batch` (differentiable on an autodiff device).
+/// The tangents pushed through the network with the score: the ssm projections v (k·B rows),
+/// then Hutchinson's probes or, for the exact divergence, the basis vectors e_i (d·B rows).
+fn tangents(config: &LossConfig, batch: &Batch, device: &Device) -> Vec<Tensor<2>> {
+    let (b, d) = (batch.rows, batch.dim);
+    let mut tangents = Vec::new();
+    let k = config.random_projections();
+    if k > 0 {
+        tangents.push(host_tensor(batch.projections.clone(), k * b, d, device));
+    }
+    let probes = config.hutchinson_probes();
+    if probes > 0 {
+        tangents.push(host_tensor(batch.probes.clone(), probes * b, d, device));
+    } else if config.needs_divergence() {
+        tangents.push(basis_tangents(d, b, device));
+    }
+    tangents
+}
+
+/// ∇·s per point from the JVP rows after the k·B projection rows: Hutchinson's mean of
+/// vᵀ(∂s/∂x)v over the probes, or the exact trace Σ_i e_iᵀ(∂s/∂x)e_i.
+fn divergence(
+    config: &LossConfig,
+    (v, js): (&Tensor<2>, &Tensor<2>),
+    b: usize,
+    d: usize,
+) -> Tensor<1> {
+    let start = config.random_projections() * b;
+    let probes = config.hutchinson_probes();
+    if probes > 0 {
+        let rows = probes * b;
+        quadratic_forms(
+            v.clone().narrow(0, start, rows),
+            js.clone().narrow(0, start, rows),
+            b,
+        ) / probes as f64
+    } else {
+        trace_from_basis_jvp(js.clone().narrow(0, start, d * b), b)
+    }
+}
+
+/// dsm per point: λ(t)/σ² · ‖σ s + ε‖² (= λ ‖s + ε/σ‖²).
+fn dsm_per_point(
+    s: &Tensor<2>,
+    m: &Marginals,
+    eps: Tensor<2>,
+    (lambdas, times): (&[f64], &[f64]),
+    sde: &Sde,
+    device: &Device,
+) -> Tensor<1> {
+    let w = column(
+        &lambdas
+            .iter()
+            .zip(times)
+            .map(|(l, &t)| l / sde.sigma2(t))
+            .collect::<Vec<_>>(),
+        device,
+    )
+    .squeeze_dim::<1>(1);
+    (s.clone() * m.sigma.clone() + eps)
+        .square()
+        .sum_dim(1)
+        .squeeze_dim::<1>(1)
+        * w
+}
+
+/// ½‖s‖² per point.
+fn half_norm(s: &Tensor<2>) -> Tensor<1> {
+    s.clone().square().sum_dim(1).squeeze_dim::<1>(1) * 0.5
+}
+
+/// ssm per point: λ(t) (½‖s‖² + (1/k) Σ_j v_jᵀ(∂s/∂x)v_j) over the k projections.
+fn ssm_per_point(
+    s: &Tensor<2>,
+    (v, js): (&Tensor<2>, &Tensor<2>),
+    k: usize,
+    lambda: Tensor<1>,
+) -> Tensor<1> {
+    let b = s.dims()[0];
+    let quad = quadratic_forms(
+        v.clone().narrow(0, 0, k * b),
+        js.clone().narrow(0, 0, k * b),
+        b,
+    );
+    (half_norm(s) + quad / k as f64) * lambda
+}
+
+/// The divergence penalty γ · mean(λ P(∇·s)) with P = (∇·s)² (full), min(∇·s, 0)² (negative)
+/// or max(0, −∇·s − d/σ²)² (li-yau); None without a penalty.
+fn penalty_term(
+    config: &LossConfig,
+    div: Tensor<1>,
+    lambda: Tensor<1>,
+    (times, d): (&[f64], usize),
+    sde: &Sde,
+    device: &Device,
+) -> Option<Tensor<1>> {
+    let p = match config.penalty {
+        Penalty::None => return None,
+        Penalty::Full => div.square(),
+        Penalty::Negative => div.clamp_max(0.0).square(),
+        Penalty::LiYau => {
+            let bound = column(
+                &times
+                    .iter()
+                    .map(|&t| d as f64 / sde.sigma2(t))
+                    .collect::<Vec<_>>(),
+                device,
+            )
+            .squeeze_dim::<1>(1);
+            (-div - bound).clamp_min(0.0).square()
+        }
+    };
+    Some((p * lambda).mean() * config.gamma)
+}
+
+/// Evaluates the loss of `net` on `batch` (differentiable on an autodiff device): the
+/// per-point objective of the configured loss times λ(t), its batch mean, and the divergence
+/// penalty when one is configured.
 pub fn evaluate<N: ScoreNetwork>(
     net: &N,
     param: Parameterisation,
@@ -432,17 +549,7 @@ pub fn evaluate<N: ScoreNetwork>(
         .collect();
     let lambda = column(&lambdas, device).squeeze_dim::<1>(1);
 
-    let k = config.random_projections();
-    let mut tangents = Vec::new();
-    if k > 0 {
-        tangents.push(host_tensor(batch.projections.clone(), k * b, d, device));
-    }
-    let probes = config.hutchinson_probes();
-    if probes > 0 {
-        tangents.push(host_tensor(batch.probes.clone(), probes * b, d, device));
-    } else if config.needs_divergence() {
-        tangents.push(basis_tangents(d, b, device));
-    }
+    let tangents = tangents(config, batch, device);
     let (s, jvp) = if tangents.is_empty() {
         (network_score(net, param, xt, &m), None)
     } else {
@@ -450,79 +557,27 @@ pub fn evaluate<N: ScoreNetwork>(
         let (s, js) = network_score_jvp(net, param, xt, &m, v.clone());
         (s, Some((v, js)))
     };
+    let jvp = jvp.as_ref().map(|(v, js)| (v, js));
     let divergence = jvp
-        .as_ref()
         .filter(|_| config.needs_divergence())
-        .map(|(v, js)| {
-            let start = k * b;
-            if probes > 0 {
-                let rows = probes * b;
-                quadratic_forms(
-                    v.clone().narrow(0, start, rows),
-                    js.clone().narrow(0, start, rows),
-                    b,
-                ) / probes as f64
-            } else {
-                trace_from_basis_jvp(js.clone().narrow(0, start, d * b), b)
-            }
-        });
-    let half_norm = || s.clone().square().sum_dim(1).squeeze_dim::<1>(1) * 0.5;
+        .map(|jvp| divergence(config, jvp, b, d));
 
     let per_point = match config.kind {
-        LossKind::Dsm => {
-            let w = column(
-                &lambdas
-                    .iter()
-                    .zip(&batch.times)
-                    .map(|(l, &t)| l / sde.sigma2(t))
-                    .collect::<Vec<_>>(),
-                device,
-            )
-            .squeeze_dim::<1>(1);
-            (s.clone() * m.sigma.clone() + eps)
-                .square()
-                .sum_dim(1)
-                .squeeze_dim::<1>(1)
-                * w
-        }
+        LossKind::Dsm => dsm_per_point(&s, &m, eps, (&lambdas, &batch.times), sde, device),
         LossKind::Ssm => {
-            let (v, js) = jvp.as_ref().expect("ssm computes JVPs");
-            let quad = quadratic_forms(
-                v.clone().narrow(0, 0, k * b),
-                js.clone().narrow(0, 0, k * b),
-                b,
-            );
-            (half_norm() + quad / k as f64) * lambda.clone()
+            let jvp = jvp.expect("ssm computes JVPs");
+            ssm_per_point(&s, jvp, config.random_projections(), lambda.clone())
         }
         LossKind::Hyvarinen => {
             let div = divergence
                 .clone()
                 .expect("hyvarinen computes the divergence");
-            (half_norm() + div) * lambda.clone()
+            (half_norm(&s) + div) * lambda.clone()
         }
     };
     let matching = per_point.mean();
-    let penalty = divergence.map(|div| {
-        let p = match config.penalty {
-            Penalty::None => return None,
-            Penalty::Full => div.square(),
-            Penalty::Negative => div.clamp_max(0.0).square(),
-            Penalty::LiYau => {
-                let bound = column(
-                    &batch
-                        .times
-                        .iter()
-                        .map(|&t| d as f64 / sde.sigma2(t))
-                        .collect::<Vec<_>>(),
-                    device,
-                )
-                .squeeze_dim::<1>(1);
-                (-div - bound).clamp_min(0.0).square()
-            }
-        };
-        Some((p * lambda.clone()).mean() * config.gamma)
-    });
-    let penalty = penalty.flatten();
+    let penalty = divergence
+        .and_then(|div| penalty_term(config, div, lambda, (&batch.times, d), sde, device));
     let total = match &penalty {
         Some(p) => matching.clone() + p.clone(),
         None => matching.clone(),
