@@ -67,6 +67,25 @@ fn digests(dir: &Path, meta: &Meta) -> String {
         .join(", ")
 }
 
+/// The run folder's checkpoints (damaged ones marked) and its last logged line.
+fn run_rows(run: &Path, rows: &mut Rows) {
+    let steps: Vec<String> = list_checkpoints(run)
+        .unwrap_or_default()
+        .iter()
+        .map(|(s, d)| match check_checkpoint(d) {
+            Ok(()) => s.to_string(),
+            Err(_) => format!("{s} (damaged)"),
+        })
+        .collect();
+    if !steps.is_empty() {
+        let text = format!("{} (steps {})", run.display(), steps.join(", "));
+        push(rows, "run", text);
+    }
+    if let Some(log) = last_logged(run) {
+        push(rows, "last log", log);
+    }
+}
+
 fn checkpoint(path: &Path, rows: &mut Rows) -> Result<()> {
     let resolved = resolve_checkpoint(path, None)?;
     let dir = resolved.dir;
@@ -79,24 +98,7 @@ fn checkpoint(path: &Path, rows: &mut Rows) -> Result<()> {
     let value = serde_json::to_value(&meta).expect("meta serialises");
     push(rows, "checkpoint", dir.display().to_string());
     if let Some(run) = run {
-        let steps: Vec<String> = list_checkpoints(run)
-            .unwrap_or_default()
-            .iter()
-            .map(|(s, d)| match check_checkpoint(d) {
-                Ok(()) => s.to_string(),
-                Err(_) => format!("{s} (damaged)"),
-            })
-            .collect();
-        if !steps.is_empty() {
-            push(
-                rows,
-                "run",
-                format!("{} (steps {})", run.display(), steps.join(", ")),
-            );
-        }
-        if let Some(log) = last_logged(run) {
-            push(rows, "last log", log);
-        }
+        run_rows(run, rows);
     }
     let train = &value["train"];
     push(rows, "model", compact(&train["model"]));
