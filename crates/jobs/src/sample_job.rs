@@ -13,7 +13,7 @@ use scorelab_analysis::plot::{image_grid_png, scatter_png, trajectories_png};
 use scorelab_core::datasets::clip_to_range;
 use scorelab_core::device::{tensor_from_rows, to_vec};
 use scorelab_core::nearest::nearest_neighbours_in;
-use scorelab_core::output::OutputDir;
+use scorelab_core::output::{file_names, OutputDir};
 use scorelab_sample::{
     sample_with_prior, without_rows, Prior, SampleOutput, SamplerConfig, SamplerOptions,
 };
@@ -179,11 +179,6 @@ impl<'a> PreparedSample<'a> {
 }
 
 impl SampleRun<'_> {
-    /// Score evaluations each sample cost.
-    pub fn evaluations(&self) -> usize {
-        self.output.evaluations
-    }
-
     /// A picture's caption: the sample count, score, SDE, sampler and t_min.
     fn caption(&self, count: String) -> String {
         let p = &self.prepared;
@@ -295,7 +290,7 @@ impl SampleRun<'_> {
                 "score_evaluations_per_sample": self.output.evaluations,
                 "sigma_at_t_min": source.sde.sigma2(p.config.t_min).sqrt(),
             },
-            "files": written.iter().map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned())).collect::<Vec<_>>(),
+            "files": file_names(written),
         })
     }
 
