@@ -2,23 +2,14 @@
 //! per workload on stdout.
 
 use scorelab_core::BackendKind;
-use scorelab_jobs::bench::{BenchDevices, BenchOptions, TrainingDevices, Workload};
+use scorelab_jobs::bench::{BenchDevices, TrainingDevices, Workload};
 
 use crate::backend::{open_backend, open_training_devices};
 use crate::cli::BenchArgs;
 use crate::failure::{CliResult, Failure};
 
 pub fn run(args: &BenchArgs) -> CliResult<()> {
-    let options = BenchOptions {
-        samples: args.samples,
-        sample_steps: args.sample_steps,
-        train_steps: args.train_steps,
-        unet_steps: args.unet_steps,
-        reps: args.reps,
-        mnist_dir: args.mnist_dir.clone(),
-        data_chunk: args.data_chunk,
-        query_chunk: args.query_chunk,
-    };
+    let options = &args.options;
     options.check()?;
     let workloads = Workload::parse_list(&args.workload)?;
     if let Some(threads) = args.threads {

@@ -1,21 +1,13 @@
 //! `scorelab analyze cells`: the flags as a cells job (`scorelab_jobs::cells_job`).
 
-use scorelab_jobs::cells_job::CellsJob;
-
 use crate::analysis_io::{open, out_dir};
 use crate::cli::CellsArgs;
 use crate::failure::CliResult;
-use crate::sample_cmd::{progress_bar, sampler_options};
-use crate::score_source::{score_options, warn};
+use crate::sample_cmd::progress_bar;
+use crate::score_source::warn;
 
 pub fn run(args: &CellsArgs) -> CliResult<()> {
-    let job = CellsJob {
-        score: score_options(&args.source),
-        sampler: sampler_options(&args.integrator, false),
-        prior: args.integrator.prior.clone(),
-        n: args.n,
-        records: args.records,
-    };
+    let job = &args.job;
     job.check()?;
     let device = open(&args.output)?;
     let prepared = job.prepare(&device, &mut warn)?;

@@ -15,7 +15,7 @@ use scorelab_train::{
 use crate::backend::open_backend;
 use crate::cli::TrainClassifierArgs;
 use crate::failure::{CliResult, Failure};
-use crate::score_source::shipped_path;
+use scorelab_train::training_set::shipped_path;
 
 pub fn run(args: &TrainClassifierArgs) -> CliResult<()> {
     let config = ClassifierConfig {

@@ -1,7 +1,5 @@
 //! `scorelab analyze compare`: the flags as a comparison (`scorelab_jobs::compare_job`).
 
-use scorelab_jobs::compare_job::CompareJob;
-
 use crate::analysis_io::{open, out_dir};
 use crate::cli::CompareArgs;
 use crate::failure::CliResult;
@@ -9,13 +7,7 @@ use crate::score_source::warn;
 
 pub fn run(args: &CompareArgs) -> CliResult<()> {
     let device = open(&args.output)?;
-    let job = CompareJob {
-        a: args.a.clone(),
-        b: args.b.clone(),
-        seed: args.seed,
-        classifier: args.classifier.classifier.clone(),
-    };
-    let comparison = job.run(&device, &mut warn)?;
+    let comparison = args.job.run(&device, &mut warn)?;
     let out = out_dir(&args.output, "compare")?;
     comparison.write(&out)?;
     comparison.lines.iter().for_each(|line| println!("{line}"));

@@ -4,7 +4,7 @@
 use indicatif::ProgressBar;
 
 use scorelab_core::{BackendKind, DeviceList};
-use scorelab_jobs::{run_demo, DemoDevice, DemoObserver, DemoOptions};
+use scorelab_jobs::{run_demo, DemoDevice, DemoObserver};
 
 use crate::backend::open_backend;
 use crate::cli::DemoArgs;
@@ -59,12 +59,8 @@ impl DemoObserver for Terminal {
 }
 
 pub fn run(args: &DemoArgs) -> CliResult<()> {
-    let options = DemoOptions {
-        size: args.size.clone(),
-        seed: args.seed,
-        threshold: args.threshold,
-    };
-    scorelab_jobs::demo::Plan::for_size(&args.size)?;
+    let options = &args.options;
+    scorelab_jobs::demo::Plan::for_size(&options.size)?;
     let backend = BackendKind::parse(&args.device)?;
     let device = open_backend(backend)?;
     let on = DemoDevice {
@@ -77,7 +73,7 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
         bar: None,
         stop: crate::train_cmd::StopFlag::install(),
     };
-    let result = run_demo(&options, &args.out, args.force, on, &mut terminal);
+    let result = run_demo(options, &args.out, args.force, on, &mut terminal);
     terminal.clear();
     Ok(result?)
 }

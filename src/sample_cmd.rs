@@ -5,43 +5,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use scorelab_core::BackendKind;
 use scorelab_jobs::SampleJob;
-use scorelab_sample::{SamplerConfig, SamplerOptions};
+use scorelab_sample::SamplerOptions;
 
 use crate::backend::open_backend;
-use crate::cli::{SampleArgs, SamplerArgs};
+use crate::cli::SampleArgs;
 use crate::failure::CliResult;
 use crate::output::OutputDir;
-use crate::score_source::{score_options, warn};
-
-/// The integrator flags as options, with the Tweedie step when `denoise`.
-pub fn sampler_options(args: &SamplerArgs, denoise: bool) -> SamplerOptions {
-    SamplerOptions {
-        sampler: args.sampler.clone(),
-        steps: args.steps,
-        nfe: args.nfe,
-        t_min: args.t_min,
-        grid: args.grid.clone(),
-        eps: args.eps,
-        eta: args.eta,
-        rtol: args.rtol,
-        atol: args.atol,
-        rho: args.rho,
-        churn: args.churn,
-        churn_sigma_min: args.churn_sigma_min,
-        churn_sigma_max: args.churn_sigma_max,
-        churn_noise: args.churn_noise,
-        snr: args.snr,
-        corrector_steps: args.corrector_steps,
-        seed: args.seed,
-        denoise,
-    }
-}
-
-/// The sampler configuration described by the integrator flags, with the Tweedie step when
-/// `denoise` (it counts towards --nfe).
-pub fn sampler_config(args: &SamplerArgs, denoise: bool) -> CliResult<SamplerConfig> {
-    Ok(sampler_options(args, denoise).resolve()?)
-}
+use crate::score_source::warn;
 
 pub fn progress_bar(steps: usize) -> ProgressBar {
     let bar = crate::progress::plain_when_not_a_terminal(ProgressBar::new(steps as u64));
@@ -57,9 +27,11 @@ pub fn progress_bar(steps: usize) -> ProgressBar {
 pub fn run(args: &SampleArgs) -> CliResult<()> {
     let backend = BackendKind::parse(&args.device);
     let job = SampleJob {
-        score: score_options(&args.source),
-        sampler: sampler_options(&args.integrator, args.denoise),
-        prior: args.integrator.prior.clone(),
+        score: args.source.clone(),
+        sampler: SamplerOptions {
+            denoise: args.denoise,
+            ..args.integrator.clone()
+        },
         record: args.record.clone(),
         n: args.n,
         keep_finite: args.keep_finite,

@@ -12,13 +12,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use scorelab_core::options::{as_flag, spell_options};
 use scorelab_jobs::train_job::{resume_training, start_training, Resumed};
-use scorelab_jobs::{EvaluationOptions, ResumeOptions, TrainOptions, TrainingRun};
+use scorelab_jobs::{ResumeOptions, TrainingRun};
 use scorelab_train::{Observer, RunOutcome, StepReport};
 
 use crate::backend::open_training_devices;
 use crate::cli::TrainArgs;
 use crate::failure::{CliResult, Failure};
-use crate::score_source::{data_options, sde_options, warn};
+use crate::score_source::warn;
 
 /// Flags that may accompany --resume (everything else is fixed by the checkpoint).
 const RESUMABLE: [&str; 12] = [
@@ -127,58 +127,12 @@ fn drive(mut run: TrainingRun, out: &Path) -> CliResult<()> {
     }
 }
 
-/// The flags of a new run as options.
-fn train_options(args: &TrainArgs) -> TrainOptions {
-    TrainOptions {
-        data: data_options(&args.data),
-        sde: sde_options(&args.sde),
-        model: args.model.clone(),
-        preset: args.preset.clone(),
-        channels: args.channels,
-        width: args.width,
-        depth: args.depth,
-        embedding: args.embedding,
-        residual: args.residual,
-        parameterisation: args.parameterisation.clone(),
-        sigma_data: args.sigma_data,
-        loss: args.loss.clone(),
-        weighting: args.weighting.clone(),
-        t_sampling: args.t_sampling.clone(),
-        p_mean: args.p_mean,
-        p_std: args.p_std,
-        t_eps: args.t_eps,
-        projections: args.projections,
-        projection: args.projection.clone(),
-        penalty: args.penalty.clone(),
-        gamma: args.gamma,
-        div_probes: args.div_probes,
-        steps: args.steps,
-        batch_size: args.batch_size,
-        lr: args.lr,
-        warmup: args.warmup,
-        grad_clip: args.grad_clip,
-        ema_decay: args.ema_decay,
-        seed: args.seed,
-        checkpoint_every: args.checkpoint_every,
-        keep: args.keep,
-        log_every: args.log_every,
-        evaluation: evaluation_options(args),
-    }
-}
-
-fn evaluation_options(args: &TrainArgs) -> EvaluationOptions {
-    EvaluationOptions {
-        every: args.eval_every,
-        samples: args.eval_samples,
-    }
-}
-
 pub fn run_command(args: &TrainArgs, matches: &ArgMatches) -> CliResult<()> {
     let explicit = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
     if !args.resume {
-        let options = train_options(args);
+        let options = &args.options;
         let (devices, list) = open_training_devices(&args.device, args.devices.as_deref())?;
-        let run = start_training(&options, &args.out, args.force, &devices, &list.to_string())?;
+        let run = start_training(options, &args.out, args.force, &devices, &list.to_string())?;
         return drive(run, &args.out);
     }
     if let Some(id) = matches
@@ -193,11 +147,11 @@ pub fn run_command(args: &TrainArgs, matches: &ArgMatches) -> CliResult<()> {
     }
     let options = ResumeOptions {
         resume_from: args.resume_from,
-        steps: explicit("steps").then_some(args.steps),
-        checkpoint_every: explicit("checkpoint_every").then_some(args.checkpoint_every),
-        keep: explicit("keep").then_some(args.keep),
-        log_every: explicit("log_every").then_some(args.log_every),
-        evaluation: evaluation_options(args),
+        steps: explicit("steps").then_some(args.options.steps),
+        checkpoint_every: explicit("checkpoint_every").then_some(args.options.checkpoint_every),
+        keep: explicit("keep").then_some(args.options.keep),
+        log_every: explicit("log_every").then_some(args.options.log_every),
+        evaluation: args.options.evaluation,
     };
     let (devices, _) = open_training_devices(&args.device, args.devices.as_deref())?;
     match resume_training(&args.out, &options, &devices, &mut warn)? {

@@ -1,24 +1,14 @@
 //! `analyze memorization`: the flags as a memorisation job (`scorelab_jobs::memorization_job`)
 //! and its summary-table row.
 
-use scorelab_jobs::memorization_job::{MemorizationJob, TABLE_COLUMNS};
+use scorelab_jobs::memorization_job::TABLE_COLUMNS;
 
 use super::*;
 
 pub(super) fn memorization(args: &MemorizationArgs) -> CliResult<()> {
     let table = table_from_flags(&args.table, &TABLE_COLUMNS)?;
     let device = open(&args.output)?;
-    let job = MemorizationJob {
-        samples: args.samples.clone(),
-        checkpoint: args.checkpoint.clone(),
-        ignore_summary: args.ignore_summary,
-        data: data_options(&args.data),
-        seed: args.seed,
-        threshold: args.threshold,
-        fresh: args.fresh,
-        classifier: args.classifier.classifier.clone(),
-    };
-    let loaded = job.load()?;
+    let loaded = args.job.load()?;
     let out = out_dir(&args.output, "memorization")?;
     let measured = loaded.measure(&device, &mut warn)?;
     measured.write(&out)?;

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use indicatif::ProgressBar;
 
-use scorelab_jobs::likelihood_job::{LikelihoodJob, LikelihoodObserver};
-use scorelab_jobs::score_jobs::{AgreementJob, AgreementPair, FisherJob};
+use scorelab_jobs::likelihood_job::LikelihoodObserver;
+use scorelab_jobs::score_jobs::{AgreementJob, AgreementPair};
+use scorelab_sample::SamplerOptions;
 
 use crate::analysis_io::{open, out_dir};
 use crate::cli::{
@@ -16,8 +17,8 @@ use crate::cli::{
 };
 use crate::failure::{CliResult, Failure};
 use crate::output::table_from_flags;
-use crate::sample_cmd::{progress_bar, sampler_config, sampler_options};
-use crate::score_source::{data_options, open_source, score_options, sde_options, warn};
+use crate::sample_cmd::progress_bar;
+use crate::score_source::{open_source, warn};
 
 mod memorization;
 mod paths;

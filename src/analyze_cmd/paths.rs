@@ -1,22 +1,13 @@
 //! `analyze paths`, `rate` and `tmin`: the flags as path jobs (`scorelab_jobs::path_jobs`).
 
 use scorelab_analysis::paths::PATH_TABLE_COLUMNS;
-use scorelab_jobs::path_jobs::{PathsJob, RateJob, TminJob};
 
 use super::*;
 
 pub(super) fn paths(args: &PathsArgs) -> CliResult<()> {
     let table = table_from_flags(&args.table, &PATH_TABLE_COLUMNS)?;
     let device = open(&args.output)?;
-    let job = PathsJob {
-        score: score_options(&args.source),
-        sampler: sampler_options(&args.integrator, false),
-        prior: args.integrator.prior.clone(),
-        compare_perturb: args.compare_perturb.clone(),
-        n: args.n,
-        evaluations: args.evaluations,
-        divergence: args.divergence.clone(),
-    };
+    let job = &args.job;
     let prepared = job.prepare(&device, &mut warn)?;
     let out = out_dir(&args.output, "paths")?;
     let bar = progress_bar(prepared.total_steps());
@@ -32,20 +23,10 @@ pub(super) fn paths(args: &PathsArgs) -> CliResult<()> {
 
 pub(super) fn rate(args: &RateArgs) -> CliResult<()> {
     let device = open(&args.output)?;
-    let job = RateJob {
-        data: data_options(&args.data),
-        c: args.c,
-        t_end: args.t_end,
-        n: args.n,
-        steps: args.steps,
-        t_min: args.t_min,
-        records: args.records,
-        fit_window: args.fit_window.clone(),
-        seed: args.seed,
-    };
+    let job = &args.job;
     let prepared = job.prepare(&device)?;
     let out = out_dir(&args.output, "rate")?;
-    let bar = progress_bar(args.steps);
+    let bar = progress_bar(job.steps);
     let report = prepared.run(&out, &device, &mut |k| bar.set_position(k as u64));
     bar.finish_and_clear();
     println!("{}; wrote {}", report?.headline(), out.file("").display());
@@ -54,16 +35,7 @@ pub(super) fn rate(args: &RateArgs) -> CliResult<()> {
 
 pub(super) fn tmin(args: &TminArgs) -> CliResult<()> {
     let device = open(&args.output)?;
-    let job = TminJob {
-        score: score_options(&args.source),
-        sampler: sampler_options(&args.integrator, false),
-        samplers: args.samplers.clone(),
-        prior: args.integrator.prior.clone(),
-        t_mins: args.t_mins.clone(),
-        n: args.n,
-        threshold: args.threshold,
-        classifier: args.classifier.classifier.clone(),
-    };
+    let job = &args.job;
     let prepared = job.prepare(&device, &mut warn)?;
     let out = out_dir(&args.output, "tmin")?;
     let prepared = prepared.with_quality(&device, &mut warn)?;

@@ -4,12 +4,7 @@ use super::*;
 
 pub(super) fn fisher(args: &FisherArgs) -> CliResult<()> {
     let device = open(&args.output)?;
-    let job = FisherJob {
-        score: score_options(&args.source),
-        times: args.times.clone(),
-        n: args.n,
-        seed: args.seed,
-    };
+    let job = &args.job;
     let prepared = job.prepare(&device, &mut warn)?;
     let out = out_dir(&args.output, "fisher")?;
     prepared
@@ -22,8 +17,12 @@ pub(super) fn fisher(args: &FisherArgs) -> CliResult<()> {
 
 pub(super) fn agreement_cmd(args: &AgreementArgs) -> CliResult<()> {
     let device = open(&args.output)?;
-    sampler_config(&args.integrator, args.denoise)?;
-    if args.integrator.prior != "nominal" {
+    let sampler = SamplerOptions {
+        denoise: args.denoise,
+        ..args.integrator.clone()
+    };
+    sampler.resolve()?;
+    if sampler.prior != "nominal" {
         return Err(Failure::usage(
             "analyze agreement starts both scores from the same draw of the SDE's prior; \
              --prior moment or exact would start them from laws of different training sets",
@@ -33,8 +32,8 @@ pub(super) fn agreement_cmd(args: &AgreementArgs) -> CliResult<()> {
         match (&args.a, &args.b, args.empirical) {
             (Some(a), Some(b), false) => AgreementPair::Checkpoints(a.clone(), b.clone()),
             (None, None, true) => AgreementPair::Empirical {
-                data: Box::new(data_options(&args.data)),
-                sde: Box::new(sde_options(&args.sde)),
+                data: Box::new(args.data.clone()),
+                sde: Box::new(args.sde.clone()),
             },
             _ => return Err(Failure::usage(
                 "give two checkpoints with --a DIR --b DIR, or --empirical (with the data flags)",
@@ -42,7 +41,7 @@ pub(super) fn agreement_cmd(args: &AgreementArgs) -> CliResult<()> {
         };
     let job = AgreementJob {
         pair,
-        sampler: sampler_options(&args.integrator, args.denoise),
+        sampler,
         n: args.n,
     };
     let prepared = job.prepare(&device)?;
@@ -80,24 +79,11 @@ impl LikelihoodObserver for SetProgress {
 
 pub(super) fn likelihood(args: &LikelihoodArgs) -> CliResult<()> {
     let device = open(&args.output)?;
-    let source = open_source(&args.source, args.seed, &device)?;
-    let job = LikelihoodJob {
-        eval_file: args.eval_file.clone(),
-        max_points: args.max_points,
-        solver: args.solver.clone(),
-        rtol: args.rtol,
-        atol: args.atol,
-        steps: args.steps,
-        t0: args.t0,
-        divergence: args.divergence.clone(),
-        probe: args.probe.clone(),
-        probes: args.probes,
-        prior: args.prior.clone(),
-        seed: args.seed,
-    };
+    let source = open_source(&args.source, args.job.seed, &device)?;
+    let job = &args.job;
     let prepared = job.prepare(&source, &device)?;
     let out = out_dir(&args.output, "likelihood")?;
-    let mut progress = SetProgress(None, args.steps);
+    let mut progress = SetProgress(None, job.steps);
     let result = prepared.run(&device, &mut progress);
     if let Some(bar) = progress.0.take() {
         bar.finish_and_clear();

@@ -4,7 +4,14 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::*;
+use scorelab_jobs::cells_job::CellsJob;
+use scorelab_jobs::compare_job::CompareJob;
+use scorelab_jobs::likelihood_job::LikelihoodJob;
+use scorelab_jobs::memorization_job::MemorizationJob;
+use scorelab_jobs::path_jobs::{PathsJob, RateJob, TminJob};
+use scorelab_jobs::score_jobs::FisherJob;
+use scorelab_jobs::{DataOptions, ScoreOptions, SdeOptions};
+use scorelab_sample::SamplerOptions;
 
 /// What `scorelab analyze` measures.
 #[derive(Debug, Subcommand)]
@@ -44,17 +51,8 @@ pub enum AnalyzeCommand {
 
 #[derive(Debug, Clone, Args)]
 pub struct CompareArgs {
-    /// Samples to judge (.npy of any shape [n, ...], or CSV).
-    #[arg(long)]
-    pub a: PathBuf,
-    /// Reference samples (.npy or CSV); two halves of it give the noise floor.
-    #[arg(long)]
-    pub b: PathBuf,
-    /// Seed of the split into halves and of the sliced-W2 directions.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
     #[command(flatten)]
-    pub classifier: ClassifierArgs,
+    pub job: CompareJob,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -62,15 +60,7 @@ pub struct CompareArgs {
 #[derive(Debug, Clone, Args)]
 pub struct CellsArgs {
     #[command(flatten)]
-    pub source: ScoreArgs,
-    #[command(flatten)]
-    pub integrator: SamplerArgs,
-    /// Number of paths.
-    #[arg(long, default_value_t = 500)]
-    pub n: usize,
-    /// Recorded states along the run, evenly spaced in step index (first and last included).
-    #[arg(long, default_value_t = 100)]
-    pub records: usize,
+    pub job: CellsJob,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -95,29 +85,8 @@ pub struct OutputArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct MemorizationArgs {
-    /// Samples as .npy (rows of length d, or images [n, 1, 28, 28]) or CSV (x0,x1,... header).
-    #[arg(long)]
-    pub samples: PathBuf,
-    /// Take the training set from this checkpoint (or run folder) instead of the data flags.
-    #[arg(long)]
-    pub checkpoint: Option<PathBuf>,
-    /// Use the data flags even when a summary.json from `scorelab sample` sits beside the
-    /// samples (by default its training set is used).
-    #[arg(long)]
-    pub ignore_summary: bool,
     #[command(flatten)]
-    pub data: DataArgs,
-    /// Default seed of the training-set draw (as in `sample --seed`).
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// A sample is memorised when d1/d2 is below this.
-    #[arg(long, default_value_t = 1.0 / 3.0)]
-    pub threshold: f64,
-    /// Size of the fresh reference draw [default: as many as samples].
-    #[arg(long)]
-    pub fresh: Option<usize>,
-    #[command(flatten)]
-    pub classifier: ClassifierArgs,
+    pub job: MemorizationJob,
     #[command(flatten)]
     pub table: TableArgs,
     #[command(flatten)]
@@ -137,33 +106,10 @@ pub struct TableArgs {
     pub label: Option<String>,
 }
 
-/// The MNIST classifier whose features give the Fréchet distance of image samples.
-#[derive(Debug, Clone, Args)]
-pub struct ClassifierArgs {
-    /// Classifier checkpoint (from `scorelab train-classifier`) for the quality of MNIST
-    /// samples [default: the reference classifier shipped in checkpoints/mnist-classifier].
-    #[arg(long)]
-    pub classifier: Option<PathBuf>,
-}
-
 #[derive(Debug, Clone, Args)]
 pub struct PathsArgs {
     #[command(flatten)]
-    pub source: ScoreArgs,
-    #[command(flatten)]
-    pub integrator: SamplerArgs,
-    /// Also run a perturbed empirical score s_emp + e (comma-separated e, length d).
-    #[arg(long, allow_hyphen_values = true)]
-    pub compare_perturb: Option<String>,
-    /// Number of paths.
-    #[arg(long, default_value_t = 500)]
-    pub n: usize,
-    /// Grid times at which the paths are measured.
-    #[arg(long, default_value_t = 60)]
-    pub evaluations: usize,
-    /// Divergence against the Li–Yau bound: on, off or auto (on for d <= 64).
-    #[arg(long, default_value = "auto")]
-    pub divergence: String,
+    pub job: PathsJob,
     #[command(flatten)]
     pub table: TableArgs,
     #[command(flatten)]
@@ -173,32 +119,7 @@ pub struct PathsArgs {
 #[derive(Debug, Clone, Args)]
 pub struct RateArgs {
     #[command(flatten)]
-    pub data: DataArgs,
-    /// Heat SDE diffusion c (σ² = c²τ).
-    #[arg(long, default_value_t = std::f64::consts::SQRT_2)]
-    pub c: f64,
-    /// Final time T.
-    #[arg(long, default_value_t = 1.0)]
-    pub t_end: f64,
-    /// Number of paths.
-    #[arg(long, default_value_t = 200)]
-    pub n: usize,
-    /// RK4 steps on a log τ grid.
-    #[arg(long, default_value_t = 200)]
-    pub steps: usize,
-    /// Smallest τ.
-    #[arg(long, default_value_t = 1e-6)]
-    pub t_min: f64,
-    /// Recorded times (log-spaced).
-    #[arg(long, default_value_t = 61)]
-    pub records: usize,
-    /// τ window of the fit, "lo,hi" [default: from t-min up to σ(τ) = a tenth of the median
-    /// training-point spacing].
-    #[arg(long)]
-    pub fit_window: Option<String>,
-    /// Seed of the starting points (and default seed of the training set).
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    pub job: RateJob,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -206,24 +127,7 @@ pub struct RateArgs {
 #[derive(Debug, Clone, Args)]
 pub struct TminArgs {
     #[command(flatten)]
-    pub source: ScoreArgs,
-    #[command(flatten)]
-    pub integrator: SamplerArgs,
-    /// Early-stopping times (comma-separated).
-    #[arg(long, default_value = "0.1,0.03,0.01,0.003,0.001")]
-    pub t_mins: String,
-    /// Compare these samplers side by side (comma-separated, e.g. em,edm,dpm2m) instead of
-    /// --sampler alone; with --nfe each spends the same score evaluations per sample.
-    #[arg(long)]
-    pub samplers: Option<String>,
-    /// Samples per t_min.
-    #[arg(long, default_value_t = 1000)]
-    pub n: usize,
-    /// A sample is memorised when d1/d2 is below this.
-    #[arg(long, default_value_t = 1.0 / 3.0)]
-    pub threshold: f64,
-    #[command(flatten)]
-    pub classifier: ClassifierArgs,
+    pub job: TminJob,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -231,46 +135,9 @@ pub struct TminArgs {
 #[derive(Debug, Clone, Args)]
 pub struct LikelihoodArgs {
     #[command(flatten)]
-    pub source: ScoreArgs,
-    /// Points to evaluate (.npy or CSV) [default: the training set and a fresh draw of the same
-    /// size, whose difference is the train–test gap].
-    #[arg(long)]
-    pub eval_file: Option<PathBuf>,
-    /// At most this many points of each set.
-    #[arg(long, default_value_t = 1000)]
-    pub max_points: usize,
-    /// ODE solver: rk4 (fixed geometric grid of --steps) or rk45 (adaptive Dormand–Prince with
-    /// --rtol/--atol, score_sde's choice).
-    #[arg(long, default_value = "rk4")]
-    pub solver: String,
-    /// RK4 steps on a geometric time grid (rk45: its first trial step is (T − t0)/steps).
-    #[arg(long, default_value_t = 200)]
-    pub steps: usize,
-    /// rk45: relative tolerance of the local error estimate.
-    #[arg(long)]
-    pub rtol: Option<f64>,
-    /// rk45: absolute tolerance of the local error estimate.
-    #[arg(long)]
-    pub atol: Option<f64>,
-    /// The time whose density is evaluated (p_{t0}).
-    #[arg(long, default_value_t = 1e-3)]
-    pub t0: f64,
-    /// ∇·s along the flow: exact, hutchinson, or auto (exact up to 64 dimensions).
-    #[arg(long, default_value = "auto")]
-    pub divergence: String,
-    /// Hutchinson: probe vectors per point (fixed for the whole integration).
-    #[arg(long, default_value_t = 1)]
-    pub probes: usize,
-    /// Hutchinson: gaussian or rademacher probes.
-    #[arg(long, default_value = "rademacher")]
-    pub probe: String,
-    /// Law at T whose log density ends the integral: nominal (the SDE's prior), moment (the
-    /// Gaussian with p_T's mean and covariance) or exact (p_T itself; empirical score only).
-    #[arg(long, default_value = "nominal")]
-    pub prior: String,
-    /// Seed of the training-set draw and the fresh draw.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    pub source: ScoreOptions,
+    #[command(flatten)]
+    pub job: LikelihoodJob,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -278,16 +145,7 @@ pub struct LikelihoodArgs {
 #[derive(Debug, Clone, Args)]
 pub struct FisherArgs {
     #[command(flatten)]
-    pub source: ScoreArgs,
-    /// Times t (comma-separated).
-    #[arg(long, default_value = "0.001,0.003,0.01,0.03,0.1,0.3,1")]
-    pub times: String,
-    /// Monte Carlo points per time (fresh draws of the mixture).
-    #[arg(long, default_value_t = 2000)]
-    pub n: usize,
-    /// Seed of the draws.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    pub job: FisherJob,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -305,11 +163,11 @@ pub struct AgreementArgs {
     #[arg(long)]
     pub empirical: bool,
     #[command(flatten)]
-    pub data: DataArgs,
+    pub data: DataOptions,
     #[command(flatten)]
-    pub sde: SdeArgs,
+    pub sde: SdeOptions,
     #[command(flatten)]
-    pub integrator: SamplerArgs,
+    pub integrator: SamplerOptions,
     /// Finish with one Tweedie denoising step at t-min.
     #[arg(long)]
     pub denoise: bool,

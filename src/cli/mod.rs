@@ -3,12 +3,10 @@
 use clap::{Parser, Subcommand};
 
 mod analyze;
-mod data;
 mod sample;
 mod train;
 
 pub use analyze::*;
-pub use data::*;
 pub use sample::*;
 pub use train::*;
 /// Score-based generative models: train, sample, and measure memorisation against the
@@ -77,6 +75,35 @@ mod tests {
     #[test]
     fn no_command_has_two_arguments_with_one_name() {
         crate::command_settings(super::Cli::command()).debug_assert();
+    }
+
+    /// The flags' defaults are the library's: a command line without flags and a library
+    /// caller that takes `Default::default()` run the same job.
+    #[test]
+    fn flag_defaults_are_the_library_defaults() {
+        use super::{Cli, Command};
+        use clap::Parser;
+        let parse = |words: &[&str]| Cli::parse_from(["scorelab"].iter().chain(words)).command;
+        let Command::Train(train) = parse(&["train"]) else {
+            panic!("train")
+        };
+        assert_eq!(train.options, scorelab_jobs::TrainOptions::default());
+        let Command::Sample(sample) = parse(&["sample"]) else {
+            panic!("sample")
+        };
+        assert_eq!(sample.source, scorelab_jobs::ScoreOptions::default());
+        assert_eq!(
+            sample.integrator,
+            scorelab_sample::SamplerOptions::default()
+        );
+        let Command::Bench(bench) = parse(&["bench", "w1"]) else {
+            panic!("bench")
+        };
+        assert_eq!(bench.options, scorelab_jobs::bench::BenchOptions::default());
+        let Command::Demo(demo) = parse(&["demo"]) else {
+            panic!("demo")
+        };
+        assert_eq!(demo.options, scorelab_jobs::DemoOptions::default());
     }
 
     /// Every command that writes files shows where when --out is not given.

@@ -191,6 +191,7 @@ impl DeviceList {
 }
 
 /// Picks `selector` out of the enumerated devices of one kind.
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
 fn select(found: Vec<Device>, entry: DeviceEntry) -> Result<Vec<Device>> {
     match entry.selector {
         DeviceSelector::All if found.is_empty() => Err(CoreError::Device(format!(

@@ -80,17 +80,37 @@ impl MarkovKernel {
 }
 
 /// Optional parameters from the command line or a file; missing ones take the defaults of
-/// DESIGN §2.
+/// DESIGN §2. With the `clap` feature they are the SDE flags of the command line.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct SdeParams {
+    /// ve: smallest noise level [default: 0.01].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub sigma_min: Option<f64>,
+    /// ve: largest noise level [default: largest pairwise distance of the training data, over
+    /// a seeded 2,000-point subset when there are more points].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub sigma_max: Option<f64>,
+    /// vp, subvp, cvp: β at t = 0 [default: 0.1].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub beta_min: Option<f64>,
+    /// vp, subvp: β at t = T [default: 20]; cvp [default: 2].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub beta_max: Option<f64>,
+    /// ou, cou: rate θ [default: 1].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub theta: Option<f64>,
+    /// ou, cou: diffusion σ [default: √2 for ou, 1 for cou].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub sigma: Option<f64>,
+    /// ou, cou: centre μ [default: 0].
+    #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true))]
     pub mu: Option<f64>,
+    /// heat: diffusion c [default: √2, the heat equation ∂u/∂t = Δu].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub c: Option<f64>,
+    /// Final time T [default: 5 for ou, 1 otherwise].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub t_end: Option<f64>,
 }
 

@@ -17,16 +17,20 @@ use crate::score_source::{ScoreOptions, ScoreSource, Warn};
 /// Trajectories drawn in paths.png for 2-D data.
 const SHOWN_PATHS: usize = 12;
 
-/// Which score, which sampler, how many paths and recorded times.
+/// Which score, which sampler, how many paths and recorded times (with the `clap` feature:
+/// the flags of `analyze cells`).
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct CellsJob {
+    #[cfg_attr(feature = "clap", command(flatten))]
     pub score: ScoreOptions,
+    #[cfg_attr(feature = "clap", command(flatten))]
     pub sampler: SamplerOptions,
-    /// nominal, moment or exact.
-    pub prior: String,
     /// Number of paths.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 500))]
     pub n: usize,
-    /// Recorded times along each path (at least the start and the end).
+    /// Recorded states along the run, evenly spaced in step index (first and last included).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 100))]
     pub records: usize,
 }
 
@@ -58,7 +62,7 @@ impl CellsJob {
         let mut config = self.sampler.resolve()?;
         let source = ScoreSource::open(&self.score, self.sampler.seed, device, warn)?;
         config.validate(&source.sde)?;
-        let prior = source.prior(&self.prior, device)?;
+        let prior = source.prior(&self.sampler.prior, device)?;
         let times = config.times(&source.sde);
         config.record_at = evaluation_indices(config.steps, self.records)
             .into_iter()

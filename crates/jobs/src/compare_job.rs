@@ -18,13 +18,23 @@ use crate::error::{JobError, Result};
 use crate::quality::open_classifier;
 use crate::score_source::Warn;
 
-/// Two sample files (.npy or CSV) and the seed of the half split.
+/// Two sample files (.npy or CSV) and the seed of the half split (with the `clap` feature:
+/// the flags of `analyze compare`).
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct CompareJob {
+    /// Samples to judge (.npy of any shape [n, ...], or CSV).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub a: PathBuf,
+    /// Reference samples (.npy or CSV); two halves of it give the noise floor.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub b: PathBuf,
+    /// Seed of the split into halves and of the sliced-W2 directions.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0))]
     pub seed: u64,
-    /// Classifier folder for images (None: the shipped one, when present).
+    /// Classifier checkpoint (from `scorelab train-classifier`) for the quality of MNIST
+    /// samples [default: the reference classifier shipped in checkpoints/mnist-classifier].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub classifier: Option<PathBuf>,
 }
 

@@ -18,16 +18,23 @@ use crate::error::{JobError, Result};
 use crate::options::{parse_list, DataOptions, SdeOptions};
 use crate::train_job::POINTS_FOR_TRAINING;
 
-/// Which data, which SDE, at which times, how many points.
+/// Which data, which SDE, at which times, how many points (with the `clap` feature: the
+/// flags of `forward`).
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct ForwardJob {
+    #[cfg_attr(feature = "clap", command(flatten))]
     pub data: DataOptions,
+    #[cfg_attr(feature = "clap", command(flatten))]
     pub sde: SdeOptions,
-    /// Times t of the marginals, comma-separated, in [0, T].
+    /// Times t at which the marginal X_t is drawn (comma-separated, 0 <= t <= T).
+    #[cfg_attr(feature = "clap", arg(long, default_value = "0,0.25,0.5,1"))]
     pub times: String,
-    /// Points drawn at each time.
+    /// Points drawn at each time (each from a uniformly chosen training point).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 2000))]
     pub n: usize,
-    /// Seed of the draws (and of the data unless it names one).
+    /// Seed of the training-set draw (unless --data-seed) and of the noise.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0))]
     pub seed: u64,
 }
 

@@ -38,9 +38,11 @@
 //!   reverse paths and report.md, as one call;
 //! - [`error`]: the typed errors, `JobError`.
 //!
-//! The jobs know nothing of argument parsing, terminals or exit codes: a front end (the
-//! command line, a test, another program) builds the options, shows progress through the
-//! callbacks and observers it passes, and maps `JobError` to what its users see.
+//! The jobs know nothing of terminals or exit codes: a front end (the command line, a test,
+//! another program) builds the options, shows progress through the callbacks and observers it
+//! passes, and maps `JobError` to what its users see. With the `clap` feature the option and
+//! job types also derive `clap::Args` (their doc comments are the flags' help), so the command
+//! line parses straight into them; without it the crate does not depend on clap.
 
 pub mod bench;
 pub mod cells_job;

@@ -23,25 +23,49 @@ use scorelab_train::Normalisation;
 use crate::error::{JobError, Result};
 use crate::score_source::ScoreSource;
 
-/// What to evaluate and how, by name where the user names it.
+/// What to evaluate and how, by name where the user names it (with the `clap` feature: the
+/// flags of `analyze likelihood` after the score's).
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct LikelihoodJob {
-    /// Points to evaluate (.npy or CSV); None: the training set and a fresh draw.
+    /// Points to evaluate (.npy or CSV) [default: the training set and a fresh draw of the same
+    /// size, whose difference is the train–test gap].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub eval_file: Option<PathBuf>,
-    /// At most this many points of each set (a seeded subset).
+    /// At most this many points of each set.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 1000))]
     pub max_points: usize,
-    /// rk4 or rk45, with rk45's tolerances.
+    /// ODE solver: rk4 (fixed geometric grid of --steps) or rk45 (adaptive Dormand–Prince with
+    /// --rtol/--atol, score_sde's choice).
+    #[cfg_attr(feature = "clap", arg(long, default_value = "rk4"))]
     pub solver: String,
-    pub rtol: Option<f64>,
-    pub atol: Option<f64>,
+    /// RK4 steps on a geometric time grid (rk45: its first trial step is (T − t0)/steps).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 200))]
     pub steps: usize,
+    /// rk45: relative tolerance of the local error estimate.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub rtol: Option<f64>,
+    /// rk45: absolute tolerance of the local error estimate.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub atol: Option<f64>,
+    /// The time whose density is evaluated (p_{t0}).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 1e-3))]
     pub t0: f64,
-    /// exact, hutchinson or auto; Hutchinson's probe law and count.
+    /// ∇·s along the flow: exact, hutchinson, or auto (exact up to 64 dimensions).
+    #[cfg_attr(feature = "clap", arg(long, default_value = "auto"))]
     pub divergence: String,
-    pub probe: String,
+    /// Hutchinson: probe vectors per point (fixed for the whole integration).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 1))]
     pub probes: usize,
-    /// The law of X_T whose density ends the flow: nominal, moment or exact.
+    /// Hutchinson: gaussian or rademacher probes.
+    #[cfg_attr(feature = "clap", arg(long, default_value = "rademacher"))]
+    pub probe: String,
+    /// Law at T whose log density ends the integral: nominal (the SDE's prior), moment (the
+    /// Gaussian with p_T's mean and covariance) or exact (p_T itself; empirical score only).
+    #[cfg_attr(feature = "clap", arg(long, default_value = "nominal"))]
     pub prior: String,
+    /// Seed of the training-set draw and the fresh draw.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0))]
     pub seed: u64,
 }
 

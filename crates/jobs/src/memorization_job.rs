@@ -42,24 +42,35 @@ pub const TABLE_COLUMNS: [&str; 15] = [
     "frechet_floor",
 ];
 
-/// What to measure: a samples file against a training set.
+/// What to measure: a samples file against a training set (with the `clap` feature: the
+/// flags of `analyze memorization`).
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct MemorizationJob {
-    /// Samples (.npy or CSV), in data space.
+    /// Samples as .npy (rows of length d, or images [n, 1, 28, 28]) or CSV (x0,x1,... header).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub samples: PathBuf,
-    /// The training set of this checkpoint (else the one named by the summary.json beside the
-    /// samples, else `data`).
+    /// Take the training set from this checkpoint (or run folder) instead of the data flags.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub checkpoint: Option<PathBuf>,
-    /// Do not read the summary beside the samples.
+    /// Use the data flags even when a summary.json from `scorelab sample` sits beside the
+    /// samples (by default its training set is used).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub ignore_summary: bool,
+    #[cfg_attr(feature = "clap", command(flatten))]
     pub data: DataOptions,
-    /// Seed of the draw of `data` when it names none.
+    /// Default seed of the training-set draw (as in `sample --seed`).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0))]
     pub seed: u64,
-    /// A point is memorised when d1/d2 is below this.
+    /// A sample is memorised when d1/d2 is below this.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 1.0 / 3.0))]
     pub threshold: f64,
-    /// Size of the fresh draw (None: as many as samples).
+    /// Size of the fresh reference draw [default: as many as samples].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub fresh: Option<usize>,
-    /// Classifier folder for image quality (None: the shipped one, when present).
+    /// Classifier checkpoint (from `scorelab train-classifier`) for the quality of MNIST
+    /// samples [default: the reference classifier shipped in checkpoints/mnist-classifier].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub classifier: Option<PathBuf>,
 }
 

@@ -12,26 +12,43 @@ use crate::error::{JobError, Result};
 /// Points on which ve's default σ_max (the largest pairwise distance) is measured.
 pub const SIGMA_MAX_POINTS: usize = 2000;
 
-/// Which data, as every job that needs a training set names it.
+/// Which data, as every job that needs a training set names it (with the `clap` feature:
+/// the data flags of the command line).
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct DataOptions {
-    /// swissroll, lemniscate, circle, diracs, gmm, mnist or csv.
+    /// Dataset: swissroll, lemniscate, circle, diracs, gmm, mnist or csv.
+    #[cfg_attr(feature = "clap", arg(long, default_value = "swissroll"))]
     pub dataset: String,
-    /// Training points (circle: K; mnist: a seeded subset); None: the job's default.
+    /// Number of training points (circle: number of points K; mnist: a seeded subset;
+    /// default for drawn 2-D data: 100 for sample, 10,000 for train; 9 for circle; all of MNIST).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub n_train: Option<usize>,
-    /// Gaussian noise of swissroll and lemniscate points.
+    /// Standard deviation of Gaussian noise added to swissroll (before the /7 scaling) or lemniscate points.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0.0))]
     pub noise: f64,
-    /// Points of the diracs dataset, "a,b;c,d".
+    /// Points of the diracs dataset: coordinates separated by ',' and points by ';'.
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, default_value = "-1,0;1,0", allow_hyphen_values = true)
+    )]
     pub points: String,
-    /// File of points for csv.
+    /// File of points for --dataset csv: CSV (one point per line) or .npy (float32 or float64,
+    /// [N, d] or [N, C, H, W], C or Fortran order).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub data_file: Option<PathBuf>,
-    /// Folder of the four MNIST .gz files.
+    /// Folder with the four MNIST .gz files.
+    #[cfg_attr(feature = "clap", arg(long, default_value = "datasets/mnist"))]
     pub mnist_dir: PathBuf,
     /// MNIST split: train or test.
+    #[cfg_attr(feature = "clap", arg(long, default_value = "train"))]
     pub split: String,
-    /// MNIST: part "i/k" of the split.
+    /// MNIST: only part i of k disjoint parts of the split, "i/k" (e.g. 1/2 and 2/2 with the
+    /// same --data-seed are disjoint halves); --n-train then takes the first n of the part.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub part: Option<String>,
-    /// Seed of the draw or subset (None: the job's seed).
+    /// Seed of the training-set draw or subset (default: --seed).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub data_seed: Option<u64>,
 }
 
@@ -97,9 +114,12 @@ impl DataOptions {
 
 /// The forward SDE by name with its parameters (None: the documented default).
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct SdeOptions {
-    /// ve, vp, subvp, ou, cou, cvp or heat.
+    /// Forward SDE: ve, vp, subvp, ou, cou, cvp or heat.
+    #[cfg_attr(feature = "clap", arg(long, default_value = "vp"))]
     pub sde: String,
+    #[cfg_attr(feature = "clap", command(flatten))]
     pub params: SdeParams,
 }
 

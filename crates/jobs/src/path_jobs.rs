@@ -36,16 +36,23 @@ fn divergence_choice(text: &str, dim: usize) -> Result<bool> {
 
 /// `analyze paths`: which score, sampler and paths.
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct PathsJob {
+    #[cfg_attr(feature = "clap", command(flatten))]
     pub score: ScoreOptions,
+    #[cfg_attr(feature = "clap", command(flatten))]
     pub sampler: SamplerOptions,
-    pub prior: String,
-    /// A third series: the empirical score perturbed by this constant vector.
+    /// Also run a perturbed empirical score s_emp + e (comma-separated e, length d).
+    #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true))]
     pub compare_perturb: Option<String>,
+    /// Number of paths.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 500))]
     pub n: usize,
-    /// Grid times at which the scores are compared.
+    /// Grid times at which the paths are measured.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 60))]
     pub evaluations: usize,
-    /// on, off or auto.
+    /// Divergence against the Li–Yau bound: on, off or auto (on for d <= 64).
+    #[cfg_attr(feature = "clap", arg(long, default_value = "auto"))]
     pub divergence: String,
 }
 
@@ -80,7 +87,7 @@ impl PathsJob {
             distance_scale: source.normalisation.scale,
         };
         config.validate(&source.sde)?;
-        let prior = source.prior(&self.prior, device)?;
+        let prior = source.prior(&self.sampler.prior, device)?;
         Ok(PreparedPaths {
             config,
             source,
@@ -128,18 +135,33 @@ impl PreparedPaths {
 
 /// `analyze tmin`: which score, samplers, early-stopping times and samples.
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct TminJob {
+    #[cfg_attr(feature = "clap", command(flatten))]
     pub score: ScoreOptions,
     /// The sampler options; `samplers` (comma-separated names) compares several samplers with
     /// the same options.
+    #[cfg_attr(feature = "clap", command(flatten))]
     pub sampler: SamplerOptions,
-    pub samplers: Option<String>,
-    pub prior: String,
-    /// The times t_min, comma-separated.
+    /// Early-stopping times (comma-separated).
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, default_value = "0.1,0.03,0.01,0.003,0.001")
+    )]
     pub t_mins: String,
+    /// Compare these samplers side by side (comma-separated, e.g. em,edm,dpm2m) instead of
+    /// --sampler alone; with --nfe each spends the same score evaluations per sample.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub samplers: Option<String>,
+    /// Samples per t_min.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 1000))]
     pub n: usize,
+    /// A sample is memorised when d1/d2 is below this.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 1.0 / 3.0))]
     pub threshold: f64,
-    /// Classifier folder for the quality of images (None: the shipped one, when present).
+    /// Classifier checkpoint (from `scorelab train-classifier`) for the quality of MNIST
+    /// samples [default: the reference classifier shipped in checkpoints/mnist-classifier].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub classifier: Option<std::path::PathBuf>,
 }
 
@@ -197,7 +219,7 @@ impl TminJob {
         if self.n == 0 {
             return Err(JobError::options("invalid parameter n: must be >= 1"));
         }
-        let prior = source.prior(&self.prior, device)?;
+        let prior = source.prior(&self.sampler.prior, device)?;
         let training = source.training_in_model_space(device);
         Ok(PreparedTmin {
             job: self,
@@ -257,17 +279,34 @@ impl PreparedTmin<'_> {
 
 /// `analyze rate`: the empirical heat-equation ODE on a drawn training set.
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct RateJob {
+    #[cfg_attr(feature = "clap", command(flatten))]
     pub data: DataOptions,
-    /// Diffusion c and final time T of the heat SDE.
+    /// Heat SDE diffusion c (σ² = c²τ).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = std::f64::consts::SQRT_2))]
     pub c: f64,
+    /// Final time T.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 1.0))]
     pub t_end: f64,
+    /// Number of paths.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 200))]
     pub n: usize,
+    /// RK4 steps on a log τ grid.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 200))]
     pub steps: usize,
+    /// Smallest τ.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 1e-6))]
     pub t_min: f64,
+    /// Recorded times (log-spaced).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 61))]
     pub records: usize,
-    /// "lo,hi": the τ window of the log-log fit.
+    /// τ window of the fit, "lo,hi" [default: from t-min up to σ(τ) = a tenth of the median
+    /// training-point spacing].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub fit_window: Option<String>,
+    /// Seed of the starting points (and default seed of the training set).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0))]
     pub seed: u64,
 }
 

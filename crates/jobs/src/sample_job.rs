@@ -34,8 +34,6 @@ pub struct SampleJob {
     pub score: ScoreOptions,
     /// The integrator, its grid, seed and the final denoising step.
     pub sampler: SamplerOptions,
-    /// nominal, moment or exact.
-    pub prior: String,
     /// Times τ at which the whole batch is recorded, comma-separated.
     pub record: Option<String>,
     /// Number of samples.
@@ -95,7 +93,7 @@ impl SampleJob {
     ) -> Result<PreparedSample<'_>> {
         let source = ScoreSource::open(&self.score, self.sampler.seed, device, warn)?;
         config.validate(&source.sde)?;
-        let prior = source.prior(&self.prior, device)?;
+        let prior = source.prior(&self.sampler.prior, device)?;
         Ok(PreparedSample {
             job: self,
             config,

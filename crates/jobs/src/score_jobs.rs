@@ -28,12 +28,21 @@ use crate::score_source::{ScoreOptions, ScoreSource, Warn, POINTS_FOR_SCORES};
 
 /// `analyze fisher`: a score against the exact score of the Gaussian mixture it was made for.
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct FisherJob {
+    #[cfg_attr(feature = "clap", command(flatten))]
     pub score: ScoreOptions,
-    /// Times t, comma-separated, in (0, T].
+    /// Times t (comma-separated).
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, default_value = "0.001,0.003,0.01,0.03,0.1,0.3,1")
+    )]
     pub times: String,
-    /// Points x₀ drawn from the mixture.
+    /// Monte Carlo points per time (fresh draws of the mixture).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 2000))]
     pub n: usize,
+    /// Seed of the draws.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0))]
     pub seed: u64,
 }
 

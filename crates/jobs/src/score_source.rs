@@ -19,29 +19,41 @@ use crate::options::{parse_perturbation, DataOptions, SdeOptions};
 /// is not given (small: the empirical score is then quick to evaluate and to memorise).
 pub const POINTS_FOR_SCORES: usize = 100;
 
-/// Which score: by name, or a checkpoint (which then fixes data and SDE).
+/// Which score: by name, or a checkpoint (which then fixes data and SDE). With the `clap`
+/// feature: the score, data and SDE flags of the command line.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct ScoreOptions {
-    /// empirical, exact or checkpoint; None: checkpoint when `checkpoint` is given, else
-    /// empirical.
+    /// Score: empirical (exact score of the smoothed training set), exact (analytic; gmm only)
+    /// or checkpoint (a trained network; see --checkpoint) [default: checkpoint when
+    /// --checkpoint is given, else empirical].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub score: Option<String>,
-    /// A checkpoint folder or a run folder (its newest valid checkpoint).
+    /// Checkpoint folder, or a run folder (its newest valid checkpoint); implies --score
+    /// checkpoint. The SDE and the training set come from the checkpoint; data and SDE flags
+    /// given with it are ignored, with a warning.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub checkpoint: Option<PathBuf>,
-    /// ema or raw weights of the checkpoint.
+    /// Which weights of the checkpoint: ema (the moving average) or raw (the last step's).
+    #[cfg_attr(feature = "clap", arg(long, default_value = "ema"))]
     pub weights: String,
-    /// With a run folder: its checkpoint at this step.
+    /// With a run folder as --checkpoint: its checkpoint at this step [default: the newest one
+    /// that is complete and undamaged, saying which newer ones were passed over].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub step: Option<u64>,
-    /// A constant vector e added to the score, comma-separated.
+    /// Add a constant vector e to the score (comma-separated, length d): a perturbed score.
+    #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true))]
     pub perturb: Option<String>,
+    #[cfg_attr(feature = "clap", command(flatten))]
     pub data: DataOptions,
+    #[cfg_attr(feature = "clap", command(flatten))]
     pub sde: SdeOptions,
     /// Empirical score: training points per chunk of the streaming softmax.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = DEFAULT_DATA_CHUNK))]
     pub data_chunk: usize,
     /// Empirical score: query rows per block.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = DEFAULT_QUERY_CHUNK))]
     pub query_chunk: usize,
-    /// Data and SDE options the user set, as the front end spells them; a checkpoint ignores
-    /// them, and says so.
-    pub overridden: Vec<String>,
 }
 
 impl Default for ScoreOptions {
@@ -56,7 +68,6 @@ impl Default for ScoreOptions {
             sde: SdeOptions::default(),
             data_chunk: DEFAULT_DATA_CHUNK,
             query_chunk: DEFAULT_QUERY_CHUNK,
-            overridden: Vec::new(),
         }
     }
 }
@@ -69,6 +80,37 @@ impl ScoreOptions {
             (None, Some(_)) => "checkpoint",
             (None, None) => "empirical",
         }
+    }
+
+    /// The data and SDE options set to values other than their defaults, as `⟨name⟩`s (a
+    /// checkpoint fixes them all, and says which it ignores).
+    pub fn overridden(&self) -> Vec<&'static str> {
+        let (d, e) = (&self.data, &self.sde.params);
+        let default = DataOptions::default();
+        let given = [
+            ("⟨dataset⟩", d.dataset != default.dataset),
+            ("⟨n-train⟩", d.n_train.is_some()),
+            ("⟨noise⟩", d.noise != default.noise),
+            ("⟨data-file⟩", d.data_file.is_some()),
+            ("⟨split⟩", d.split != default.split),
+            ("⟨part⟩", d.part.is_some()),
+            ("⟨data-seed⟩", d.data_seed.is_some()),
+            ("⟨sde⟩", self.sde.sde != SdeOptions::default().sde),
+            ("⟨sigma-min⟩", e.sigma_min.is_some()),
+            ("⟨sigma-max⟩", e.sigma_max.is_some()),
+            ("⟨beta-min⟩", e.beta_min.is_some()),
+            ("⟨beta-max⟩", e.beta_max.is_some()),
+            ("⟨theta⟩", e.theta.is_some()),
+            ("⟨sigma⟩", e.sigma.is_some()),
+            ("⟨mu⟩", e.mu.is_some()),
+            ("⟨c⟩", e.c.is_some()),
+            ("⟨t-end⟩", e.t_end.is_some()),
+        ];
+        given
+            .into_iter()
+            .filter(|(_, set)| *set)
+            .map(|(name, _)| name)
+            .collect()
     }
 }
 
@@ -124,10 +166,11 @@ fn checkpoint_source(options: &ScoreOptions, device: &Device, warn: Warn) -> Res
     };
     let dir = resolve_warning(path, options.step, warn)?;
     let (score, meta) = load_score_weights(&dir, file, device)?;
-    if !options.overridden.is_empty() {
+    let overridden = options.overridden();
+    if !overridden.is_empty() {
         warn(&format!(
             "{} ignored: the checkpoint fixes its data and SDE",
-            options.overridden.join(", ")
+            overridden.join(", ")
         ));
     }
     let horizon = 1.0 / (1.0 - meta.train.ema_decay);

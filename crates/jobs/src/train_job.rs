@@ -39,58 +39,144 @@ pub const POINTS_FOR_TRAINING: usize = 10_000;
 
 const MODEL_NAMES: [&str; 2] = ["mlp", "unet"];
 
-/// Everything a new run is made of, by name where the user names it.
+/// Everything a new run is made of, by name where the user names it (with the `clap`
+/// feature: the flags of `train`).
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct TrainOptions {
+    #[cfg_attr(feature = "clap", command(flatten))]
     pub data: DataOptions,
+    #[cfg_attr(feature = "clap", command(flatten))]
     pub sde: SdeOptions,
-    /// mlp or unet.
+    /// Network: mlp (point data) or unet (images).
+    #[cfg_attr(feature = "clap", arg(long, default_value = "mlp"))]
     pub model: String,
-    /// U-Net size: tiny, small or base.
+    /// U-Net size: tiny (CPU, minutes), small or base (GPU).
+    #[cfg_attr(feature = "clap", arg(long, default_value = "tiny"))]
     pub preset: String,
-    /// U-Net channels of the first level (None: the preset's).
+    /// U-Net: channels of the first level [default: the preset's, 16 / 32 / 64].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub channels: Option<usize>,
+    /// MLP: width of the hidden layers.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 256))]
     pub width: usize,
+    /// MLP: number of hidden layers.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 3))]
     pub depth: usize,
+    /// Size of the sinusoidal time embedding (even).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 32))]
     pub embedding: usize,
+    /// MLP: residual connections between hidden layers.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub residual: bool,
-    /// eps, score, x0 or edm.
+    /// What the network outputs: eps (the noise, s = −net/σ), score (s = net), x0 (the clean
+    /// point) or edm (Karras et al.'s preconditioned denoiser, σ_data from --sigma-data). eps
+    /// copes with the 1/σ growth of the score near t = 0 far better than score.
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, visible_alias = "param", default_value = "eps")
+    )]
     pub parameterisation: String,
+    /// σ_data of --param edm and --weighting edm [default: the root mean square of the
+    /// normalised training coordinates].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub sigma_data: Option<f64>,
-    /// dsm, ssm or hyvarinen.
+    /// Objective: dsm, ssm (sliced) or hyvarinen (exact divergence).
+    #[cfg_attr(feature = "clap", arg(long, default_value = "dsm"))]
     pub loss: String,
-    /// sigma2, likelihood, none or edm.
+    /// Time weighting λ(t): sigma2, likelihood (g²), none, or edm (Karras et al.'s
+    /// (σ̃² + σ_data²)/(σ̃ σ_data)² on the denoiser error).
+    #[cfg_attr(feature = "clap", arg(long, default_value = "sigma2"))]
     pub weighting: String,
-    /// uniform or log-normal.
+    /// Training times: uniform in [t-eps, T], or log-normal (ln σ̃ ~ N(--p-mean, --p-std²) as in
+    /// EDM, mapped to t and clamped to [t-eps, T]).
+    #[cfg_attr(feature = "clap", arg(long, default_value = "uniform"))]
     pub t_sampling: String,
+    /// log-normal: mean of ln σ̃ [default: −1.2].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub p_mean: Option<f64>,
+    /// log-normal: standard deviation of ln σ̃ [default: 1.2].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub p_std: Option<f64>,
+    /// Lower end of the training times [default: 1e-5 for vp, subvp, cvp; 1e-3 otherwise].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub t_eps: Option<f64>,
+    /// ssm: projections per point.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 1))]
     pub projections: usize,
-    /// gaussian or rademacher.
+    /// ssm: projection distribution, gaussian or rademacher.
+    #[cfg_attr(feature = "clap", arg(long, default_value = "gaussian"))]
     pub projection: String,
-    /// none, full, negative or li-yau.
+    /// Divergence penalty added to the loss: none, full, negative or li-yau.
+    #[cfg_attr(feature = "clap", arg(long, default_value = "none"))]
     pub penalty: String,
+    /// Weight γ of the divergence penalty.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0.0))]
     pub gamma: f64,
-    /// 0: exact divergence; m: Hutchinson with m probes (None: exact up to 64 dimensions).
+    /// Divergence for the penalty: 0 = exact trace (d JVPs per point), m = Hutchinson estimate
+    /// with m Rademacher probes [default: 0 for d ≤ 64, 1 above].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub div_probes: Option<usize>,
+    /// Optimisation steps (with --resume: the new total).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 10_000))]
     pub steps: u64,
+    /// Points per batch.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 1024))]
     pub batch_size: usize,
+    /// Adam learning rate.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 1e-3))]
     pub lr: f64,
+    /// Steps of linear learning-rate warm-up.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0))]
     pub warmup: u64,
+    /// Clip the gradient to this global L2 norm [default: no clipping].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub grad_clip: Option<f64>,
+    /// Decay of the exponential moving average of the weights (sampling uses the average).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0.999))]
     pub ema_decay: f64,
+    /// Seed of the initialisation and every batch (and of the data, unless --data-seed).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0))]
     pub seed: u64,
+    /// Write a checkpoint every this many steps (0: only at the end).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 1000))]
     pub checkpoint_every: u64,
+    /// Keep this many most recent checkpoints.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 3))]
     pub keep: usize,
+    /// Append to log.csv every this many steps.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 10))]
     pub log_every: u64,
+    #[cfg_attr(feature = "clap", command(flatten))]
     pub evaluation: EvaluationOptions,
 }
 
 /// The during-training evaluation: every `every` steps (0: never), `samples` samples.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct EvaluationOptions {
+    /// Every this many steps, sample --eval-samples points with the EMA weights and append the
+    /// memorised fraction, d1 and (2-D) sliced W2 to fresh data to eval.csv (0: never).
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            id = "eval_every",
+            long = "eval-every",
+            value_name = "EVAL_EVERY",
+            default_value_t = 0
+        )
+    )]
     pub every: u64,
+    /// Samples per evaluation (see --eval-every).
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            id = "eval_samples",
+            long = "eval-samples",
+            value_name = "EVAL_SAMPLES",
+            default_value_t = 500
+        )
+    )]
     pub samples: usize,
 }
 

@@ -46,7 +46,6 @@ fn the_memorisation_job_finds_the_training_set_of_a_samples_file() {
             seed: 2,
             ..SamplerOptions::default()
         },
-        prior: "nominal".into(),
         record: None,
         n: 30,
         keep_finite: false,

@@ -38,7 +38,6 @@ fn job(score: ScoreOptions, n: usize) -> SampleJob {
             denoise: true,
             ..SamplerOptions::default()
         },
-        prior: "nominal".into(),
         record: Some("0.5,0.1".into()),
         n,
         keep_finite: false,

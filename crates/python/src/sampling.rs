@@ -130,6 +130,7 @@ pub fn sample<'py>(
         churn_noise,
         snr,
         corrector_steps,
+        prior: prior.into(),
         seed,
         denoise,
     };
@@ -151,7 +152,7 @@ pub fn sample<'py>(
     };
     let resolved = resolve(score, &context)?;
     config.validate(resolved.sde()).py()?;
-    let start = self::prior(prior, &resolved)?;
+    let start = self::prior(&options.prior, &resolved)?;
     let guarded = Guarded::new(resolved.score(), failure.clone());
     // SAFETY: the run touches Python only through `Python::attach` (Guarded, CallableScore).
     let run = unsafe {

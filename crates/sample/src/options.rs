@@ -17,28 +17,78 @@ pub const DEFAULT_GRID: &str = "quadratic";
 pub const DEFAULT_SNR: f64 = 0.16;
 
 /// Every sampler option; `None` means "not given" (the sampler's default applies, and an
-/// option of another sampler is refused).
+/// option of another sampler is refused). With the `clap` feature they are the integrator
+/// flags of the command line.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct SamplerOptions {
+    /// Integrator: em, pc, ode-euler, ode-heun, ode-rk4, ode-rk45 (adaptive), exp or ddim (DDIM
+    /// family, --eta), edm (Karras et al.'s Heun sampler on the ρ-schedule) or dpm2m
+    /// (DPM-Solver++(2M)).
+    #[cfg_attr(feature = "clap", arg(long, default_value = "em"))]
     pub sampler: String,
+    /// Number of integration steps.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = DEFAULT_STEPS))]
     pub steps: usize,
-    /// Instead of `steps`: the number of score evaluations per sample to spend.
+    /// Instead of --steps: spend at most this many score (network) evaluations per sample,
+    /// with as many steps as fit (not for ode-rk45).
+    #[cfg_attr(feature = "clap", arg(long, conflicts_with = "steps"))]
     pub nfe: Option<usize>,
+    /// Early-stopping time: integrate from T down to t-min > 0.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = DEFAULT_T_MIN))]
     pub t_min: f64,
+    /// τ grid: uniform, quadratic (finer near t-min) or log.
+    #[cfg_attr(feature = "clap", arg(long, default_value = DEFAULT_GRID))]
     pub grid: String,
+    /// Viscosity ε of em, pc and ode-* (0: probability-flow ODE, 1: reverse SDE) [default: 0
+    /// for ode-*, 1 otherwise]. Not for exp, which takes --eta.
+    #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true))]
     pub eps: Option<f64>,
+    /// exp only: DDIM's η in [0, 1]; each step adds the fraction η² of the Gaussian posterior's
+    /// variance (1: the posterior, 0: deterministic DDIM), which approximates viscosity η²
+    /// [default: 1].
+    #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true))]
     pub eta: Option<f64>,
+    /// ode-rk45: relative tolerance of the local error [default: 1e-5]; --steps sets the
+    /// first step, (T − t-min)/steps.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub rtol: Option<f64>,
+    /// ode-rk45: absolute tolerance of the local error [default: 1e-5].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub atol: Option<f64>,
+    /// edm: exponent ρ of the σ-schedule σ_i = (σ_max^{1/ρ} + i/N (σ_min^{1/ρ} − σ_max^{1/ρ}))^ρ
+    /// [default: 7].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub rho: Option<f64>,
+    /// edm: S_churn, the total stochastic churn (0: deterministic) [default: 0].
+    #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true))]
     pub churn: Option<f64>,
+    /// edm: churn only where σ̃ = σ/α ≥ this (S_tmin) [default: 0].
+    #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true))]
     pub churn_sigma_min: Option<f64>,
+    /// edm: churn only where σ̃ ≤ this (S_tmax) [default: no limit].
+    #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true))]
     pub churn_sigma_max: Option<f64>,
+    /// edm: scale of the churn noise (S_noise) [default: 1].
+    #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true))]
     pub churn_noise: Option<f64>,
+    /// Predictor–corrector: target signal-to-noise ratio of the Langevin steps.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = DEFAULT_SNR))]
     pub snr: f64,
+    /// Predictor–corrector: Langevin steps per predictor step.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 1))]
     pub corrector_steps: usize,
+    /// Law of the starting points X_T: nominal (the SDE's prior), moment (the Gaussian with
+    /// p_T's mean and covariance, from the training set) or exact (p_T itself, x_T = α y_i + c
+    /// + σ z; empirical score only). nominal is far from p_T for heat, ve, cou and cvp.
+    #[cfg_attr(feature = "clap", arg(long, default_value = "nominal"))]
+    pub prior: String,
+    /// Seed of the prior draw and the sampler noise.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0))]
     pub seed: u64,
-    /// One Tweedie denoising step at t_min (it counts towards `nfe`).
+    /// One Tweedie denoising step at t_min (it counts towards `nfe`); a flag of its own where
+    /// a command offers it.
+    #[cfg_attr(feature = "clap", arg(skip))]
     pub denoise: bool,
 }
 
@@ -61,6 +111,7 @@ impl Default for SamplerOptions {
             churn_noise: None,
             snr: DEFAULT_SNR,
             corrector_steps: 1,
+            prior: "nominal".into(),
             seed: 0,
             denoise: false,
         }

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use scorelab_core::datasets::{load_mnist, MnistSplit};
 use scorelab_core::device::{tensor_from_rows, to_vec};
-use scorelab_core::empirical::empirical_score_f64;
+use scorelab_core::empirical::{empirical_score_f64, DEFAULT_DATA_CHUNK, DEFAULT_QUERY_CHUNK};
 use scorelab_core::{DatasetSpec, EmpiricalScore, ScoreFn, Sde, Times};
 use scorelab_sample::{sample, SamplerConfig, SamplerKind, TauGrid};
 use scorelab_train::adam::AdamConfig;
@@ -313,23 +313,50 @@ fn matmul_peak(args: &BenchOptions, on: &BenchDevices) -> Result<Value> {
     ))
 }
 
-/// The sizes of the workloads.
+/// The sizes of the workloads (with the `clap` feature: the flags of `bench`).
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct BenchOptions {
-    /// W2: number of samples and Euler–Maruyama steps.
+    /// W2: number of samples.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 10_000))]
     pub samples: usize,
+    /// W2: Euler–Maruyama steps.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 1000))]
     pub sample_steps: usize,
-    /// W1/W4: timed training steps per repetition.
+    /// W1/W4: timed training steps per repetition (the peer times 2,000 for W1, 500 for W4).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 500))]
     pub train_steps: u64,
     /// W5: timed U-Net training steps per repetition.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 50))]
     pub unet_steps: u64,
     /// Timed repetitions (after a warm-up); the median is reported.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 3))]
     pub reps: usize,
     /// Folder with the four MNIST .gz files.
+    #[cfg_attr(feature = "clap", arg(long, default_value = "datasets/mnist"))]
     pub mnist_dir: PathBuf,
-    /// W3: training points per chunk of the streaming softmax, and query rows per block.
+    /// Training points per chunk of the streaming softmax.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = DEFAULT_DATA_CHUNK))]
     pub data_chunk: usize,
+    /// Query rows per block.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = DEFAULT_QUERY_CHUNK))]
     pub query_chunk: usize,
+}
+
+impl Default for BenchOptions {
+    /// The sizes of DESIGN §8 (W1/W4 time 500 steps, W5 50).
+    fn default() -> Self {
+        BenchOptions {
+            samples: 10_000,
+            sample_steps: 1000,
+            train_steps: 500,
+            unet_steps: 50,
+            reps: 3,
+            mnist_dir: PathBuf::from("datasets/mnist"),
+            data_chunk: DEFAULT_DATA_CHUNK,
+            query_chunk: DEFAULT_QUERY_CHUNK,
+        }
+    }
 }
 
 /// The device of the sampling and matrix workloads, with the backend's name.

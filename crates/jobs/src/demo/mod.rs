@@ -29,15 +29,30 @@ mod report;
 
 use report::{headline, path_summary, report_markdown};
 
-/// What the user chooses of a demo.
+/// What the user chooses of a demo (with the `clap` feature: the flags of `demo`).
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct DemoOptions {
-    /// full or quick.
+    /// full (500 training points, 16,000 steps; a minute or two on a CPU) or quick (a small
+    /// run that checks the whole pipeline in seconds).
+    #[cfg_attr(feature = "clap", arg(long, default_value = "full"))]
     pub size: String,
     /// Seed of the training set, the network and the sampler noise.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0))]
     pub seed: u64,
     /// A sample is memorised when d1/d2 is below this.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 1.0 / 3.0))]
     pub threshold: f64,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            size: "full".into(),
+            seed: 0,
+            threshold: 1.0 / 3.0,
+        }
+    }
 }
 
 /// The sizes of one demo run.
@@ -135,7 +150,6 @@ fn sample_job(plan: &Plan, seed: u64, score: ScoreOptions, device_name: &str) ->
             denoise: true,
             ..SamplerOptions::default()
         },
-        prior: "nominal".into(),
         record: None,
         n: plan.samples,
         keep_finite: false,
