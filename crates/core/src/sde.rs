@@ -82,7 +82,7 @@ impl MarkovKernel {
 /// Optional parameters from the command line or a file; missing ones take the defaults of
 /// DESIGN §2. With the `clap` feature they are the SDE flags of the command line.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[cfg_attr(feature = "clap", derive(clap::Args), group(skip))]
 pub struct SdeParams {
     /// ve: smallest noise level [default: 0.01].
     #[cfg_attr(feature = "clap", arg(long))]

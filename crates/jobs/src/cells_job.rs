@@ -20,7 +20,7 @@ const SHOWN_PATHS: usize = 12;
 /// Which score, which sampler, how many paths and recorded times (with the `clap` feature:
 /// the flags of `analyze cells`).
 #[derive(Clone, Debug)]
-#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[cfg_attr(feature = "clap", derive(clap::Args), group(skip))]
 pub struct CellsJob {
     #[cfg_attr(feature = "clap", command(flatten))]
     pub score: ScoreOptions,

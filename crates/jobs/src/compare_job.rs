@@ -21,7 +21,7 @@ use crate::score_source::Warn;
 /// Two sample files (.npy or CSV) and the seed of the half split (with the `clap` feature:
 /// the flags of `analyze compare`).
 #[derive(Clone, Debug)]
-#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[cfg_attr(feature = "clap", derive(clap::Args), group(skip))]
 pub struct CompareJob {
     /// Samples to judge (.npy of any shape [n, ...], or CSV).
     #[cfg_attr(feature = "clap", arg(long))]

@@ -21,7 +21,7 @@ use crate::train_job::POINTS_FOR_TRAINING;
 /// Which data, which SDE, at which times, how many points (with the `clap` feature: the
 /// flags of `forward`).
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[cfg_attr(feature = "clap", derive(clap::Args), group(skip))]
 pub struct ForwardJob {
     #[cfg_attr(feature = "clap", command(flatten))]
     pub data: DataOptions,

@@ -26,7 +26,7 @@ use crate::score_source::ScoreSource;
 /// What to evaluate and how, by name where the user names it (with the `clap` feature: the
 /// flags of `analyze likelihood` after the score's).
 #[derive(Clone, Debug)]
-#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[cfg_attr(feature = "clap", derive(clap::Args), group(skip))]
 pub struct LikelihoodJob {
     /// Points to evaluate (.npy or CSV) [default: the training set and a fresh draw of the same
     /// size, whose difference is the train–test gap].

@@ -45,7 +45,7 @@ pub const TABLE_COLUMNS: [&str; 15] = [
 /// What to measure: a samples file against a training set (with the `clap` feature: the
 /// flags of `analyze memorization`).
 #[derive(Clone, Debug)]
-#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[cfg_attr(feature = "clap", derive(clap::Args), group(skip))]
 pub struct MemorizationJob {
     /// Samples as .npy (rows of length d, or images [n, 1, 28, 28]) or CSV (x0,x1,... header).
     #[cfg_attr(feature = "clap", arg(long))]

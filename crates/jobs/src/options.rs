@@ -15,7 +15,7 @@ pub const SIGMA_MAX_POINTS: usize = 2000;
 /// Which data, as every job that needs a training set names it (with the `clap` feature:
 /// the data flags of the command line).
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[cfg_attr(feature = "clap", derive(clap::Args), group(skip))]
 pub struct DataOptions {
     /// Dataset: swissroll, lemniscate, circle, diracs, gmm, mnist or csv.
     #[cfg_attr(feature = "clap", arg(long, default_value = "swissroll"))]
@@ -114,7 +114,7 @@ impl DataOptions {
 
 /// The forward SDE by name with its parameters (None: the documented default).
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[cfg_attr(feature = "clap", derive(clap::Args), group(skip))]
 pub struct SdeOptions {
     /// Forward SDE: ve, vp, subvp, ou, cou, cvp or heat.
     #[cfg_attr(feature = "clap", arg(long, default_value = "vp"))]

@@ -36,7 +36,7 @@ fn divergence_choice(text: &str, dim: usize) -> Result<bool> {
 
 /// `analyze paths`: which score, sampler and paths.
 #[derive(Clone, Debug)]
-#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[cfg_attr(feature = "clap", derive(clap::Args), group(skip))]
 pub struct PathsJob {
     #[cfg_attr(feature = "clap", command(flatten))]
     pub score: ScoreOptions,
@@ -135,7 +135,7 @@ impl PreparedPaths {
 
 /// `analyze tmin`: which score, samplers, early-stopping times and samples.
 #[derive(Clone, Debug)]
-#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[cfg_attr(feature = "clap", derive(clap::Args), group(skip))]
 pub struct TminJob {
     #[cfg_attr(feature = "clap", command(flatten))]
     pub score: ScoreOptions,
@@ -279,7 +279,7 @@ impl PreparedTmin<'_> {
 
 /// `analyze rate`: the empirical heat-equation ODE on a drawn training set.
 #[derive(Clone, Debug)]
-#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[cfg_attr(feature = "clap", derive(clap::Args), group(skip))]
 pub struct RateJob {
     #[cfg_attr(feature = "clap", command(flatten))]
     pub data: DataOptions,

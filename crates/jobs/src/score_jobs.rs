@@ -28,7 +28,7 @@ use crate::score_source::{ScoreOptions, ScoreSource, Warn, POINTS_FOR_SCORES};
 
 /// `analyze fisher`: a score against the exact score of the Gaussian mixture it was made for.
 #[derive(Clone, Debug)]
-#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[cfg_attr(feature = "clap", derive(clap::Args), group(skip))]
 pub struct FisherJob {
     #[cfg_attr(feature = "clap", command(flatten))]
     pub score: ScoreOptions,

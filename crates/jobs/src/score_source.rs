@@ -22,7 +22,7 @@ pub const POINTS_FOR_SCORES: usize = 100;
 /// Which score: by name, or a checkpoint (which then fixes data and SDE). With the `clap`
 /// feature: the score, data and SDE flags of the command line.
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[cfg_attr(feature = "clap", derive(clap::Args), group(skip))]
 pub struct ScoreOptions {
     /// Score: empirical (exact score of the smoothed training set), exact (analytic; gmm only)
     /// or checkpoint (a trained network; see --checkpoint) [default: checkpoint when

@@ -42,7 +42,7 @@ const MODEL_NAMES: [&str; 2] = ["mlp", "unet"];
 /// Everything a new run is made of, by name where the user names it (with the `clap`
 /// feature: the flags of `train`).
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[cfg_attr(feature = "clap", derive(clap::Args), group(skip))]
 pub struct TrainOptions {
     #[cfg_attr(feature = "clap", command(flatten))]
     pub data: DataOptions,
@@ -153,7 +153,7 @@ pub struct TrainOptions {
 
 /// The during-training evaluation: every `every` steps (0: never), `samples` samples.
 #[derive(Clone, Copy, Debug, PartialEq)]
-#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[cfg_attr(feature = "clap", derive(clap::Args), group(skip))]
 pub struct EvaluationOptions {
     /// Every this many steps, sample --eval-samples points with the EMA weights and append the
     /// memorised fraction, d1 and (2-D) sliced W2 to fresh data to eval.csv (0: never).

@@ -20,7 +20,7 @@ pub const DEFAULT_SNR: f64 = 0.16;
 /// option of another sampler is refused). With the `clap` feature they are the integrator
 /// flags of the command line.
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[cfg_attr(feature = "clap", derive(clap::Args), group(skip))]
 pub struct SamplerOptions {
     /// Integrator: em, pc, ode-euler, ode-heun, ode-rk4, ode-rk45 (adaptive), exp or ddim (DDIM
     /// family, --eta), edm (Karras et al.'s Heun sampler on the ρ-schedule) or dpm2m

@@ -315,7 +315,7 @@ fn matmul_peak(args: &BenchOptions, on: &BenchDevices) -> Result<Value> {
 
 /// The sizes of the workloads (with the `clap` feature: the flags of `bench`).
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[cfg_attr(feature = "clap", derive(clap::Args), group(skip))]
 pub struct BenchOptions {
     /// W2: number of samples.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 10_000))]

@@ -31,7 +31,7 @@ use report::{headline, path_summary, report_markdown};
 
 /// What the user chooses of a demo (with the `clap` feature: the flags of `demo`).
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[cfg_attr(feature = "clap", derive(clap::Args), group(skip))]
 pub struct DemoOptions {
     /// full (500 training points, 16,000 steps; a minute or two on a CPU) or quick (a small
     /// run that checks the whole pipeline in seconds).
