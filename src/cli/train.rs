@@ -9,8 +9,9 @@ use scorelab_train::classifier::ClassifierConfig;
 
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    /// Workload: w1, w2, w3, w4, w5 (the tiny MNIST U-Net's training), all, or matmul (the
-    /// backend's matrix-product throughput at the peer's shapes).
+    /// Workload: w1, w2, w3, w4, w5 (the tiny MNIST U-Net's training), all, matmul (the
+    /// backend's matrix-product throughput at the peer's shapes) or conv (its 3×3 convolution
+    /// throughput, forward and input gradient, at the U-Net's shapes).
     pub workload: String,
     #[command(flatten)]
     pub options: BenchOptions,

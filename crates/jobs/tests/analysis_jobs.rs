@@ -206,5 +206,6 @@ fn forward_and_bench_options_are_checked_before_any_work() {
     assert_eq!(Workload::parse_list("ALL").unwrap().len(), 5);
     assert!(Workload::parse_list("w4").unwrap()[0].trains());
     assert!(!Workload::parse_list("matmul").unwrap()[0].trains());
+    assert!(!Workload::parse_list("conv").unwrap()[0].trains());
     assert!(options_error(Workload::parse_list("w6")).contains("unknown workload"));
 }

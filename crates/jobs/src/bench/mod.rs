@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use burn::module::Module;
 
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::path::PathBuf;
 
@@ -28,7 +28,10 @@ use scorelab_train::training_set::shipped_path;
 use crate::error::{JobError, Result};
 use crate::train_job::replica_devices;
 
+mod kernels;
 mod trainers;
+
+use kernels::{conv_throughput, matmul_peak};
 
 use trainers::{w1_trainer, w5_trainer, W1_BATCH, W5_BATCH, W5_WARMUP_STEPS};
 
@@ -266,53 +269,6 @@ fn w2(args: &BenchOptions, on: &BenchDevices) -> Result<Value> {
     ))
 }
 
-/// The shapes (m×k×n) of the peer's `matmul_peak.py`: a large square product and the W1
-/// network's layer shapes at the training batch and at the W2 sample count.
-const MATMUL_SHAPES: [(usize, usize, usize); 3] =
-    [(4096, 4096, 4096), (1024, 256, 256), (10000, 256, 256)];
-
-/// The backend's float32 matrix-product throughput at the peer's shapes: the median over
-/// `reps` products (20 times more for the small shapes) after 3 warm-up products.
-fn matmul_peak(args: &BenchOptions, on: &BenchDevices) -> Result<Value> {
-    let device = on.device;
-    let mut results = Vec::new();
-    for (m, k, n) in MATMUL_SHAPES {
-        let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let mut draw = |rows: usize, cols: usize| {
-            let values: Vec<f32> = (0..rows * cols)
-                .map(|_| rng.sample(rand_distr::StandardNormal))
-                .collect();
-            tensor_from_rows(&values, rows, cols, device)
-        };
-        let (a, b) = (draw(m, k), draw(k, n));
-        let flops = 2.0 * (m * k * n) as f64;
-        let reps = if flops > 1e10 {
-            args.reps
-        } else {
-            20 * args.reps
-        };
-        let mut times = Vec::new();
-        for rep in 0..reps + 3 {
-            let started = Instant::now();
-            let c = a.clone().matmul(b.clone());
-            // reading one value waits for the product on asynchronous backends
-            let _ = to_vec(c.slice([0..1, 0..1]));
-            if rep >= 3 {
-                times.push(started.elapsed().as_secs_f64());
-            }
-        }
-        let (median, _) = median_and_min(&mut times);
-        results.push(json!({
-            "shape": format!("{m}x{k}x{n}"), "seconds": median, "gflops": flops / median / 1e9,
-        }));
-    }
-    Ok(record(
-        "matmul",
-        json!({ "bench": "matmul_peak", "dtype": "float32", "results": results }),
-        on.backend,
-    ))
-}
-
 /// The sizes of the workloads (with the `clap` feature: the flags of `bench`).
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "clap", derive(clap::Args), group(skip))]
@@ -382,6 +338,7 @@ pub enum Workload {
     W4,
     W5,
     Matmul,
+    Conv,
 }
 
 impl Workload {
@@ -396,9 +353,10 @@ impl Workload {
             "w5" => vec![W5],
             "all" => vec![W1, W2, W3, W4, W5],
             "matmul" => vec![Matmul],
+            "conv" => vec![Conv],
             other => {
                 return Err(JobError::options(format!(
-                    "unknown workload '{other}' (available: w1, w2, w3, w4, w5, all, matmul)"
+                    "unknown workload '{other}' (available: w1, w2, w3, w4, w5, all, matmul, conv)"
                 )))
             }
         })
@@ -425,6 +383,7 @@ impl BenchOptions {
             Workload::W2 => w2(self, on),
             Workload::W3 => w3(self, on),
             Workload::Matmul => matmul_peak(self, on),
+            Workload::Conv => conv_throughput(self, on),
             training => Err(JobError::options(format!(
                 "{training:?} trains: run it on training devices"
             ))),
