@@ -107,6 +107,9 @@ for rep in $(seq 1 "$REPS"); do
     peer_local unet_train --steps "$W5_STEPS"
     ours w5 --unet-steps "$W5_STEPS" --reps 1
 done
+# W5's kernels: the U-Net's 3x3 convolutions, forward and input gradient
+peer_local conv_kernels --reps "$REPS"
+ours conv --reps "$REPS"
 fi
 
 "$PY" - "$OUT" "$REPORT" "$THREADS" "$REPS" "$QUICK" <<'PYTHON'
@@ -148,6 +151,18 @@ for name, bench, field, peer_field, higher, target in rows:
     table.append(f"| {name} | {metric} | {cell(a)} | {cell(b)} | {ratio:.2f} | {sign} {target} | {'yes' if met else 'no'} |")
 w3 = values(ours, "empirical_score", "gflops")
 w3_peer = values(peer, "empirical_score", "torch_gflops")
+conv_rows = []
+conv_ours = next((r for r in ours if r.get("bench") == "conv_kernels"), None)
+conv_peer = next((r for r in peer if r.get("bench") == "conv_kernels"), None)
+if conv_ours and conv_peer:
+    conv_rows = ["", "W5's kernels (`scorelab bench conv` against `scripts/peer/conv_kernels.py`, GFLOP/s, median of",
+                 f"{20 * reps} calls): the tiny U-Net's 3×3 convolutions at batch 64.", "",
+                 "| shape | scorelab forward | torch forward | ratio | scorelab input gradient | torch input gradient | ratio |",
+                 "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for a, b in zip(conv_ours["results"], conv_peer["results"]):
+        fa, fb = a["forward_gflops"], b["forward_gflops"]
+        ga, gb = a["input_gradient_gflops"], b["input_gradient_gflops"]
+        conv_rows.append(f"| {a['shape']} | {fa:.1f} | {fb:.1f} | {fa / fb:.2f} | {ga:.1f} | {gb:.1f} | {ga / gb:.2f} |")
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown CPU")
 mem = next((int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0) / 2**20
 rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
@@ -168,6 +183,7 @@ Software: {rustc}, scorelab flex backend (burn 0.22.1, f32); peer Python {platfo
 W3 throughput: scorelab {statistics.median(w3):.0f} GFLOP/s, peer {statistics.median(w3_peer):.0f} GFLOP/s;
 the machine's float32 GEMM peak measured by the peer (the faster of torch and numpy at 4096³) is {peak_gflops:.0f} GFLOP/s,
 so scorelab reaches {100 * statistics.median(w3) / peak_gflops:.0f}% of it (target ≥ 80%).
+{chr(10).join(conv_rows)}
 """
 marker = "<!-- analysis -->"
 tail = ""
