@@ -6,7 +6,8 @@
 //! - [`network`]: the `ScoreNetwork` trait, the output parameterisations (score, eps, EDM's
 //!   c_skip/c_out/c_in/c_noise of Karras et al. 2022, Table 1) and the score's JVPs;
 //! - [`mlp`], [`unet`]: the two networks, each with hand-written tangent propagation (autodiff
-//!   is first order only); [`activation`]: SiLU and its slope;
+//!   is first order only); [`activation`]: SiLU and its slope; [`host_conv`]: the U-Net's 3×3
+//!   convolutions on the CPU (im2col per image + one GEMM, with their backward pass);
 //! - [`loss`]: dsm, ssm, Hyvärinen, the divergence penalties, weightings λ(t) and training-time
 //!   laws (DESIGN §5; Claustre Thms 4.1–4.6; EDM's eq. 8 weighting and log-normal σ);
 //! - [`adam`]: Adam with warm-up, clipping and the EMA; [`trainer`]: steps, runs, resumption;
@@ -26,6 +27,7 @@ pub mod checkpoint;
 pub mod classifier;
 pub mod config;
 pub mod error;
+pub mod host_conv;
 pub mod inspect;
 pub mod integrity;
 pub mod loss;

@@ -1,0 +1,466 @@
+//! The U-Net's 3×3, stride-1, padding-1 convolutions on the CPU: per image, the 9·C shifted
+//! copies of the input (im2col) in a buffer that each thread reuses, and one GEMM
+//! y_n = W · col(x_n) + b written straight into the NCHW output. Its gradients reuse the same
+//! two pieces: ∂L/∂x is the same convolution of ∂L/∂y with the kernel flipped and its channel
+//! axes swapped, ∂L/∂W = Σ_n ∂L/∂y_n · col(x_n)ᵀ and ∂L/∂b = Σ_n Σ_pixels ∂L/∂y_n.
+//!
+//! burn-flex's own `conv2d` computes the same products with layout copies and fresh buffers
+//! around them and reaches 15–40% of the GEMM peak at these shapes (docs/performance.md); on
+//! `Device::flex()`, with or without autodiff, [`conv3x3`] runs these kernels instead, with a
+//! hand-written backward pass registered in burn's autodiff graph. Other devices use burn's
+//! `conv2d`.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::NodeId;
+use burn::backend::{Autodiff, Flex};
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Tensor, TensorData};
+use rayon::prelude::*;
+
+/// The flex backend's float tensor.
+type FlexTensor = <Flex as burn::backend::BackendTypes>::FloatTensorPrimitive;
+
+/// Shape of a convolution: batch, input and output channels, image height and width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvShape {
+    pub batch: usize,
+    pub inputs: usize,
+    pub outputs: usize,
+    pub height: usize,
+    pub width: usize,
+}
+
+impl ConvShape {
+    fn pixels(&self) -> usize {
+        self.height * self.width
+    }
+}
+
+/// col[(c·9 + 3·ky + kx)·HW + y·W + x] = img[c, y + ky − 1, x + kx − 1] (zero outside).
+fn im2col(img: &[f32], channels: usize, height: usize, width: usize, col: &mut [f32]) {
+    let hw = height * width;
+    for c in 0..channels {
+        let plane = &img[c * hw..(c + 1) * hw];
+        for ky in 0..3 {
+            for kx in 0..3 {
+                let rows = &mut col[(c * 9 + ky * 3 + kx) * hw..][..hw];
+                for y in 0..height {
+                    let dst = &mut rows[y * width..(y + 1) * width];
+                    let Some(sy) = (y + ky).checked_sub(1).filter(|&sy| sy < height) else {
+                        dst.fill(0.0);
+                        continue;
+                    };
+                    let src = &plane[sy * width..(sy + 1) * width];
+                    match kx {
+                        0 => {
+                            dst[0] = 0.0;
+                            dst[1..].copy_from_slice(&src[..width - 1]);
+                        }
+                        1 => dst.copy_from_slice(src),
+                        _ => {
+                            dst[..width - 1].copy_from_slice(&src[1..]);
+                            dst[width - 1] = 0.0;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// dst (m×n, row-major) = [dst +] lhs · rhs with lhs (m×k) and rhs (k×n) given by their row
+/// and column strides.
+#[allow(clippy::too_many_arguments)]
+fn gemm_into(
+    dst: &mut [f32],
+    accumulate: bool,
+    (m, n, k): (usize, usize, usize),
+    lhs: &[f32],
+    (lhs_rs, lhs_cs): (usize, usize),
+    rhs: &[f32],
+    (rhs_rs, rhs_cs): (usize, usize),
+) {
+    debug_assert!(dst.len() >= m * n);
+    // SAFETY: the slices hold every element the strides address (m·n, m·k and k·n values).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.as_ptr(),
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs.as_ptr(),
+            rhs_cs as isize,
+            rhs_rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// y = conv(x, W) + b for x [B, C, H, W], W [O, C, 3, 3], b [O] (or none), in parallel over
+/// images.
+pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, shape: ConvShape) -> Vec<f32> {
+    let ConvShape {
+        inputs, outputs, ..
+    } = shape;
+    let hw = shape.pixels();
+    let mut y = vec![0.0f32; shape.batch * outputs * hw];
+    y.par_chunks_mut(outputs * hw).enumerate().for_each_init(
+        || vec![0.0f32; 9 * inputs * hw],
+        |col, (n, out)| {
+            im2col(
+                &x[n * inputs * hw..][..inputs * hw],
+                inputs,
+                shape.height,
+                shape.width,
+                col,
+            );
+            if let Some(bias) = bias {
+                for (row, &b) in out.chunks_exact_mut(hw).zip(bias) {
+                    row.fill(b);
+                }
+            }
+            gemm_into(
+                out,
+                bias.is_some(),
+                (outputs, hw, 9 * inputs),
+                weight,
+                (9 * inputs, 1),
+                col,
+                (hw, 1),
+            );
+        },
+    );
+    y
+}
+
+/// ∂L/∂x: the convolution of ∂L/∂y with W'[c, o, ky, kx] = W[o, c, 2 − ky, 2 − kx].
+pub fn input_gradient(dy: &[f32], weight: &[f32], shape: ConvShape) -> Vec<f32> {
+    let ConvShape {
+        inputs, outputs, ..
+    } = shape;
+    let mut flipped = vec![0.0f32; weight.len()];
+    for o in 0..outputs {
+        for c in 0..inputs {
+            for k in 0..9 {
+                flipped[(c * outputs + o) * 9 + 8 - k] = weight[(o * inputs + c) * 9 + k];
+            }
+        }
+    }
+    let transposed = ConvShape {
+        inputs: outputs,
+        outputs: inputs,
+        ..shape
+    };
+    forward(dy, &flipped, None, transposed)
+}
+
+/// Images per partial sum of the parameter gradients: fixed, so that the grouping, and with it
+/// the rounding, does not depend on the number of threads (runs are reproducible).
+const IMAGES_PER_PARTIAL: usize = 4;
+
+/// (∂L/∂W, ∂L/∂b) = (Σ_n ∂L/∂y_n · col(x_n)ᵀ, Σ_n Σ_pixels ∂L/∂y_n): partial sums over fixed
+/// groups of images in parallel, added in order.
+pub fn parameter_gradients(x: &[f32], dy: &[f32], shape: ConvShape) -> (Vec<f32>, Vec<f32>) {
+    let ConvShape {
+        inputs, outputs, ..
+    } = shape;
+    let hw = shape.pixels();
+    let size = outputs * 9 * inputs;
+    let images: Vec<usize> = (0..shape.batch).collect();
+    let partials: Vec<Vec<f32>> = images
+        .par_chunks(IMAGES_PER_PARTIAL)
+        .map(|group| {
+            let mut sums = vec![0.0f32; size + outputs];
+            let mut col = vec![0.0f32; 9 * inputs * hw];
+            for &n in group {
+                let x_n = &x[n * inputs * hw..][..inputs * hw];
+                im2col(x_n, inputs, shape.height, shape.width, &mut col);
+                let dy_n = &dy[n * outputs * hw..][..outputs * hw];
+                let (dw, db) = sums.split_at_mut(size);
+                gemm_into(
+                    dw,
+                    true,
+                    (outputs, 9 * inputs, hw),
+                    dy_n,
+                    (hw, 1),
+                    &col,
+                    (1, hw),
+                );
+                for (sum, row) in db.iter_mut().zip(dy_n.chunks_exact(hw)) {
+                    *sum += row.iter().sum::<f32>();
+                }
+            }
+            sums
+        })
+        .collect();
+    let mut total = vec![0.0f32; size + outputs];
+    for partial in &partials {
+        total.iter_mut().zip(partial).for_each(|(t, p)| *t += p);
+    }
+    let db = total.split_off(size);
+    (total, db)
+}
+
+/// The values of a flex tensor.
+fn values(tensor: FlexTensor) -> Vec<f32> {
+    Tensor::<4>::from_primitive::<Flex>(tensor)
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("float tensors hold f32")
+}
+
+/// A flex tensor of `values`.
+fn flex_tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> FlexTensor {
+    Tensor::<D>::from_data(TensorData::new(values, shape), &Device::flex())
+        .try_into_primitive::<Flex>()
+        .expect("a flex tensor")
+}
+
+/// The convolution's shape from x [B, C, H, W] and W [O, C, 3, 3].
+fn conv_shape(x: &[usize], weight: &[usize]) -> ConvShape {
+    ConvShape {
+        batch: x[0],
+        inputs: x[1],
+        outputs: weight[0],
+        height: x[2],
+        width: x[3],
+    }
+}
+
+/// The forward pass on flex primitives.
+fn forward_flex(x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor) -> FlexTensor {
+    use burn::backend::TensorMetadata;
+    let shape = conv_shape(x.shape().as_slice(), weight.shape().as_slice());
+    let y = forward(
+        &values(x.clone()),
+        &values(weight.clone()),
+        Some(&values(bias.clone())),
+        shape,
+    );
+    let ConvShape {
+        batch,
+        outputs,
+        height,
+        width,
+        ..
+    } = shape;
+    flex_tensor(y, [batch, outputs, height, width])
+}
+
+/// The backward step of [`conv3x3`] in burn's autodiff graph: the saved x and W and the
+/// incoming ∂L/∂y give the three gradients.
+#[derive(Debug)]
+struct HostConvBackward;
+
+impl Backward<Flex, 3> for HostConvBackward {
+    type State = (NodeId, NodeId);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        use burn::backend::TensorMetadata;
+        let [node_x, node_weight, node_bias] = ops.parents;
+        let dy = grads.consume::<Flex>(&ops.node);
+        let (x_state, weight_state) = ops.state;
+        let x = checkpointer.retrieve_node_output::<FlexTensor>(x_state);
+        let weight = checkpointer.retrieve_node_output::<FlexTensor>(weight_state);
+        let shape = conv_shape(x.shape().as_slice(), weight.shape().as_slice());
+        let x_dims: [usize; 4] = x.shape().dims();
+        let weight_dims: [usize; 4] = weight.shape().dims();
+        let dy = values(dy);
+        if let Some(node) = node_x {
+            let dx = input_gradient(&dy, &values(weight), shape);
+            grads.register::<Flex>(node.id, flex_tensor(dx, x_dims));
+        }
+        if node_weight.is_some() || node_bias.is_some() {
+            let (dw, db) = parameter_gradients(&values(x), &dy, shape);
+            if let Some(node) = node_weight {
+                grads.register::<Flex>(node.id, flex_tensor(dw, weight_dims));
+            }
+            if let Some(node) = node_bias {
+                grads.register::<Flex>(node.id, flex_tensor(db, [shape.outputs]));
+            }
+        }
+    }
+}
+
+/// conv2d(x, W, b) with a 3×3 kernel, stride 1 and padding 1: the host kernels above on the
+/// flex backend (its autodiff included), burn's `conv2d` elsewhere.
+pub fn conv3x3(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {
+    let device = x.device();
+    if device == Device::flex() {
+        let primitives = (
+            x.clone().try_into_primitive::<Flex>(),
+            weight.clone().try_into_primitive::<Flex>(),
+            bias.clone().try_into_primitive::<Flex>(),
+        );
+        if let (Ok(x), Ok(weight), Ok(bias)) = primitives {
+            return Tensor::from_primitive::<Flex>(forward_flex(&x, &weight, &bias));
+        }
+    }
+    if device == Device::flex().autodiff() {
+        type Ad = Autodiff<Flex>;
+        let primitives = (
+            x.clone().try_into_primitive::<Ad>(),
+            weight.clone().try_into_primitive::<Ad>(),
+            bias.clone().try_into_primitive::<Ad>(),
+        );
+        if let (Ok(x), Ok(weight), Ok(bias)) = primitives {
+            let output = forward_flex(x.primitive(), weight.primitive(), bias.primitive());
+            let prepared = HostConvBackward
+                .prepare::<NoCheckpointing>([x.node(), weight.node(), bias.node()])
+                .compute_bound()
+                .stateful();
+            let tensor = match prepared {
+                OpsKind::Tracked(mut prep) => {
+                    let x_state = prep.checkpoint(&x);
+                    let weight_state = prep.checkpoint(&weight);
+                    prep.finish((x_state, weight_state), output)
+                }
+                OpsKind::UnTracked(prep) => prep.finish(output),
+            };
+            return Tensor::from_primitive::<Ad>(tensor);
+        }
+    }
+    let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+    conv2d(x, weight, Some(bias), options)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    fn random<const D: usize>(shape: [usize; D], device: &Device) -> Tensor<D> {
+        Tensor::random(shape, Distribution::Normal(0.0, 1.0), device)
+    }
+
+    fn host(t: Tensor<4>) -> Vec<f32> {
+        t.into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .unwrap()
+    }
+
+    fn close(a: Vec<f32>, b: Vec<f32>, what: &str) {
+        assert_eq!(a.len(), b.len(), "{what}");
+        let worst = a
+            .iter()
+            .zip(&b)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(worst < 1e-4, "{what}: largest difference {worst}");
+    }
+
+    /// Values, and the gradients of Σ r ⊙ y with respect to x, W and b, of the host kernels
+    /// against burn's conv2d and its autodiff, on a non-square image with unequal channel
+    /// counts; once with x tracked and once with x a constant (the network's input).
+    #[test]
+    fn values_and_gradients_match_burns_convolution() {
+        let device = Device::flex().autodiff();
+        let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+        for track_x in [true, false] {
+            let x = random([3, 5, 6, 7], &device);
+            let x = if track_x { x.require_grad() } else { x };
+            let weight = random([4, 5, 3, 3], &device).require_grad();
+            let bias = random::<1>([4], &device).require_grad();
+            let r = random([3, 4, 6, 7], &device);
+            // the tensors are what the host path takes, so it is the host path that is tested
+            assert!(x.clone().try_into_primitive::<Autodiff<Flex>>().is_ok());
+            let ours = conv3x3(x.clone(), weight.clone(), bias.clone());
+            let theirs = conv2d(
+                x.clone(),
+                weight.clone(),
+                Some(bias.clone()),
+                options.clone(),
+            );
+            close(host(ours.clone()), host(theirs.clone()), "values");
+            let g_ours = (ours * r.clone()).sum().backward();
+            let g_theirs = (theirs * r).sum().backward();
+            if track_x {
+                close(
+                    host(x.grad(&g_ours).unwrap()),
+                    host(x.grad(&g_theirs).unwrap()),
+                    "∂/∂x",
+                );
+            } else {
+                assert!(x.grad(&g_ours).is_none());
+            }
+            close(
+                host(weight.grad(&g_ours).unwrap()),
+                host(weight.grad(&g_theirs).unwrap()),
+                "∂/∂W",
+            );
+            let db = |g| {
+                bias.grad(g)
+                    .unwrap()
+                    .into_data()
+                    .try_into_vec::<f32>()
+                    .unwrap()
+            };
+            let (a, b) = (db(&g_ours), db(&g_theirs));
+            close(a, b, "∂/∂b");
+        }
+    }
+
+    /// The parameter gradients do not depend on the number of threads (bit for bit).
+    #[test]
+    fn parameter_gradients_are_the_same_on_any_number_of_threads() {
+        let shape = ConvShape {
+            batch: 9,
+            inputs: 3,
+            outputs: 2,
+            height: 5,
+            width: 4,
+        };
+        let x: Vec<f32> = (0..9 * 3 * 20)
+            .map(|i| ((i * 37) % 17) as f32 / 7.0 - 1.0)
+            .collect();
+        let dy: Vec<f32> = (0..9 * 2 * 20)
+            .map(|i| ((i * 11) % 13) as f32 / 5.0 - 1.2)
+            .collect();
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| parameter_gradients(&x, &dy, shape))
+        };
+        let one = run(1);
+        for threads in [2, 3] {
+            assert_eq!(run(threads), one, "{threads} threads");
+        }
+    }
+
+    /// Without autodiff the host path gives burn's values too.
+    #[test]
+    fn untracked_values_match_burns_convolution() {
+        let device = Device::flex();
+        let x = random([2, 3, 4, 9], &device);
+        let weight = random([6, 3, 3, 3], &device);
+        let bias = random::<1>([6], &device);
+        assert!(x.clone().try_into_primitive::<Flex>().is_ok());
+        let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+        let theirs = conv2d(x.clone(), weight.clone(), Some(bias.clone()), options);
+        close(host(conv3x3(x, weight, bias)), host(theirs), "values");
+    }
+}
