@@ -21,8 +21,7 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 use rayon::prelude::*;
 
-/// The flex backend's float tensor.
-type FlexTensor = <Flex as burn::backend::BackendTypes>::FloatTensorPrimitive;
+use burn::backend::flex::FlexTensor;
 
 /// Shape of a convolution: batch, input and output channels, image height and width.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +71,23 @@ fn im2col(img: &[f32], channels: usize, height: usize, width: usize, col: &mut [
     }
 }
 
+thread_local! {
+    /// The im2col buffer of this thread, kept between calls (a fresh one per image would be
+    /// fresh pages from the kernel every time).
+    static COLUMNS: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `work` with this thread's im2col buffer, grown to `len` values.
+fn with_columns<R>(len: usize, work: impl FnOnce(&mut [f32]) -> R) -> R {
+    COLUMNS.with(|columns| {
+        let mut columns = columns.borrow_mut();
+        if columns.len() < len {
+            columns.resize(len, 0.0);
+        }
+        work(&mut columns[..len])
+    })
+}
+
 /// dst (m×n, row-major) = [dst +] lhs · rhs with lhs (m×k) and rhs (k×n) given by their row
 /// and column strides.
 #[allow(clippy::too_many_arguments)]
@@ -119,32 +135,33 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, shape: ConvShape
     } = shape;
     let hw = shape.pixels();
     let mut y = vec![0.0f32; shape.batch * outputs * hw];
-    y.par_chunks_mut(outputs * hw).enumerate().for_each_init(
-        || vec![0.0f32; 9 * inputs * hw],
-        |col, (n, out)| {
-            im2col(
-                &x[n * inputs * hw..][..inputs * hw],
-                inputs,
-                shape.height,
-                shape.width,
-                col,
-            );
-            if let Some(bias) = bias {
-                for (row, &b) in out.chunks_exact_mut(hw).zip(bias) {
-                    row.fill(b);
+    y.par_chunks_mut(outputs * hw)
+        .enumerate()
+        .for_each(|(n, out)| {
+            with_columns(9 * inputs * hw, |col| {
+                im2col(
+                    &x[n * inputs * hw..][..inputs * hw],
+                    inputs,
+                    shape.height,
+                    shape.width,
+                    col,
+                );
+                if let Some(bias) = bias {
+                    for (row, &b) in out.chunks_exact_mut(hw).zip(bias) {
+                        row.fill(b);
+                    }
                 }
-            }
-            gemm_into(
-                out,
-                bias.is_some(),
-                (outputs, hw, 9 * inputs),
-                weight,
-                (9 * inputs, 1),
-                col,
-                (hw, 1),
-            );
-        },
-    );
+                gemm_into(
+                    out,
+                    bias.is_some(),
+                    (outputs, hw, 9 * inputs),
+                    weight,
+                    (9 * inputs, 1),
+                    col,
+                    (hw, 1),
+                );
+            })
+        });
     y
 }
 
@@ -216,7 +233,15 @@ pub fn parameter_gradients(x: &[f32], dy: &[f32], shape: ConvShape) -> (Vec<f32>
     (total, db)
 }
 
-/// The values of a flex tensor.
+/// The values of a flex tensor: its own storage when it is contiguous f32, else a copy.
+fn host_values(tensor: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+    match tensor.as_slice::<f32>() {
+        Some(values) => std::borrow::Cow::Borrowed(values),
+        None => std::borrow::Cow::Owned(values(tensor.clone())),
+    }
+}
+
+/// The values of a flex tensor, copied.
 fn values(tensor: FlexTensor) -> Vec<f32> {
     Tensor::<4>::from_primitive::<Flex>(tensor)
         .into_data()
@@ -225,11 +250,9 @@ fn values(tensor: FlexTensor) -> Vec<f32> {
         .expect("float tensors hold f32")
 }
 
-/// A flex tensor of `values`.
+/// A flex tensor of `values` (the vector becomes its storage).
 fn flex_tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> FlexTensor {
-    Tensor::<D>::from_data(TensorData::new(values, shape), &Device::flex())
-        .try_into_primitive::<Flex>()
-        .expect("a flex tensor")
+    FlexTensor::from_data(TensorData::new(values, shape))
 }
 
 /// The convolution's shape from x [B, C, H, W] and W [O, C, 3, 3].
@@ -248,9 +271,9 @@ fn forward_flex(x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor) -> FlexT
     use burn::backend::TensorMetadata;
     let shape = conv_shape(x.shape().as_slice(), weight.shape().as_slice());
     let y = forward(
-        &values(x.clone()),
-        &values(weight.clone()),
-        Some(&values(bias.clone())),
+        &host_values(x),
+        &host_values(weight),
+        Some(&host_values(bias)),
         shape,
     );
     let ConvShape {
@@ -286,13 +309,13 @@ impl Backward<Flex, 3> for HostConvBackward {
         let shape = conv_shape(x.shape().as_slice(), weight.shape().as_slice());
         let x_dims: [usize; 4] = x.shape().dims();
         let weight_dims: [usize; 4] = weight.shape().dims();
-        let dy = values(dy);
+        let dy = host_values(&dy);
         if let Some(node) = node_x {
-            let dx = input_gradient(&dy, &values(weight), shape);
+            let dx = input_gradient(&dy, &host_values(&weight), shape);
             grads.register::<Flex>(node.id, flex_tensor(dx, x_dims));
         }
         if node_weight.is_some() || node_bias.is_some() {
-            let (dw, db) = parameter_gradients(&values(x), &dy, shape);
+            let (dw, db) = parameter_gradients(&host_values(&x), &dy, shape);
             if let Some(node) = node_weight {
                 grads.register::<Flex>(node.id, flex_tensor(dw, weight_dims));
             }
@@ -451,7 +474,8 @@ mod tests {
         }
     }
 
-    /// Without autodiff the host path gives burn's values too.
+    /// Without autodiff the host path gives burn's values too, for contiguous tensors and for
+    /// strided views.
     #[test]
     fn untracked_values_match_burns_convolution() {
         let device = Device::flex();
@@ -460,7 +484,11 @@ mod tests {
         let bias = random::<1>([6], &device);
         assert!(x.clone().try_into_primitive::<Flex>().is_ok());
         let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
-        let theirs = conv2d(x.clone(), weight.clone(), Some(bias.clone()), options);
-        close(host(conv3x3(x, weight, bias)), host(theirs), "values");
+        let theirs = conv2d(x.clone(), weight.clone(), Some(bias.clone()), options.clone());
+        close(host(conv3x3(x, weight.clone(), bias.clone())), host(theirs), "values");
+        // a strided view (not contiguous) is read through a copy
+        let view = random([2, 3, 9, 4], &device).swap_dims(2, 3);
+        let theirs = conv2d(view.clone(), weight.clone(), Some(bias.clone()), options);
+        close(host(conv3x3(view, weight, bias)), host(theirs), "a strided view");
     }
 }
