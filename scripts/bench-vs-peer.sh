@@ -157,12 +157,13 @@ conv_peer = next((r for r in peer if r.get("bench") == "conv_kernels"), None)
 if conv_ours and conv_peer:
     conv_rows = ["", "W5's kernels (`scorelab bench conv` against `scripts/peer/conv_kernels.py`, GFLOP/s, median of",
                  f"{20 * reps} calls): the tiny U-Net's 3×3 convolutions at batch 64.", "",
-                 "| shape | scorelab forward | torch forward | ratio | scorelab input gradient | torch input gradient | ratio |",
-                 "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+                 "scorelab's host kernels are what the U-Net runs on the CPU; burn's are beside them.", "",
+                 "| shape | forward: host | burn | torch | host / torch | input gradient: host | burn | torch | host / torch |",
+                 "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for a, b in zip(conv_ours["results"], conv_peer["results"]):
-        fa, fb = a["forward_gflops"], b["forward_gflops"]
-        ga, gb = a["input_gradient_gflops"], b["input_gradient_gflops"]
-        conv_rows.append(f"| {a['shape']} | {fa:.1f} | {fb:.1f} | {fa / fb:.2f} | {ga:.1f} | {gb:.1f} | {ga / gb:.2f} |")
+        fh, fa, fb = a["host_forward_gflops"], a["forward_gflops"], b["forward_gflops"]
+        gh, ga, gb = a["host_input_gradient_gflops"], a["input_gradient_gflops"], b["input_gradient_gflops"]
+        conv_rows.append(f"| {a['shape']} | {fh:.1f} | {fa:.1f} | {fb:.1f} | {fh / fb:.2f} | {gh:.1f} | {ga:.1f} | {gb:.1f} | {gh / gb:.2f} |")
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown CPU")
 mem = next((int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0) / 2**20
 rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()

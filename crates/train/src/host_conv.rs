@@ -484,11 +484,24 @@ mod tests {
         let bias = random::<1>([6], &device);
         assert!(x.clone().try_into_primitive::<Flex>().is_ok());
         let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
-        let theirs = conv2d(x.clone(), weight.clone(), Some(bias.clone()), options.clone());
-        close(host(conv3x3(x, weight.clone(), bias.clone())), host(theirs), "values");
+        let theirs = conv2d(
+            x.clone(),
+            weight.clone(),
+            Some(bias.clone()),
+            options.clone(),
+        );
+        close(
+            host(conv3x3(x, weight.clone(), bias.clone())),
+            host(theirs),
+            "values",
+        );
         // a strided view (not contiguous) is read through a copy
         let view = random([2, 3, 9, 4], &device).swap_dims(2, 3);
         let theirs = conv2d(view.clone(), weight.clone(), Some(bias.clone()), options);
-        close(host(conv3x3(view, weight, bias)), host(theirs), "a strided view");
+        close(
+            host(conv3x3(view, weight, bias)),
+            host(theirs),
+            "a strided view",
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! Kernel throughputs beside the workloads: the matrix product at the peer's shapes and the
-//! 3×3 convolution (forward and input gradient) at the tiny U-Net's shapes, each in GFLOP/s.
+//! 3×3 convolution (forward and input gradient, burn's and the host kernels) at the tiny
+//! U-Net's shapes, each in GFLOP/s.
 
 use std::time::Instant;
 
@@ -11,6 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
 use scorelab_core::device::{tensor_from_rows, to_vec};
+use scorelab_train::host_conv::{self, ConvShape};
 
 use super::trainers::W5_BATCH;
 use super::{median_and_min, record, BenchDevices, BenchOptions};
@@ -83,7 +85,8 @@ fn normal4(shape: [usize; 4], rng: &mut ChaCha8Rng, device: &burn::tensor::Devic
     Tensor::from_data(TensorData::new(values, shape), device)
 }
 
-/// The backend's throughput for the convolutions that dominate W5: the forward pass
+/// The throughput of the convolutions that dominate W5, in burn's kernels and in the host
+/// kernels the U-Net runs on the CPU (`scorelab_train::host_conv`): the forward pass
 /// y = conv2d(x, W) + b and the gradient with respect to the input, dx = conv_transpose2d(dy, W)
 /// (what reverse-mode differentiation of conv2d runs), each 2·B·H·W·C²·9 FLOPs, median of
 /// 20·`reps` runs after 3 warm-ups.
@@ -107,8 +110,26 @@ pub(super) fn conv_throughput(args: &BenchOptions, on: &BenchDevices) -> Result<
             let dx = conv_transpose2d(dy.clone(), weight.clone(), None, options);
             let _ = to_vec(dx.slice([0..1, 0..1, 0..1, 0..1]));
         });
+        let host = |t: &Tensor<4>| to_vec(t.clone());
+        let (x_host, dy_host, weight_host) = (host(&x), host(&dy), host(&weight));
+        let shape = ConvShape {
+            batch: W5_BATCH,
+            inputs: channels,
+            outputs: channels,
+            height: side,
+            width: side,
+        };
+        let zeros = vec![0.0f32; channels];
+        let host_forward = median_seconds(20 * args.reps, || {
+            let _ = host_conv::forward(&x_host, &weight_host, Some(&zeros), shape);
+        });
+        let host_input_gradient = median_seconds(20 * args.reps, || {
+            let _ = host_conv::input_gradient(&dy_host, &weight_host, shape);
+        });
         results.push(json!({
             "shape": format!("{W5_BATCH}x{channels}x{side}x{side}, 3x3"),
+            "host_forward_gflops": flops / host_forward / 1e9,
+            "host_input_gradient_gflops": flops / host_input_gradient / 1e9,
             "forward_seconds": forward,
             "forward_gflops": flops / forward / 1e9,
             "input_gradient_seconds": input_gradient,
