@@ -39,14 +39,21 @@ impl ConvShape {
     }
 }
 
-/// col[(c·9 + 3·ky + kx)·HW + y·W + x] = img[c, y + ky − 1, x + kx − 1] (zero outside).
-fn im2col(img: &[f32], channels: usize, height: usize, width: usize, col: &mut [f32]) {
+/// col[(c·9 + 3·ky + kx)·stride + offset + y·W + x] = img[c, y + ky − 1, x + kx − 1] (zero
+/// outside): the image's columns of a [9C, stride] matrix whose other columns hold the other
+/// images of a group.
+fn im2col(
+    img: &[f32],
+    (channels, height, width): (usize, usize, usize),
+    col: &mut [f32],
+    (stride, offset): (usize, usize),
+) {
     let hw = height * width;
     for c in 0..channels {
         let plane = &img[c * hw..(c + 1) * hw];
         for ky in 0..3 {
             for kx in 0..3 {
-                let rows = &mut col[(c * 9 + ky * 3 + kx) * hw..][..hw];
+                let rows = &mut col[(c * 9 + ky * 3 + kx) * stride + offset..][..hw];
                 for y in 0..height {
                     let dst = &mut rows[y * width..(y + 1) * width];
                     let Some(sy) = (y + ky).checked_sub(1).filter(|&sy| sy < height) else {
@@ -71,20 +78,33 @@ fn im2col(img: &[f32], channels: usize, height: usize, width: usize, col: &mut [
     }
 }
 
-thread_local! {
-    /// The im2col buffer of this thread, kept between calls (a fresh one per image would be
-    /// fresh pages from the kernel every time).
-    static COLUMNS: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+/// Columns per GEMM that keep its kernel busy: small images are grouped until a product has
+/// at least this many.
+const COLUMNS_PER_GEMM: usize = 384;
+
+/// Images per GEMM: one for large images, several for small ones (fixed by the shape alone,
+/// so results do not depend on the thread count).
+fn images_per_gemm(shape: &ConvShape) -> usize {
+    COLUMNS_PER_GEMM
+        .div_ceil(shape.pixels())
+        .clamp(1, shape.batch.max(1))
 }
 
-/// Runs `work` with this thread's im2col buffer, grown to `len` values.
-fn with_columns<R>(len: usize, work: impl FnOnce(&mut [f32]) -> R) -> R {
-    COLUMNS.with(|columns| {
-        let mut columns = columns.borrow_mut();
-        if columns.len() < len {
-            columns.resize(len, 0.0);
+thread_local! {
+    /// This thread's im2col and product buffers, kept between calls (fresh ones every time
+    /// would be fresh pages from the kernel).
+    static BUFFERS: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `work` with this thread's buffers, of `a` and `b` values.
+fn with_buffers<R>(a: usize, b: usize, work: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
+    BUFFERS.with(|buffers| {
+        let mut buffers = buffers.borrow_mut();
+        if buffers.len() < a + b {
+            buffers.resize(a + b, 0.0);
         }
-        work(&mut columns[..len])
+        let (first, second) = buffers[..a + b].split_at_mut(a);
+        work(first, second)
     })
 }
 
@@ -128,38 +148,51 @@ fn gemm_into(
 }
 
 /// y = conv(x, W) + b for x [B, C, H, W], W [O, C, 3, 3], b [O] (or none), in parallel over
-/// images.
+/// groups of images: one GEMM [O, 9C] · [9C, k·HW] per group of k, its columns then copied to
+/// the k images' NCHW planes (with one image per group the GEMM writes them directly).
 pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, shape: ConvShape) -> Vec<f32> {
     let ConvShape {
         inputs, outputs, ..
     } = shape;
     let hw = shape.pixels();
+    let group = images_per_gemm(&shape);
     let mut y = vec![0.0f32; shape.batch * outputs * hw];
-    y.par_chunks_mut(outputs * hw)
+    y.par_chunks_mut(group * outputs * hw)
         .enumerate()
-        .for_each(|(n, out)| {
-            with_columns(9 * inputs * hw, |col| {
-                im2col(
-                    &x[n * inputs * hw..][..inputs * hw],
-                    inputs,
-                    shape.height,
-                    shape.width,
-                    col,
-                );
+        .for_each(|(g, out)| {
+            let count = out.len() / (outputs * hw);
+            let columns = count * hw;
+            let product = if count > 1 { outputs * columns } else { 0 };
+            with_buffers(9 * inputs * columns, product, |col, tmp| {
+                for i in 0..count {
+                    let image = &x[(g * group + i) * inputs * hw..][..inputs * hw];
+                    let dims = (inputs, shape.height, shape.width);
+                    im2col(image, dims, col, (columns, i * hw));
+                }
+                let dst = if count > 1 { &mut *tmp } else { &mut *out };
                 if let Some(bias) = bias {
-                    for (row, &b) in out.chunks_exact_mut(hw).zip(bias) {
+                    for (row, &b) in dst.chunks_exact_mut(columns).zip(bias) {
                         row.fill(b);
                     }
                 }
+                let sizes = (outputs, columns, 9 * inputs);
+                let rhs = (columns, 1);
                 gemm_into(
-                    out,
+                    dst,
                     bias.is_some(),
-                    (outputs, hw, 9 * inputs),
+                    sizes,
                     weight,
                     (9 * inputs, 1),
                     col,
-                    (hw, 1),
+                    rhs,
                 );
+                if count > 1 {
+                    for (i, plane) in out.chunks_exact_mut(outputs * hw).enumerate() {
+                        for (o, row) in plane.chunks_exact_mut(hw).enumerate() {
+                            row.copy_from_slice(&tmp[o * columns + i * hw..][..hw]);
+                        }
+                    }
+                }
             })
         });
     y
@@ -186,42 +219,45 @@ pub fn input_gradient(dy: &[f32], weight: &[f32], shape: ConvShape) -> Vec<f32> 
     forward(dy, &flipped, None, transposed)
 }
 
-/// Images per partial sum of the parameter gradients: fixed, so that the grouping, and with it
-/// the rounding, does not depend on the number of threads (runs are reproducible).
-const IMAGES_PER_PARTIAL: usize = 4;
-
-/// (∂L/∂W, ∂L/∂b) = (Σ_n ∂L/∂y_n · col(x_n)ᵀ, Σ_n Σ_pixels ∂L/∂y_n): partial sums over fixed
-/// groups of images in parallel, added in order.
+/// (∂L/∂W, ∂L/∂b) = (Σ_n ∂L/∂y_n · col(x_n)ᵀ, Σ_n Σ_pixels ∂L/∂y_n): one partial sum per group
+/// of images (the groups of [`forward`], fixed by the shape), computed in parallel and added in
+/// order, so the rounding does not depend on the number of threads.
 pub fn parameter_gradients(x: &[f32], dy: &[f32], shape: ConvShape) -> (Vec<f32>, Vec<f32>) {
     let ConvShape {
         inputs, outputs, ..
     } = shape;
     let hw = shape.pixels();
     let size = outputs * 9 * inputs;
-    let images: Vec<usize> = (0..shape.batch).collect();
-    let partials: Vec<Vec<f32>> = images
-        .par_chunks(IMAGES_PER_PARTIAL)
-        .map(|group| {
+    let group = images_per_gemm(&shape);
+    let firsts: Vec<usize> = (0..shape.batch).step_by(group).collect();
+    let partials: Vec<Vec<f32>> = firsts
+        .par_iter()
+        .map(|&first| {
+            let count = group.min(shape.batch - first);
+            let columns = count * hw;
             let mut sums = vec![0.0f32; size + outputs];
-            let mut col = vec![0.0f32; 9 * inputs * hw];
-            for &n in group {
-                let x_n = &x[n * inputs * hw..][..inputs * hw];
-                im2col(x_n, inputs, shape.height, shape.width, &mut col);
-                let dy_n = &dy[n * outputs * hw..][..outputs * hw];
-                let (dw, db) = sums.split_at_mut(size);
-                gemm_into(
-                    dw,
-                    true,
-                    (outputs, 9 * inputs, hw),
-                    dy_n,
-                    (hw, 1),
-                    &col,
-                    (1, hw),
-                );
-                for (sum, row) in db.iter_mut().zip(dy_n.chunks_exact(hw)) {
-                    *sum += row.iter().sum::<f32>();
+            with_buffers(9 * inputs * columns, outputs * columns, |col, gathered| {
+                for i in 0..count {
+                    let n = first + i;
+                    let image = &x[n * inputs * hw..][..inputs * hw];
+                    im2col(
+                        image,
+                        (inputs, shape.height, shape.width),
+                        col,
+                        (columns, i * hw),
+                    );
+                    let dy_n = &dy[n * outputs * hw..][..outputs * hw];
+                    for (o, row) in dy_n.chunks_exact(hw).enumerate() {
+                        gathered[o * columns + i * hw..][..hw].copy_from_slice(row);
+                    }
                 }
-            }
+                let (dw, db) = sums.split_at_mut(size);
+                let sizes = (outputs, 9 * inputs, columns);
+                gemm_into(dw, false, sizes, gathered, (columns, 1), col, (1, columns));
+                for (sum, row) in db.iter_mut().zip(gathered.chunks_exact(columns)) {
+                    *sum = row.iter().sum::<f32>();
+                }
+            });
             sums
         })
         .collect();
@@ -497,6 +533,11 @@ mod tests {
         );
         // a strided view (not contiguous) is read through a copy
         let view = random([2, 3, 9, 4], &device).swap_dims(2, 3);
+        // 7 images of 8×8 in groups of six: one full group and one of a single image
+        let batch = random([7, 3, 8, 8], &device);
+        let theirs = conv2d(batch.clone(), weight.clone(), Some(bias.clone()), options.clone());
+        let ours = conv3x3(batch, weight.clone(), bias.clone());
+        close(host(ours), host(theirs), "groups of images");
         let theirs = conv2d(view.clone(), weight.clone(), Some(bias.clone()), options);
         close(
             host(conv3x3(view, weight, bias)),
