@@ -535,7 +535,12 @@ mod tests {
         let view = random([2, 3, 9, 4], &device).swap_dims(2, 3);
         // 7 images of 8×8 in groups of six: one full group and one of a single image
         let batch = random([7, 3, 8, 8], &device);
-        let theirs = conv2d(batch.clone(), weight.clone(), Some(bias.clone()), options.clone());
+        let theirs = conv2d(
+            batch.clone(),
+            weight.clone(),
+            Some(bias.clone()),
+            options.clone(),
+        );
         let ours = conv3x3(batch, weight.clone(), bias.clone());
         close(host(ours), host(theirs), "groups of images");
         let theirs = conv2d(view.clone(), weight.clone(), Some(bias.clone()), options);
