@@ -1,6 +1,7 @@
-//! The U-Net's 3×3, stride-1, padding-1 convolutions on the CPU: per image, the 9·C shifted
-//! copies of the input (im2col) in a buffer that each thread reuses, and one GEMM
-//! y_n = W · col(x_n) + b written straight into the NCHW output. Its gradients reuse the same
+//! The U-Net's 3×3, stride-1, padding-1 convolutions on the CPU: per group of images (one
+//! image when it is large, several when it is small), the 9·C shifted copies of the input
+//! (im2col) in a buffer that each thread reuses, and one GEMM y = W · col(x) + b into the NCHW
+//! output. Its gradients reuse the same
 //! two pieces: ∂L/∂x is the same convolution of ∂L/∂y with the kernel flipped and its channel
 //! axes swapped, ∂L/∂W = Σ_n ∂L/∂y_n · col(x_n)ᵀ and ∂L/∂b = Σ_n Σ_pixels ∂L/∂y_n.
 //!
@@ -15,13 +16,12 @@ use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::NodeId;
-use burn::backend::{Autodiff, Flex};
+use burn::backend::flex::FlexTensor;
+use burn::backend::{Autodiff, Flex, TensorMetadata};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 use rayon::prelude::*;
-
-use burn::backend::flex::FlexTensor;
 
 /// Shape of a convolution: batch, input and output channels, image height and width.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,9 +108,17 @@ fn with_buffers<R>(a: usize, b: usize, work: impl FnOnce(&mut [f32], &mut [f32])
     })
 }
 
+/// Elements a rows × cols matrix with row stride `rs` and column stride `cs` spans.
+fn span(rows: usize, cols: usize, (rs, cs): (usize, usize)) -> usize {
+    if rows == 0 || cols == 0 {
+        0
+    } else {
+        (rows - 1) * rs + (cols - 1) * cs + 1
+    }
+}
+
 /// dst (m×n, row-major) = [dst +] lhs · rhs with lhs (m×k) and rhs (k×n) given by their row
 /// and column strides.
-#[allow(clippy::too_many_arguments)]
 fn gemm_into(
     dst: &mut [f32],
     accumulate: bool,
@@ -120,8 +128,17 @@ fn gemm_into(
     rhs: &[f32],
     (rhs_rs, rhs_cs): (usize, usize),
 ) {
-    debug_assert!(dst.len() >= m * n);
-    // SAFETY: the slices hold every element the strides address (m·n, m·k and k·n values).
+    assert!(dst.len() >= m * n, "GEMM output too short");
+    assert!(
+        lhs.len() >= span(m, k, (lhs_rs, lhs_cs)),
+        "GEMM lhs too short"
+    );
+    assert!(
+        rhs.len() >= span(k, n, (rhs_rs, rhs_cs)),
+        "GEMM rhs too short"
+    );
+    // SAFETY: the asserts above: every element the sizes and strides address is inside its
+    // slice, and dst does not alias the inputs (a &mut borrow).
     unsafe {
         gemm::gemm(
             m,
@@ -269,21 +286,20 @@ pub fn parameter_gradients(x: &[f32], dy: &[f32], shape: ConvShape) -> (Vec<f32>
     (total, db)
 }
 
-/// The values of a flex tensor: its own storage when it is contiguous f32, else a copy.
+/// The values of a flex tensor of any rank: its own storage when it is contiguous f32, else a
+/// contiguous f32 copy.
 fn host_values(tensor: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     match tensor.as_slice::<f32>() {
         Some(values) => std::borrow::Cow::Borrowed(values),
-        None => std::borrow::Cow::Owned(values(tensor.clone())),
+        None => std::borrow::Cow::Owned(
+            tensor
+                .clone()
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .expect("float tensors convert to f32"),
+        ),
     }
-}
-
-/// The values of a flex tensor, copied.
-fn values(tensor: FlexTensor) -> Vec<f32> {
-    Tensor::<4>::from_primitive::<Flex>(tensor)
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("float tensors hold f32")
 }
 
 /// A flex tensor of `values` (the vector becomes its storage).
@@ -304,7 +320,6 @@ fn conv_shape(x: &[usize], weight: &[usize]) -> ConvShape {
 
 /// The forward pass on flex primitives.
 fn forward_flex(x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor) -> FlexTensor {
-    use burn::backend::TensorMetadata;
     let shape = conv_shape(x.shape().as_slice(), weight.shape().as_slice());
     let y = forward(
         &host_values(x),
@@ -336,7 +351,6 @@ impl Backward<Flex, 3> for HostConvBackward {
         grads: &mut Gradients,
         checkpointer: &mut Checkpointer,
     ) {
-        use burn::backend::TensorMetadata;
         let [node_x, node_weight, node_bias] = ops.parents;
         let dy = grads.consume::<Flex>(&ops.node);
         let (x_state, weight_state) = ops.state;
