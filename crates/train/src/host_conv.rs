@@ -20,7 +20,9 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::{Autodiff, Flex, TensorMetadata};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
+
+use crate::flex_host::{flex_tensor, host_values};
 use rayon::prelude::*;
 
 /// Shape of a convolution: batch, input and output channels, image height and width.
@@ -41,7 +43,9 @@ impl ConvShape {
 
 /// col[(c·9 + 3·ky + kx)·stride + offset + y·W + x] = img[c, y + ky − 1, x + kx − 1] (zero
 /// outside): the image's columns of a [9C, stride] matrix whose other columns hold the other
-/// images of a group.
+/// images of a group. Each shifted plane is one block copy (a shift by ky − 1 rows and
+/// kx − 1 pixels of the flattened plane), after which the column that wrapped around from
+/// the neighbouring row is set to zero.
 fn im2col(
     img: &[f32],
     (channels, height, width): (usize, usize, usize),
@@ -52,25 +56,31 @@ fn im2col(
     for c in 0..channels {
         let plane = &img[c * hw..(c + 1) * hw];
         for ky in 0..3 {
+            // output rows y0..y1 read the input rows y0 + ky − 1..y1 + ky − 1
+            let y0 = usize::from(ky == 0);
+            let y1 = height - usize::from(ky == 2);
             for kx in 0..3 {
                 let rows = &mut col[(c * 9 + ky * 3 + kx) * stride + offset..][..hw];
-                for y in 0..height {
-                    let dst = &mut rows[y * width..(y + 1) * width];
-                    let Some(sy) = (y + ky).checked_sub(1).filter(|&sy| sy < height) else {
-                        dst.fill(0.0);
-                        continue;
-                    };
-                    let src = &plane[sy * width..(sy + 1) * width];
-                    match kx {
-                        0 => {
-                            dst[0] = 0.0;
-                            dst[1..].copy_from_slice(&src[..width - 1]);
-                        }
-                        1 => dst.copy_from_slice(src),
-                        _ => {
-                            dst[..width - 1].copy_from_slice(&src[1..]);
-                            dst[width - 1] = 0.0;
-                        }
+                rows[..y0 * width].fill(0.0);
+                rows[y1 * width..].fill(0.0);
+                if y1 <= y0 {
+                    continue;
+                }
+                let src = &plane[(y0 + ky - 1) * width..(y1 + ky - 1) * width];
+                let dst = &mut rows[y0 * width..y1 * width];
+                match kx {
+                    0 => {
+                        dst[1..].copy_from_slice(&src[..src.len() - 1]);
+                        dst.iter_mut().step_by(width).for_each(|v| *v = 0.0);
+                    }
+                    1 => dst.copy_from_slice(src),
+                    _ => {
+                        let n = dst.len();
+                        dst[..n - 1].copy_from_slice(&src[1..]);
+                        dst.iter_mut()
+                            .skip(width - 1)
+                            .step_by(width)
+                            .for_each(|v| *v = 0.0);
                     }
                 }
             }
@@ -286,27 +296,6 @@ pub fn parameter_gradients(x: &[f32], dy: &[f32], shape: ConvShape) -> (Vec<f32>
     (total, db)
 }
 
-/// The values of a flex tensor of any rank: its own storage when it is contiguous f32, else a
-/// contiguous f32 copy.
-fn host_values(tensor: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
-    match tensor.as_slice::<f32>() {
-        Some(values) => std::borrow::Cow::Borrowed(values),
-        None => std::borrow::Cow::Owned(
-            tensor
-                .clone()
-                .into_data()
-                .convert::<f32>()
-                .try_into_vec::<f32>()
-                .expect("float tensors convert to f32"),
-        ),
-    }
-}
-
-/// A flex tensor of `values` (the vector becomes its storage).
-fn flex_tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape))
-}
-
 /// The convolution's shape from x [B, C, H, W] and W [O, C, 3, 3].
 fn conv_shape(x: &[usize], weight: &[usize]) -> ConvShape {
     ConvShape {
@@ -494,6 +483,37 @@ mod tests {
             };
             let (a, b) = (db(&g_ours), db(&g_theirs));
             close(a, b, "∂/∂b");
+        }
+    }
+
+    /// The block-copy im2col against its definition, element by element, on shapes with one
+    /// row or one column (every copy there is clipped) and at an offset inside wider columns.
+    #[test]
+    fn im2col_matches_its_definition() {
+        for (channels, height, width) in [(2, 1, 1), (1, 1, 5), (1, 5, 1), (2, 2, 3), (3, 4, 6)] {
+            let hw = height * width;
+            let img: Vec<f32> = (0..channels * hw).map(|i| i as f32 + 1.0).collect();
+            let (stride, offset) = (2 * hw + 1, hw);
+            let mut col = vec![f32::NAN; 9 * channels * stride];
+            im2col(&img, (channels, height, width), &mut col, (stride, offset));
+            for c in 0..channels {
+                for k in 0..9 {
+                    for y in 0..height {
+                        for x in 0..width {
+                            let (sy, sx) = ((y + k / 3) as isize - 1, (x + k % 3) as isize - 1);
+                            let inside = (0..height as isize).contains(&sy)
+                                && (0..width as isize).contains(&sx);
+                            let expected = if inside {
+                                img[c * hw + sy as usize * width + sx as usize]
+                            } else {
+                                0.0
+                            };
+                            let got = col[(c * 9 + k) * stride + offset + y * width + x];
+                            assert_eq!(got, expected, "{channels}×{height}×{width} c{c} k{k}");
+                        }
+                    }
+                }
+            }
         }
     }
 

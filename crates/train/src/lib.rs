@@ -8,6 +8,7 @@
 //! - [`mlp`], [`unet`]: the two networks, each with hand-written tangent propagation (autodiff
 //!   is first order only); [`activation`]: SiLU and its slope; [`host_conv`]: the U-Net's 3×3
 //!   convolutions on the CPU (im2col per image + one GEMM, with their backward pass);
+//!   [`host_norm`]: GroupNorm followed by SiLU as one pass on the CPU, with its backward pass;
 //! - [`loss`]: dsm, ssm, Hyvärinen, the divergence penalties, weightings λ(t) and training-time
 //!   laws (DESIGN §5; Claustre Thms 4.1–4.6; EDM's eq. 8 weighting and log-normal σ);
 //! - [`adam`]: Adam with warm-up, clipping and the EMA; [`trainer`]: steps, runs, resumption;
@@ -27,7 +28,9 @@ pub mod checkpoint;
 pub mod classifier;
 pub mod config;
 pub mod error;
+mod flex_host;
 pub mod host_conv;
+pub mod host_norm;
 pub mod inspect;
 pub mod integrity;
 pub mod loss;

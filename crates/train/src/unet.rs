@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use scorelab_core::error::require_positive;
 use scorelab_core::CoreError;
 
+use crate::host_norm::group_norm_silu;
 use crate::mlp::{
     require_at_most, silu, silu_with_slope, time_embedding, uniform_param, Dense, MAX_DEPTH,
     MAX_SIZE,
@@ -142,6 +143,17 @@ impl GroupNorm {
         self.affine(self.normalise(x).0)
     }
 
+    /// SiLU(GN(x)): one fused pass on the CPU ([`crate::host_norm`]), tensor operations
+    /// elsewhere.
+    pub fn forward_silu(&self, x: Tensor<4>) -> Tensor<4> {
+        let (gamma, beta) = (self.gamma.val(), self.beta.val());
+        let eps = GROUP_NORM_EPS as f32;
+        match group_norm_silu(&x, &gamma, &beta, self.groups, eps) {
+            Some(y) => y,
+            None => silu(self.forward(x)),
+        }
+    }
+
     /// (GN(x), J v) with dx̂ = (dx − mean dx − x̂ · mean(x̂ dx)) / s over each group.
     pub fn jvp(&self, x: Tensor<4>, v: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
         let [b, c, h, w] = x.dims();
@@ -197,9 +209,9 @@ impl ResBlock {
 
     /// `temb` is SiLU of the time embedding, [B, T].
     pub fn forward(&self, x: Tensor<4>, temb: Tensor<2>) -> Tensor<4> {
-        let a = silu(self.norm1.forward(x.clone()));
+        let a = self.norm1.forward_silu(x.clone());
         let h = self.conv1.forward(a) + self.time_shift(temb);
-        let a = silu(self.norm2.forward(h));
+        let a = self.norm2.forward_silu(h);
         let h = self.conv2.forward(a);
         match &self.skip {
             Some(skip) => skip.forward(x) + h,
@@ -582,7 +594,7 @@ impl UNet {
                 let (a, slope) = silu_with_slope(n);
                 (a, Some(scale_blocks4(dn, slope)))
             }
-            None => (silu(self.norm_out.forward(h)), None),
+            None => (self.norm_out.forward_silu(h), None),
         };
         conv(&self.conv_out, h, dh)
     }
