@@ -1,13 +1,15 @@
-//! The U-Net's 3×3, stride-1, padding-1 convolutions on the CPU: per group of images (one
-//! image when it is large, several when it is small), the 9·C shifted copies of the input
-//! (im2col) in a buffer that each thread reuses, and one GEMM y = W · col(x) + b into the NCHW
-//! output. Its gradients reuse the same
-//! two pieces: ∂L/∂x is the same convolution of ∂L/∂y with the kernel flipped and its channel
-//! axes swapped, ∂L/∂W = Σ_n ∂L/∂y_n · col(x_n)ᵀ and ∂L/∂b = Σ_n Σ_pixels ∂L/∂y_n.
+//! The U-Net's convolutions on the CPU: square k×k kernels (k = 1 or 3) with padding
+//! (k − 1)/2 and stride 1 or 2. Per group of images (one image when it is large, several when
+//! it is small), the k²·C shifted (and, at stride 2, subsampled) copies of the input (im2col)
+//! go to a buffer that each thread reuses, and one GEMM y = W · col(x) + b writes the NCHW
+//! output. The gradients reuse the same pieces:
+//! - ∂L/∂x at stride 1: the same convolution of ∂L/∂y with the kernel flipped and its channel
+//!   axes swapped; at stride 2: col2im(Wᵀ · ∂L/∂y), the scatter-add adjoint of im2col;
+//! - ∂L/∂W = Σ_n ∂L/∂y_n · col(x_n)ᵀ and ∂L/∂b = Σ_n Σ_pixels ∂L/∂y_n.
 //!
 //! burn-flex's own `conv2d` computes the same products with layout copies and fresh buffers
 //! around them and reaches 15–40% of the GEMM peak at these shapes (docs/performance.md); on
-//! `Device::flex()`, with or without autodiff, [`conv3x3`] runs these kernels instead, with a
+//! `Device::flex()`, with or without autodiff, [`conv`] runs these kernels instead, with a
 //! hand-written backward pass registered in burn's autodiff graph. Other devices use burn's
 //! `conv2d`.
 
@@ -25,7 +27,8 @@ use burn::tensor::{Device, Tensor};
 use crate::flex_host::{flex_tensor, host_values};
 use rayon::prelude::*;
 
-/// Shape of a convolution: batch, input and output channels, image height and width.
+/// Shape of a convolution: batch, input and output channels, input height and width, the
+/// kernel's side (1 or 3, padding (k − 1)/2) and the stride.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvShape {
     pub batch: usize,
@@ -33,55 +36,137 @@ pub struct ConvShape {
     pub outputs: usize,
     pub height: usize,
     pub width: usize,
+    pub kernel: usize,
+    pub stride: usize,
 }
 
 impl ConvShape {
-    fn pixels(&self) -> usize {
+    fn padding(&self) -> usize {
+        (self.kernel - 1) / 2
+    }
+
+    /// Output side for an input side: (side + 2p − k)/s + 1.
+    fn out_side(&self, side: usize) -> usize {
+        (side + 2 * self.padding() - self.kernel) / self.stride + 1
+    }
+
+    pub fn out_height(&self) -> usize {
+        self.out_side(self.height)
+    }
+
+    pub fn out_width(&self) -> usize {
+        self.out_side(self.width)
+    }
+
+    fn in_pixels(&self) -> usize {
         self.height * self.width
+    }
+
+    fn out_pixels(&self) -> usize {
+        self.out_height() * self.out_width()
+    }
+
+    /// k², the kernel's taps.
+    fn taps(&self) -> usize {
+        self.kernel * self.kernel
     }
 }
 
-/// col[(c·9 + 3·ky + kx)·stride + offset + y·W + x] = img[c, y + ky − 1, x + kx − 1] (zero
-/// outside): the image's columns of a [9C, stride] matrix whose other columns hold the other
-/// images of a group. Each shifted plane is one block copy (a shift by ky − 1 rows and
-/// kx − 1 pixels of the flattened plane), after which the column that wrapped around from
-/// the neighbouring row is set to zero.
-fn im2col(
-    img: &[f32],
-    (channels, height, width): (usize, usize, usize),
-    col: &mut [f32],
-    (stride, offset): (usize, usize),
+/// col[(c·k² + k·ky + kx)·row_len + offset + y·W_out + x] = img[c, s·y + ky − p, s·x + kx − p]
+/// (zero outside) for the input channels of `shape`: the image's columns of a
+/// [k²C, row_len] matrix whose other columns hold the other images of a group.
+fn im2col(img: &[f32], shape: &ConvShape, col: &mut [f32], (row_len, offset): (usize, usize)) {
+    let (hw, ohw) = (shape.in_pixels(), shape.out_pixels());
+    for c in 0..shape.inputs {
+        let plane = &img[c * hw..(c + 1) * hw];
+        let rows = &mut col[c * shape.taps() * row_len + offset..];
+        match (shape.kernel, shape.stride) {
+            (1, 1) => rows[..hw].copy_from_slice(plane),
+            (3, 1) => shifted_planes(plane, (shape.height, shape.width), rows, row_len),
+            _ => {
+                for t in 0..shape.taps() {
+                    let dst = &mut rows[t * row_len..][..ohw];
+                    gathered_plane(plane, shape, (t / shape.kernel, t % shape.kernel), dst);
+                }
+            }
+        }
+    }
+}
+
+/// The nine planes of one channel for a 3×3 kernel at stride 1, each one block copy (a shift
+/// by ky − 1 rows and kx − 1 pixels of the flattened plane) after which the column that
+/// wrapped around from the neighbouring row is set to zero.
+fn shifted_planes(
+    plane: &[f32],
+    (height, width): (usize, usize),
+    rows: &mut [f32],
+    row_len: usize,
 ) {
     let hw = height * width;
-    for c in 0..channels {
-        let plane = &img[c * hw..(c + 1) * hw];
-        for ky in 0..3 {
-            // output rows y0..y1 read the input rows y0 + ky − 1..y1 + ky − 1
-            let y0 = usize::from(ky == 0);
-            let y1 = height - usize::from(ky == 2);
-            for kx in 0..3 {
-                let rows = &mut col[(c * 9 + ky * 3 + kx) * stride + offset..][..hw];
-                rows[..y0 * width].fill(0.0);
-                rows[y1 * width..].fill(0.0);
-                if y1 <= y0 {
-                    continue;
+    for ky in 0..3 {
+        // output rows y0..y1 read the input rows y0 + ky − 1..y1 + ky − 1
+        let y0 = usize::from(ky == 0);
+        let y1 = height - usize::from(ky == 2);
+        for kx in 0..3 {
+            let rows = &mut rows[(ky * 3 + kx) * row_len..][..hw];
+            rows[..y0 * width].fill(0.0);
+            rows[y1 * width..].fill(0.0);
+            if y1 <= y0 {
+                continue;
+            }
+            let src = &plane[(y0 + ky - 1) * width..(y1 + ky - 1) * width];
+            let dst = &mut rows[y0 * width..y1 * width];
+            match kx {
+                0 => {
+                    dst[1..].copy_from_slice(&src[..src.len() - 1]);
+                    dst.iter_mut().step_by(width).for_each(|v| *v = 0.0);
                 }
-                let src = &plane[(y0 + ky - 1) * width..(y1 + ky - 1) * width];
-                let dst = &mut rows[y0 * width..y1 * width];
-                match kx {
-                    0 => {
-                        dst[1..].copy_from_slice(&src[..src.len() - 1]);
-                        dst.iter_mut().step_by(width).for_each(|v| *v = 0.0);
-                    }
-                    1 => dst.copy_from_slice(src),
-                    _ => {
-                        let n = dst.len();
-                        dst[..n - 1].copy_from_slice(&src[1..]);
-                        dst.iter_mut()
-                            .skip(width - 1)
-                            .step_by(width)
-                            .for_each(|v| *v = 0.0);
-                    }
+                1 => dst.copy_from_slice(src),
+                _ => {
+                    let n = dst.len();
+                    dst[..n - 1].copy_from_slice(&src[1..]);
+                    dst.iter_mut()
+                        .skip(width - 1)
+                        .step_by(width)
+                        .for_each(|v| *v = 0.0);
+                }
+            }
+        }
+    }
+}
+
+/// The input pixel that output (y, x) reads through tap (ky, kx): (s·y + ky − p, s·x + kx − p)
+/// when it lies inside the image.
+fn source_pixel(
+    shape: &ConvShape,
+    (ky, kx): (usize, usize),
+    (y, x): (usize, usize),
+) -> Option<usize> {
+    let sy = (shape.stride * y + ky).checked_sub(shape.padding())?;
+    let sx = (shape.stride * x + kx).checked_sub(shape.padding())?;
+    (sy < shape.height && sx < shape.width).then_some(sy * shape.width + sx)
+}
+
+/// One tap's plane of one channel, pixel by pixel (any kernel and stride).
+fn gathered_plane(plane: &[f32], shape: &ConvShape, tap: (usize, usize), dst: &mut [f32]) {
+    let wo = shape.out_width();
+    for (i, d) in dst.iter_mut().enumerate() {
+        *d = source_pixel(shape, tap, (i / wo, i % wo)).map_or(0.0, |p| plane[p]);
+    }
+}
+
+/// dimg[c, s·y + ky − p, s·x + kx − p] += dcol[c·k² + k·ky + kx, y·W_out + x]: the adjoint of
+/// [`im2col`] for one image.
+fn col2im(dcol: &[f32], shape: &ConvShape, dimg: &mut [f32]) {
+    let (hw, ohw, wo) = (shape.in_pixels(), shape.out_pixels(), shape.out_width());
+    for c in 0..shape.inputs {
+        let plane = &mut dimg[c * hw..(c + 1) * hw];
+        for t in 0..shape.taps() {
+            let tap = (t / shape.kernel, t % shape.kernel);
+            let row = &dcol[(c * shape.taps() + t) * ohw..][..ohw];
+            for (i, &v) in row.iter().enumerate() {
+                if let Some(p) = source_pixel(shape, tap, (i / wo, i % wo)) {
+                    plane[p] += v;
                 }
             }
         }
@@ -96,7 +181,7 @@ const COLUMNS_PER_GEMM: usize = 384;
 /// so results do not depend on the thread count).
 fn images_per_gemm(shape: &ConvShape) -> usize {
     COLUMNS_PER_GEMM
-        .div_ceil(shape.pixels())
+        .div_ceil(shape.out_pixels())
         .clamp(1, shape.batch.max(1))
 }
 
@@ -174,27 +259,27 @@ fn gemm_into(
     }
 }
 
-/// y = conv(x, W) + b for x [B, C, H, W], W [O, C, 3, 3], b [O] (or none), in parallel over
-/// groups of images: one GEMM [O, 9C] · [9C, k·HW] per group of k, its columns then copied to
-/// the k images' NCHW planes (with one image per group the GEMM writes them directly).
+/// y = conv(x, W) + b for x [B, C, H, W], W [O, C, k, k], b [O] (or none), in parallel over
+/// groups of images: one GEMM [O, k²C] · [k²C, n·HW_out] per group of n, its columns then
+/// copied to the n images' NCHW planes (with one image per group the GEMM writes them
+/// directly).
 pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, shape: ConvShape) -> Vec<f32> {
     let ConvShape {
         inputs, outputs, ..
     } = shape;
-    let hw = shape.pixels();
+    let (hw, ohw, depth) = (shape.in_pixels(), shape.out_pixels(), shape.taps() * inputs);
     let group = images_per_gemm(&shape);
-    let mut y = vec![0.0f32; shape.batch * outputs * hw];
-    y.par_chunks_mut(group * outputs * hw)
+    let mut y = vec![0.0f32; shape.batch * outputs * ohw];
+    y.par_chunks_mut(group * outputs * ohw)
         .enumerate()
         .for_each(|(g, out)| {
-            let count = out.len() / (outputs * hw);
-            let columns = count * hw;
+            let count = out.len() / (outputs * ohw);
+            let columns = count * ohw;
             let product = if count > 1 { outputs * columns } else { 0 };
-            with_buffers(9 * inputs * columns, product, |col, tmp| {
+            with_buffers(depth * columns, product, |col, tmp| {
                 for i in 0..count {
                     let image = &x[(g * group + i) * inputs * hw..][..inputs * hw];
-                    let dims = (inputs, shape.height, shape.width);
-                    im2col(image, dims, col, (columns, i * hw));
+                    im2col(image, &shape, col, (columns, i * ohw));
                 }
                 let dst = if count > 1 { &mut *tmp } else { &mut *out };
                 if let Some(bias) = bias {
@@ -202,21 +287,20 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, shape: ConvShape
                         row.fill(b);
                     }
                 }
-                let sizes = (outputs, columns, 9 * inputs);
-                let rhs = (columns, 1);
+                let sizes = (outputs, columns, depth);
                 gemm_into(
                     dst,
                     bias.is_some(),
                     sizes,
                     weight,
-                    (9 * inputs, 1),
+                    (depth, 1),
                     col,
-                    rhs,
+                    (columns, 1),
                 );
                 if count > 1 {
-                    for (i, plane) in out.chunks_exact_mut(outputs * hw).enumerate() {
-                        for (o, row) in plane.chunks_exact_mut(hw).enumerate() {
-                            row.copy_from_slice(&tmp[o * columns + i * hw..][..hw]);
+                    for (i, plane) in out.chunks_exact_mut(outputs * ohw).enumerate() {
+                        for (o, row) in plane.chunks_exact_mut(ohw).enumerate() {
+                            row.copy_from_slice(&tmp[o * columns + i * ohw..][..ohw]);
                         }
                     }
                 }
@@ -225,25 +309,43 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, shape: ConvShape
     y
 }
 
-/// ∂L/∂x: the convolution of ∂L/∂y with W'[c, o, ky, kx] = W[o, c, 2 − ky, 2 − kx].
+/// ∂L/∂x. At stride 1 the convolution of ∂L/∂y with W'[c, o, ky, kx] =
+/// W[o, c, k − 1 − ky, k − 1 − kx]; at stride 2 col2im(Wᵀ · ∂L/∂y_n) per image.
 pub fn input_gradient(dy: &[f32], weight: &[f32], shape: ConvShape) -> Vec<f32> {
     let ConvShape {
         inputs, outputs, ..
     } = shape;
-    let mut flipped = vec![0.0f32; weight.len()];
-    for o in 0..outputs {
-        for c in 0..inputs {
-            for k in 0..9 {
-                flipped[(c * outputs + o) * 9 + 8 - k] = weight[(o * inputs + c) * 9 + k];
+    let taps = shape.taps();
+    if shape.stride == 1 {
+        let mut flipped = vec![0.0f32; weight.len()];
+        for o in 0..outputs {
+            for c in 0..inputs {
+                for t in 0..taps {
+                    flipped[(c * outputs + o) * taps + taps - 1 - t] =
+                        weight[(o * inputs + c) * taps + t];
+                }
             }
         }
+        let transposed = ConvShape {
+            inputs: outputs,
+            outputs: inputs,
+            ..shape
+        };
+        return forward(dy, &flipped, None, transposed);
     }
-    let transposed = ConvShape {
-        inputs: outputs,
-        outputs: inputs,
-        ..shape
-    };
-    forward(dy, &flipped, None, transposed)
+    let (hw, ohw, depth) = (shape.in_pixels(), shape.out_pixels(), taps * inputs);
+    let mut dx = vec![0.0f32; shape.batch * inputs * hw];
+    dx.par_chunks_mut(inputs * hw)
+        .zip(dy.par_chunks(outputs * ohw))
+        .for_each(|(dx, dy)| {
+            with_buffers(depth * ohw, 0, |dcol, _| {
+                // Wᵀ [k²C, O] is W [O, k²C] read with row stride 1 and column stride k²C
+                let sizes = (depth, ohw, outputs);
+                gemm_into(dcol, false, sizes, weight, (1, depth), dy, (ohw, 1));
+                col2im(dcol, &shape, dx);
+            })
+        });
+    dx
 }
 
 /// (∂L/∂W, ∂L/∂b) = (Σ_n ∂L/∂y_n · col(x_n)ᵀ, Σ_n Σ_pixels ∂L/∂y_n): one partial sum per group
@@ -253,33 +355,28 @@ pub fn parameter_gradients(x: &[f32], dy: &[f32], shape: ConvShape) -> (Vec<f32>
     let ConvShape {
         inputs, outputs, ..
     } = shape;
-    let hw = shape.pixels();
-    let size = outputs * 9 * inputs;
+    let (hw, ohw, depth) = (shape.in_pixels(), shape.out_pixels(), shape.taps() * inputs);
+    let size = outputs * depth;
     let group = images_per_gemm(&shape);
     let firsts: Vec<usize> = (0..shape.batch).step_by(group).collect();
     let partials: Vec<Vec<f32>> = firsts
         .par_iter()
         .map(|&first| {
             let count = group.min(shape.batch - first);
-            let columns = count * hw;
+            let columns = count * ohw;
             let mut sums = vec![0.0f32; size + outputs];
-            with_buffers(9 * inputs * columns, outputs * columns, |col, gathered| {
+            with_buffers(depth * columns, outputs * columns, |col, gathered| {
                 for i in 0..count {
                     let n = first + i;
                     let image = &x[n * inputs * hw..][..inputs * hw];
-                    im2col(
-                        image,
-                        (inputs, shape.height, shape.width),
-                        col,
-                        (columns, i * hw),
-                    );
-                    let dy_n = &dy[n * outputs * hw..][..outputs * hw];
-                    for (o, row) in dy_n.chunks_exact(hw).enumerate() {
-                        gathered[o * columns + i * hw..][..hw].copy_from_slice(row);
+                    im2col(image, &shape, col, (columns, i * ohw));
+                    let dy_n = &dy[n * outputs * ohw..][..outputs * ohw];
+                    for (o, row) in dy_n.chunks_exact(ohw).enumerate() {
+                        gathered[o * columns + i * ohw..][..ohw].copy_from_slice(row);
                     }
                 }
                 let (dw, db) = sums.split_at_mut(size);
-                let sizes = (outputs, 9 * inputs, columns);
+                let sizes = (outputs, depth, columns);
                 gemm_into(dw, false, sizes, gathered, (columns, 1), col, (1, columns));
                 for (sum, row) in db.iter_mut().zip(gathered.chunks_exact(columns)) {
                     *sum = row.iter().sum::<f32>();
@@ -296,43 +393,49 @@ pub fn parameter_gradients(x: &[f32], dy: &[f32], shape: ConvShape) -> (Vec<f32>
     (total, db)
 }
 
-/// The convolution's shape from x [B, C, H, W] and W [O, C, 3, 3].
-fn conv_shape(x: &[usize], weight: &[usize]) -> ConvShape {
+/// The convolution's shape from x [B, C, H, W], W [O, C, k, k] and the stride.
+fn conv_shape(x: &[usize], weight: &[usize], stride: usize) -> ConvShape {
     ConvShape {
         batch: x[0],
         inputs: x[1],
         outputs: weight[0],
         height: x[2],
         width: x[3],
+        kernel: weight[2],
+        stride,
     }
 }
 
 /// The forward pass on flex primitives.
-fn forward_flex(x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor) -> FlexTensor {
-    let shape = conv_shape(x.shape().as_slice(), weight.shape().as_slice());
+fn forward_flex(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    bias: &FlexTensor,
+    stride: usize,
+) -> FlexTensor {
+    let shape = conv_shape(x.shape().as_slice(), weight.shape().as_slice(), stride);
     let y = forward(
         &host_values(x),
         &host_values(weight),
         Some(&host_values(bias)),
         shape,
     );
-    let ConvShape {
-        batch,
-        outputs,
-        height,
-        width,
-        ..
-    } = shape;
-    flex_tensor(y, [batch, outputs, height, width])
+    let dims = [
+        shape.batch,
+        shape.outputs,
+        shape.out_height(),
+        shape.out_width(),
+    ];
+    flex_tensor(y, dims)
 }
 
-/// The backward step of [`conv3x3`] in burn's autodiff graph: the saved x and W and the
-/// incoming ∂L/∂y give the three gradients.
+/// The backward step of [`conv`] in burn's autodiff graph: the saved x and W (and the stride)
+/// and the incoming ∂L/∂y give the three gradients.
 #[derive(Debug)]
 struct HostConvBackward;
 
 impl Backward<Flex, 3> for HostConvBackward {
-    type State = (NodeId, NodeId);
+    type State = (NodeId, NodeId, usize);
 
     fn backward(
         self,
@@ -342,10 +445,10 @@ impl Backward<Flex, 3> for HostConvBackward {
     ) {
         let [node_x, node_weight, node_bias] = ops.parents;
         let dy = grads.consume::<Flex>(&ops.node);
-        let (x_state, weight_state) = ops.state;
+        let (x_state, weight_state, stride) = ops.state;
         let x = checkpointer.retrieve_node_output::<FlexTensor>(x_state);
         let weight = checkpointer.retrieve_node_output::<FlexTensor>(weight_state);
-        let shape = conv_shape(x.shape().as_slice(), weight.shape().as_slice());
+        let shape = conv_shape(x.shape().as_slice(), weight.shape().as_slice(), stride);
         let x_dims: [usize; 4] = x.shape().dims();
         let weight_dims: [usize; 4] = weight.shape().dims();
         let dy = host_values(&dy);
@@ -365,23 +468,30 @@ impl Backward<Flex, 3> for HostConvBackward {
     }
 }
 
-/// conv2d(x, W, b) with a 3×3 kernel, stride 1 and padding 1: the host kernels above on the
-/// flex backend (its autodiff included), burn's `conv2d` elsewhere.
-pub fn conv3x3(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {
+/// Whether the host kernels take a convolution: a square 1×1 or 3×3 kernel, stride 1 or 2,
+/// and something to compute (no empty axis).
+fn host_supported(x: &[usize; 4], weight: &[usize; 4], stride: usize) -> bool {
+    let square = weight[3] == weight[2] && matches!(weight[2], 1 | 3);
+    square && matches!(stride, 1 | 2) && !x.contains(&0) && weight[0] > 0
+}
+
+/// conv2d(x, W, b) with a square k×k kernel, padding (k − 1)/2 and the given stride: the host
+/// kernels above on the flex backend (its autodiff included) for k ∈ {1, 3} and stride 1 or
+/// 2, burn's `conv2d` otherwise.
+pub fn conv(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, stride: usize) -> Tensor<4> {
     let device = x.device();
-    // empty tensors (no pixels, channels or kernels) have nothing to gain from the host path
-    let empty = x.dims().contains(&0) || weight.dims()[0] == 0;
-    if device == Device::flex() && !empty {
+    let host = host_supported(&x.dims(), &weight.dims(), stride);
+    if host && device == Device::flex() {
         let primitives = (
             x.clone().try_into_primitive::<Flex>(),
             weight.clone().try_into_primitive::<Flex>(),
             bias.clone().try_into_primitive::<Flex>(),
         );
         if let (Ok(x), Ok(weight), Ok(bias)) = primitives {
-            return Tensor::from_primitive::<Flex>(forward_flex(&x, &weight, &bias));
+            return Tensor::from_primitive::<Flex>(forward_flex(&x, &weight, &bias, stride));
         }
     }
-    if device == Device::flex().autodiff() && !empty {
+    if host && device == Device::flex().autodiff() {
         type Ad = Autodiff<Flex>;
         let primitives = (
             x.clone().try_into_primitive::<Ad>(),
@@ -389,7 +499,7 @@ pub fn conv3x3(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {
             bias.clone().try_into_primitive::<Ad>(),
         );
         if let (Ok(x), Ok(weight), Ok(bias)) = primitives {
-            let output = forward_flex(x.primitive(), weight.primitive(), bias.primitive());
+            let output = forward_flex(x.primitive(), weight.primitive(), bias.primitive(), stride);
             let prepared = HostConvBackward
                 .prepare::<NoCheckpointing>([x.node(), weight.node(), bias.node()])
                 .compute_bound()
@@ -398,14 +508,15 @@ pub fn conv3x3(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {
                 OpsKind::Tracked(mut prep) => {
                     let x_state = prep.checkpoint(&x);
                     let weight_state = prep.checkpoint(&weight);
-                    prep.finish((x_state, weight_state), output)
+                    prep.finish((x_state, weight_state, stride), output)
                 }
                 OpsKind::UnTracked(prep) => prep.finish(output),
             };
             return Tensor::from_primitive::<Ad>(tensor);
         }
     }
-    let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+    let padding = weight.dims()[2] / 2;
+    let options = ConvOptions::new([stride, stride], [padding, padding], [1, 1], 1);
     conv2d(x, weight, Some(bias), options)
 }
 
@@ -437,79 +548,101 @@ mod tests {
 
     /// Values, and the gradients of Σ r ⊙ y with respect to x, W and b, of the host kernels
     /// against burn's conv2d and its autodiff, on a non-square image with unequal channel
-    /// counts; once with x tracked and once with x a constant (the network's input).
+    /// counts, for every kernel and stride the host path takes (stride 2 on an odd and an
+    /// even side); once with x tracked and once with x a constant (the network's input).
     #[test]
     fn values_and_gradients_match_burns_convolution() {
         let device = Device::flex().autodiff();
-        let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
-        for track_x in [true, false] {
-            let x = random([3, 5, 6, 7], &device);
-            let x = if track_x { x.require_grad() } else { x };
-            let weight = random([4, 5, 3, 3], &device).require_grad();
-            let bias = random::<1>([4], &device).require_grad();
-            let r = random([3, 4, 6, 7], &device);
-            // the tensors are what the host path takes, so it is the host path that is tested
-            assert!(x.clone().try_into_primitive::<Autodiff<Flex>>().is_ok());
-            let ours = conv3x3(x.clone(), weight.clone(), bias.clone());
-            let theirs = conv2d(
-                x.clone(),
-                weight.clone(),
-                Some(bias.clone()),
-                options.clone(),
-            );
-            close(host(ours.clone()), host(theirs.clone()), "values");
-            let g_ours = (ours * r.clone()).sum().backward();
-            let g_theirs = (theirs * r).sum().backward();
-            if track_x {
-                close(
-                    host(x.grad(&g_ours).unwrap()),
-                    host(x.grad(&g_theirs).unwrap()),
-                    "∂/∂x",
+        for (kernel, stride) in [(3, 1), (3, 2), (1, 1)] {
+            let p = kernel / 2;
+            let options = ConvOptions::new([stride, stride], [p, p], [1, 1], 1);
+            let what = |part: &str| format!("{kernel}×{kernel} stride {stride}: {part}");
+            for track_x in [true, false] {
+                let x = random([3, 5, 6, 7], &device);
+                let x = if track_x { x.require_grad() } else { x };
+                let weight = random([4, 5, kernel, kernel], &device).require_grad();
+                let bias = random::<1>([4], &device).require_grad();
+                // the tensors are what the host path takes, so it is the host path that is tested
+                assert!(x.clone().try_into_primitive::<Autodiff<Flex>>().is_ok());
+                let ours = conv(x.clone(), weight.clone(), bias.clone(), stride);
+                let theirs = conv2d(
+                    x.clone(),
+                    weight.clone(),
+                    Some(bias.clone()),
+                    options.clone(),
                 );
-            } else {
-                assert!(x.grad(&g_ours).is_none());
+                assert_eq!(ours.dims(), theirs.dims(), "{}", what("shape"));
+                let r = random(theirs.dims(), &device);
+                close(host(ours.clone()), host(theirs.clone()), &what("values"));
+                let g_ours = (ours * r.clone()).sum().backward();
+                let g_theirs = (theirs * r).sum().backward();
+                if track_x {
+                    close(
+                        host(x.grad(&g_ours).unwrap()),
+                        host(x.grad(&g_theirs).unwrap()),
+                        &what("∂/∂x"),
+                    );
+                } else {
+                    assert!(x.grad(&g_ours).is_none());
+                }
+                close(
+                    host(weight.grad(&g_ours).unwrap()),
+                    host(weight.grad(&g_theirs).unwrap()),
+                    &what("∂/∂W"),
+                );
+                let db = |g| {
+                    bias.grad(g)
+                        .unwrap()
+                        .into_data()
+                        .try_into_vec::<f32>()
+                        .unwrap()
+                };
+                let (a, b) = (db(&g_ours), db(&g_theirs));
+                close(a, b, &what("∂/∂b"));
             }
-            close(
-                host(weight.grad(&g_ours).unwrap()),
-                host(weight.grad(&g_theirs).unwrap()),
-                "∂/∂W",
-            );
-            let db = |g| {
-                bias.grad(g)
-                    .unwrap()
-                    .into_data()
-                    .try_into_vec::<f32>()
-                    .unwrap()
-            };
-            let (a, b) = (db(&g_ours), db(&g_theirs));
-            close(a, b, "∂/∂b");
         }
     }
 
-    /// The block-copy im2col against its definition, element by element, on shapes with one
-    /// row or one column (every copy there is clipped) and at an offset inside wider columns.
+    /// im2col against its definition, element by element: the block copies of 3×3 stride 1,
+    /// the plain copy of 1×1 and the gather of stride 2, on shapes with one row or one column
+    /// (every block copy there is clipped) and at an offset inside wider columns.
     #[test]
     fn im2col_matches_its_definition() {
-        for (channels, height, width) in [(2, 1, 1), (1, 1, 5), (1, 5, 1), (2, 2, 3), (3, 4, 6)] {
-            let hw = height * width;
-            let img: Vec<f32> = (0..channels * hw).map(|i| i as f32 + 1.0).collect();
-            let (stride, offset) = (2 * hw + 1, hw);
-            let mut col = vec![f32::NAN; 9 * channels * stride];
-            im2col(&img, (channels, height, width), &mut col, (stride, offset));
-            for c in 0..channels {
-                for k in 0..9 {
-                    for y in 0..height {
-                        for x in 0..width {
-                            let (sy, sx) = ((y + k / 3) as isize - 1, (x + k % 3) as isize - 1);
-                            let inside = (0..height as isize).contains(&sy)
-                                && (0..width as isize).contains(&sx);
-                            let expected = if inside {
-                                img[c * hw + sy as usize * width + sx as usize]
-                            } else {
-                                0.0
-                            };
-                            let got = col[(c * 9 + k) * stride + offset + y * width + x];
-                            assert_eq!(got, expected, "{channels}×{height}×{width} c{c} k{k}");
+        let sides = [(1, 1), (1, 5), (5, 1), (2, 3), (4, 6), (5, 7)];
+        for (kernel, stride) in [(3, 1), (1, 1), (3, 2)] {
+            for (height, width) in sides {
+                let shape = ConvShape {
+                    batch: 1,
+                    inputs: 2,
+                    outputs: 1,
+                    height,
+                    width,
+                    kernel,
+                    stride,
+                };
+                let (hw, ohw, taps) = (shape.in_pixels(), shape.out_pixels(), shape.taps());
+                let img: Vec<f32> = (0..2 * hw).map(|i| i as f32 + 1.0).collect();
+                let (row_len, offset) = (2 * ohw + 1, ohw);
+                let mut col = vec![f32::NAN; taps * 2 * row_len];
+                im2col(&img, &shape, &mut col, (row_len, offset));
+                let p = (kernel / 2) as isize;
+                for c in 0..2 {
+                    for t in 0..taps {
+                        for y in 0..shape.out_height() {
+                            for x in 0..shape.out_width() {
+                                let sy = (stride * y + t / kernel) as isize - p;
+                                let sx = (stride * x + t % kernel) as isize - p;
+                                let inside = (0..height as isize).contains(&sy)
+                                    && (0..width as isize).contains(&sx);
+                                let expected = if inside {
+                                    img[c * hw + sy as usize * width + sx as usize]
+                                } else {
+                                    0.0
+                                };
+                                let at = (c * taps + t) * row_len + offset;
+                                let got = col[at + y * shape.out_width() + x];
+                                assert_eq!(got, expected, "{shape:?} c{c} tap {t} ({y}, {x})");
+                            }
                         }
                     }
                 }
@@ -526,6 +659,8 @@ mod tests {
             outputs: 2,
             height: 5,
             width: 4,
+            kernel: 3,
+            stride: 1,
         };
         let x: Vec<f32> = (0..9 * 3 * 20)
             .map(|i| ((i * 37) % 17) as f32 / 7.0 - 1.0)
@@ -563,7 +698,7 @@ mod tests {
             options.clone(),
         );
         close(
-            host(conv3x3(x, weight.clone(), bias.clone())),
+            host(conv(x, weight.clone(), bias.clone(), 1)),
             host(theirs),
             "values",
         );
@@ -577,11 +712,11 @@ mod tests {
             Some(bias.clone()),
             options.clone(),
         );
-        let ours = conv3x3(batch, weight.clone(), bias.clone());
+        let ours = conv(batch, weight.clone(), bias.clone(), 1);
         close(host(ours), host(theirs), "groups of images");
         let theirs = conv2d(view.clone(), weight.clone(), Some(bias.clone()), options);
         close(
-            host(conv3x3(view, weight, bias)),
+            host(conv(view, weight, bias, 1)),
             host(theirs),
             "a strided view",
         );

@@ -79,10 +79,11 @@ impl Conv {
         )
     }
 
-    /// conv(x, W) + b; the 3×3 stride-1 convolutions run on [`crate::host_conv`] (on the CPU).
+    /// conv(x, W) + b, on [`crate::host_conv`] on the CPU.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        if self.stride == 1 && self.padding == 1 && self.weight.dims()[2..] == [3, 3] {
-            return crate::host_conv::conv3x3(x, self.weight.val(), self.bias.val());
+        let [_, _, k, _] = self.weight.dims();
+        if self.padding == k / 2 {
+            return crate::host_conv::conv(x, self.weight.val(), self.bias.val(), self.stride);
         }
         conv2d(x, self.weight.val(), Some(self.bias.val()), self.options())
     }

@@ -118,6 +118,8 @@ pub(super) fn conv_throughput(args: &BenchOptions, on: &BenchDevices) -> Result<
             outputs: channels,
             height: side,
             width: side,
+            kernel: 3,
+            stride: 1,
         };
         let zeros = vec![0.0f32; channels];
         let host_forward = median_seconds(20 * args.reps, || {
