@@ -6,8 +6,9 @@
 //! - [`network`]: the `ScoreNetwork` trait, the output parameterisations (score, eps, EDM's
 //!   c_skip/c_out/c_in/c_noise of Karras et al. 2022, Table 1) and the score's JVPs;
 //! - [`mlp`], [`unet`]: the two networks, each with hand-written tangent propagation (autodiff
-//!   is first order only); [`activation`]: SiLU and its slope; [`host_conv`]: the U-Net's 3×3
-//!   convolutions on the CPU (im2col per image + one GEMM, with their backward pass);
+//!   is first order only); [`activation`]: SiLU and its slope; [`host_conv`]: the U-Net's
+//!   convolutions on the CPU (1×1 and 3×3, stride 1 or 2: im2col + one GEMM per group of
+//!   images, with their backward pass);
 //!   [`host_norm`]: GroupNorm followed by SiLU as one pass on the CPU, with its backward pass;
 //! - [`loss`]: dsm, ssm, Hyvärinen, the divergence penalties, weightings λ(t) and training-time
 //!   laws (DESIGN §5; Claustre Thms 4.1–4.6; EDM's eq. 8 weighting and log-normal σ);
