@@ -523,27 +523,14 @@ pub fn conv(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, stride: usize) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::Distribution;
+    use crate::host_test_support::{assert_close, assert_same_on_any_thread_count, values as host};
 
     fn random<const D: usize>(shape: [usize; D], device: &Device) -> Tensor<D> {
-        Tensor::random(shape, Distribution::Normal(0.0, 1.0), device)
-    }
-
-    fn host(t: Tensor<4>) -> Vec<f32> {
-        t.into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .unwrap()
+        crate::host_test_support::random(shape, 1.0, device)
     }
 
     fn close(a: Vec<f32>, b: Vec<f32>, what: &str) {
-        assert_eq!(a.len(), b.len(), "{what}");
-        let worst = a
-            .iter()
-            .zip(&b)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max);
-        assert!(worst < 1e-4, "{what}: largest difference {worst}");
+        assert_close(a, b, 1e-4, what);
     }
 
     /// Values, and the gradients of Σ r ⊙ y with respect to x, W and b, of the host kernels
@@ -668,17 +655,7 @@ mod tests {
         let dy: Vec<f32> = (0..9 * 2 * 20)
             .map(|i| ((i * 11) % 13) as f32 / 5.0 - 1.2)
             .collect();
-        let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| parameter_gradients(&x, &dy, shape))
-        };
-        let one = run(1);
-        for threads in [2, 3] {
-            assert_eq!(run(threads), one, "{threads} threads");
-        }
+        assert_same_on_any_thread_count(|| parameter_gradients(&x, &dy, shape));
     }
 
     /// Without autodiff the host path gives burn's values too, for contiguous tensors and for

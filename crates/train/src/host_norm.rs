@@ -400,26 +400,11 @@ pub fn group_norm_silu(
 mod tests {
     use super::*;
     use crate::activation::silu;
-    use burn::tensor::Distribution;
+    use crate::host_test_support::{
+        assert_close as close, assert_same_on_any_thread_count, random, values,
+    };
 
     const EPS: f32 = 1e-5;
-
-    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .unwrap()
-    }
-
-    fn close(a: Vec<f32>, b: Vec<f32>, tolerance: f32, what: &str) {
-        assert_eq!(a.len(), b.len(), "{what}");
-        let worst = a
-            .iter()
-            .zip(&b)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max);
-        assert!(worst < tolerance, "{what}: largest difference {worst}");
-    }
 
     /// SiLU(GN(x)) as tensor operations: the definition the host kernels must reproduce.
     fn reference(x: Tensor<4>, gamma: Tensor<1>, beta: Tensor<1>, groups: usize) -> Tensor<4> {
@@ -429,10 +414,6 @@ mod tests {
         let var = centred.clone().square().mean_dim(2);
         let xhat = (centred / (var + EPS as f64).sqrt()).reshape([b, c, h, w]);
         silu(xhat * gamma.reshape([1, c, 1, 1]) + beta.reshape([1, c, 1, 1]))
-    }
-
-    fn random<const D: usize>(shape: [usize; D], scale: f64, device: &Device) -> Tensor<D> {
-        Tensor::random(shape, Distribution::Normal(0.0, scale), device)
     }
 
     /// Values and the gradients of Σ r ⊙ y with respect to x, γ and β against autodiff of the
@@ -523,20 +504,10 @@ mod tests {
         let dy: Vec<f32> = (0..n).map(|i| ((i * 11) % 13) as f32 / 5.0 - 1.2).collect();
         let gamma = vec![1.0; 6];
         let beta = vec![0.2; 6];
-        let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| {
-                let (_, stats) = forward(&x, &gamma, &beta, shape, EPS);
-                backward(&x, &dy, (&gamma, &beta), shape, &stats)
-            })
-        };
-        let one = run(1);
-        for threads in [2, 3] {
-            assert_eq!(run(threads), one, "{threads} threads");
-        }
+        assert_same_on_any_thread_count(|| {
+            let (_, stats) = forward(&x, &gamma, &beta, shape, EPS);
+            backward(&x, &dy, (&gamma, &beta), shape, &stats)
+        });
     }
 
     /// Other devices, and shapes the kernels do not take, are left to tensor operations.

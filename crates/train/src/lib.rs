@@ -32,6 +32,8 @@ pub mod error;
 mod flex_host;
 pub mod host_conv;
 pub mod host_norm;
+#[cfg(test)]
+mod host_test_support;
 pub mod inspect;
 pub mod integrity;
 pub mod loss;
