@@ -4,11 +4,11 @@
 # churn), DDIM (η = 0 and 1) and DPM-Solver++(2M), every sampler at the same NFE (--nfe sets its steps), from the same seed,
 # for each reference checkpoint in CHECKPOINTS. Writes $OUT/nfe.csv (checkpoint, sampler, nfe,
 # frechet_distance, frechet_floor) and prints it as a table.
-# About 55 minutes per checkpoint on two cores (--quick: a couple of minutes).
+# About 25 minutes per checkpoint on two cores (--quick: a couple of minutes).
 #   scripts/mnist-nfe.sh [--quick]    outputs in $OUT (default out/mnist-nfe)
 source "$(dirname "$0")/common.sh"
 OUT=${OUT:-out/mnist-nfe}
-CHECKPOINTS=${CHECKPOINTS:-checkpoints/mnist-unet-tiny checkpoints/mnist-unet-tiny-edm}
+CHECKPOINTS=${CHECKPOINTS:-checkpoints/mnist-unet-tiny checkpoints/mnist-unet-tiny-edm checkpoints/mnist-unet-tiny-edm-12k}
 N=$(size 256 16)
 NFES=${NFES:-$(size "10 20 35 50 100 250" "10 20")}
 # label=sampler and its flags: DDIM deterministic (η = 0) and with the posterior's noise (η = 1,

@@ -2,7 +2,7 @@
 //!
 //!   y = SiLU(z),  z = γ_c (x − μ_g)/s_g + β_c,  s_g = √(var_g + ε),
 //!
-//! with μ_g and var_g over the channels of group g and the pixels of one image, as one pass
+//! with μ_g and var_g over the channels of group g and the pixels of one image, as one kernel
 //! per image on the CPU, and its backward pass written out:
 //!
 //!   ∂L/∂z = ∂L/∂y · SiLU'(z),  ∂L/∂γ_c = Σ ∂L/∂z · x̂,  ∂L/∂β_c = Σ ∂L/∂z,
@@ -10,11 +10,11 @@
 //!
 //! As tensor operations burn-flex runs the mean, centring, variance, scaling, affine map and
 //! SiLU (and the backward of each) as a dozen separate passes over the activations, one thread
-//! each; here each image is read twice forward and three times backward, in parallel over the
-//! images. ∂L/∂γ and ∂L/∂β are summed per image and then over the images in order, so they do
-//! not depend on the number of threads. On `Device::flex()`, with or without autodiff,
-//! [`group_norm_silu`] runs these kernels; elsewhere it returns `None` and the caller uses
-//! tensor operations.
+//! each; here the forward pass makes three passes over each image (mean, variance, output)
+//! and the backward pass two, in parallel over the images. ∂L/∂γ and ∂L/∂β are summed per
+//! image and then over the images in order, so they do not depend on the number of threads.
+//! On `Device::flex()`, with or without autodiff, [`group_norm_silu`] runs these kernels;
+//! elsewhere it returns `None` and the caller uses tensor operations.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
