@@ -469,10 +469,12 @@ impl Backward<Flex, 3> for HostConvBackward {
 }
 
 /// Whether the host kernels take a convolution: a square 1×1 or 3×3 kernel, stride 1 or 2,
-/// and something to compute (no empty axis).
-fn host_supported(x: &[usize; 4], weight: &[usize; 4], stride: usize) -> bool {
+/// shapes that agree (W's input channels are x's, one bias per output channel) and something
+/// to compute (no empty axis). burn's `conv2d` gets the rest, and reports mismatches itself.
+fn host_supported(x: &[usize; 4], weight: &[usize; 4], bias: &[usize; 1], stride: usize) -> bool {
     let square = weight[3] == weight[2] && matches!(weight[2], 1 | 3);
-    square && matches!(stride, 1 | 2) && !x.contains(&0) && weight[0] > 0
+    let agree = weight[1] == x[1] && bias[0] == weight[0];
+    square && agree && matches!(stride, 1 | 2) && !x.contains(&0) && weight[0] > 0
 }
 
 /// conv2d(x, W, b) with a square k×k kernel, padding (k − 1)/2 and the given stride: the host
@@ -480,7 +482,7 @@ fn host_supported(x: &[usize; 4], weight: &[usize; 4], stride: usize) -> bool {
 /// 2, burn's `conv2d` otherwise.
 pub fn conv(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, stride: usize) -> Tensor<4> {
     let device = x.device();
-    let host = host_supported(&x.dims(), &weight.dims(), stride);
+    let host = host_supported(&x.dims(), &weight.dims(), &bias.dims(), stride);
     if host && device == Device::flex() {
         let primitives = (
             x.clone().try_into_primitive::<Flex>(),
@@ -635,6 +637,28 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The host path takes only what it computes: 1×1 and 3×3 square kernels at stride 1 or 2
+    /// with agreeing shapes; mismatches go to burn's `conv2d`, which reports them.
+    #[test]
+    fn host_path_takes_only_what_it_computes() {
+        let x = [2, 3, 8, 8];
+        assert!(host_supported(&x, &[4, 3, 3, 3], &[4], 1));
+        assert!(host_supported(&x, &[4, 3, 3, 3], &[4], 2));
+        assert!(host_supported(&x, &[4, 3, 1, 1], &[4], 1));
+        assert!(!host_supported(&x, &[4, 3, 5, 5], &[4], 1), "5×5");
+        assert!(!host_supported(&x, &[4, 3, 3, 1], &[4], 1), "not square");
+        assert!(!host_supported(&x, &[4, 3, 3, 3], &[4], 3), "stride 3");
+        assert!(
+            !host_supported(&x, &[4, 2, 3, 3], &[4], 1),
+            "input channels"
+        );
+        assert!(!host_supported(&x, &[4, 3, 3, 3], &[5], 1), "bias length");
+        assert!(
+            !host_supported(&[0, 3, 8, 8], &[4, 3, 3, 3], &[4], 1),
+            "empty batch"
+        );
     }
 
     /// The parameter gradients do not depend on the number of threads (bit for bit).

@@ -346,7 +346,9 @@ pub fn group_norm_silu(
     eps: f32,
 ) -> Option<Tensor<4>> {
     let device = x.device();
-    if x.dims().contains(&0) || groups == 0 || !x.dims()[1].is_multiple_of(groups) {
+    let channels = x.dims()[1];
+    let per_channel = gamma.dims() == [channels] && beta.dims() == [channels];
+    if x.dims().contains(&0) || groups == 0 || !channels.is_multiple_of(groups) || !per_channel {
         return None;
     }
     let flex = device == Device::flex();
@@ -523,5 +525,10 @@ mod tests {
         );
         let empty = Tensor::<4>::zeros([0, 6, 3, 3], &device);
         assert!(group_norm_silu(&empty, &gamma, &beta, 3, EPS).is_none());
+        let short = Tensor::<1>::ones([3], &device);
+        assert!(
+            group_norm_silu(&x, &short, &beta, 3, EPS).is_none(),
+            "γ of 3 for 6 channels"
+        );
     }
 }
