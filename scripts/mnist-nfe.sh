@@ -4,7 +4,7 @@
 # churn), DDIM (η = 0 and 1) and DPM-Solver++(2M), every sampler at the same NFE (--nfe sets its steps), from the same seed,
 # for each reference checkpoint in CHECKPOINTS. Writes $OUT/nfe.csv (checkpoint, sampler, nfe,
 # frechet_distance, frechet_floor) and prints it as a table.
-# About 25 minutes per checkpoint on two cores (--quick: a couple of minutes).
+# About 17 minutes per checkpoint on two cores (--quick: a couple of minutes).
 #   scripts/mnist-nfe.sh [--quick]    outputs in $OUT (default out/mnist-nfe)
 source "$(dirname "$0")/common.sh"
 OUT=${OUT:-out/mnist-nfe}
