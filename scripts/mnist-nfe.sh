@@ -5,11 +5,14 @@
 # for each reference checkpoint in CHECKPOINTS. Writes $OUT/nfe.csv (checkpoint, sampler, nfe,
 # frechet_distance, frechet_floor) and prints it as a table.
 # About 17 minutes per checkpoint on two cores (--quick: a couple of minutes).
-#   scripts/mnist-nfe.sh [--quick]    outputs in $OUT (default out/mnist-nfe)
+#   scripts/mnist-nfe.sh [--quick]    outputs in $OUT (default out/mnist-nfe); CHECKPOINTS, NFES,
+#   RUNS and SEED (default 1) choose the cells
 source "$(dirname "$0")/common.sh"
 OUT=${OUT:-out/mnist-nfe}
 CHECKPOINTS=${CHECKPOINTS:-checkpoints/mnist-unet-tiny checkpoints/mnist-unet-tiny-edm checkpoints/mnist-unet-tiny-edm-12k}
 N=$(size 256 16)
+# seed of the prior draws and the sampler noise (the same for every cell)
+SEED=${SEED:-1}
 NFES=${NFES:-$(size "10 20 35 50 100 250" "10 20")}
 # label=sampler and its flags: DDIM deterministic (η = 0) and with the posterior's noise (η = 1,
 # DDPM's ancestral step), EDM deterministic and with churn (γ = √2 − 1 for σ̃ in [0.05, 50])
@@ -25,7 +28,7 @@ for checkpoint in $CHECKPOINTS; do
             run="$OUT/$name/$sampler-$nfe"
             # every run ends with the Tweedie step, one of its evaluations
             "$BIN" sample --score checkpoint --checkpoint "$checkpoint" --sampler "${flags[@]}" \
-                --nfe "$nfe" --denoise --n "$N" --seed 1 --out "$run" --force
+                --nfe "$nfe" --denoise --n "$N" --seed "$SEED" --out "$run" --force
             rm -f "$run/table.csv"
             "$BIN" analyze memorization --samples "$run/samples.npy" --out "$run-memorization" \
                 --force --table "$run/table.csv" --label "$sampler"
