@@ -3,7 +3,7 @@
 //! storage without a copy.
 
 use burn::backend::flex::FlexTensor;
-use burn::tensor::TensorData;
+use burn::tensor::{Device, TensorData};
 
 /// The values of a flex tensor of any rank: its own storage when it is contiguous f32, else a
 /// contiguous f32 copy.
@@ -24,4 +24,10 @@ pub(crate) fn host_values(tensor: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
 /// A flex tensor of `values` (the vector becomes its storage).
 pub(crate) fn flex_tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+/// Whether `device` is the flex backend, with or without autodiff. (burn compares the two
+/// equal; which one a tensor is on shows in the type its primitive converts to.)
+pub(crate) fn on_flex(device: &Device) -> bool {
+    *device == Device::flex() || *device == Device::flex().autodiff()
 }

@@ -22,9 +22,9 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::{Autodiff, Flex, TensorMetadata};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Tensor;
 
-use crate::flex_host::{flex_tensor, host_values};
+use crate::flex_host::{flex_tensor, host_values, on_flex};
 use rayon::prelude::*;
 
 /// Shape of a convolution: batch, input and output channels, input height and width, the
@@ -483,7 +483,7 @@ fn host_supported(x: &[usize; 4], weight: &[usize; 4], bias: &[usize; 1], stride
 pub fn conv(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, stride: usize) -> Tensor<4> {
     let device = x.device();
     let host = host_supported(&x.dims(), &weight.dims(), &bias.dims(), stride);
-    if host && device == Device::flex() {
+    if host && on_flex(&device) {
         let primitives = (
             x.clone().try_into_primitive::<Flex>(),
             weight.clone().try_into_primitive::<Flex>(),
@@ -492,8 +492,6 @@ pub fn conv(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, stride: usize) -> 
         if let (Ok(x), Ok(weight), Ok(bias)) = primitives {
             return Tensor::from_primitive::<Flex>(forward_flex(&x, &weight, &bias, stride));
         }
-    }
-    if host && device == Device::flex().autodiff() {
         type Ad = Autodiff<Flex>;
         let primitives = (
             x.clone().try_into_primitive::<Ad>(),
@@ -526,6 +524,7 @@ pub fn conv(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, stride: usize) -> 
 mod tests {
     use super::*;
     use crate::host_test_support::{assert_close, assert_same_on_any_thread_count, values as host};
+    use burn::tensor::Device;
 
     fn random<const D: usize>(shape: [usize; D], device: &Device) -> Tensor<D> {
         crate::host_test_support::random(shape, 1.0, device)

@@ -23,11 +23,11 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::NodeId;
 use burn::backend::flex::FlexTensor;
 use burn::backend::{Autodiff, Flex, TensorMetadata};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Tensor;
 use rayon::prelude::*;
 
 use crate::activation::sigmoid_approx;
-use crate::flex_host::{flex_tensor, host_values};
+use crate::flex_host::{flex_tensor, host_values, on_flex};
 
 /// Shape of a group normalisation: images, channels, groups and pixels per channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -351,21 +351,17 @@ pub fn group_norm_silu(
     if x.dims().contains(&0) || groups == 0 || !channels.is_multiple_of(groups) || !per_channel {
         return None;
     }
-    let flex = device == Device::flex();
-    // the autodiff device compares equal to its inner one: the primitive's type tells them apart
-    if flex {
-        let primitives = (
-            x.clone().try_into_primitive::<Flex>(),
-            gamma.clone().try_into_primitive::<Flex>(),
-            beta.clone().try_into_primitive::<Flex>(),
-        );
-        if let (Ok(x), Ok(gamma), Ok(beta)) = primitives {
-            let (y, _) = forward_flex(&x, &gamma, &beta, groups, eps);
-            return Some(Tensor::from_primitive::<Flex>(y));
-        }
-    }
-    if !flex && device != Device::flex().autodiff() {
+    if !on_flex(&device) {
         return None;
+    }
+    let primitives = (
+        x.clone().try_into_primitive::<Flex>(),
+        gamma.clone().try_into_primitive::<Flex>(),
+        beta.clone().try_into_primitive::<Flex>(),
+    );
+    if let (Ok(x), Ok(gamma), Ok(beta)) = primitives {
+        let (y, _) = forward_flex(&x, &gamma, &beta, groups, eps);
+        return Some(Tensor::from_primitive::<Flex>(y));
     }
     type Ad = Autodiff<Flex>;
     let x = x.clone().try_into_primitive::<Ad>().ok()?;
@@ -405,6 +401,7 @@ mod tests {
     use crate::host_test_support::{
         assert_close as close, assert_same_on_any_thread_count, random, values,
     };
+    use burn::tensor::Device;
 
     const EPS: f32 = 1e-5;
 

@@ -11,7 +11,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
-use scorelab_core::device::{tensor_from_rows, to_vec};
+use scorelab_core::device::to_vec;
 use scorelab_train::host_conv::{self, ConvShape};
 
 use super::trainers::W5_BATCH;
@@ -44,13 +44,8 @@ pub(super) fn matmul_peak(args: &BenchOptions, on: &BenchDevices) -> Result<Valu
     let mut results = Vec::new();
     for (m, k, n) in MATMUL_SHAPES {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let mut draw = |rows: usize, cols: usize| {
-            let values: Vec<f32> = (0..rows * cols)
-                .map(|_| rng.sample(rand_distr::StandardNormal))
-                .collect();
-            tensor_from_rows(&values, rows, cols, device)
-        };
-        let (a, b) = (draw(m, k), draw(k, n));
+        let a = normal([m, k], &mut rng, device);
+        let b = normal([k, n], &mut rng, device);
         let flops = 2.0 * (m * k * n) as f64;
         let reps = if flops > 1e10 {
             args.reps
@@ -78,7 +73,11 @@ pub(super) fn matmul_peak(args: &BenchOptions, on: &BenchDevices) -> Result<Valu
 const CONV_SHAPES: [(usize, usize); 3] = [(16, 28), (32, 14), (64, 7)];
 
 /// A standard normal tensor of `shape` from a seeded stream.
-fn normal4(shape: [usize; 4], rng: &mut ChaCha8Rng, device: &burn::tensor::Device) -> Tensor<4> {
+fn normal<const D: usize>(
+    shape: [usize; D],
+    rng: &mut ChaCha8Rng,
+    device: &burn::tensor::Device,
+) -> Tensor<D> {
     let values: Vec<f32> = (0..shape.iter().product::<usize>())
         .map(|_| rng.sample(rand_distr::StandardNormal))
         .collect();
@@ -95,9 +94,9 @@ pub(super) fn conv_throughput(args: &BenchOptions, on: &BenchDevices) -> Result<
     let mut results = Vec::new();
     for (channels, side) in CONV_SHAPES {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let x = normal4([W5_BATCH, channels, side, side], &mut rng, device);
-        let dy = normal4([W5_BATCH, channels, side, side], &mut rng, device);
-        let weight = normal4([channels, channels, 3, 3], &mut rng, device);
+        let x = normal([W5_BATCH, channels, side, side], &mut rng, device);
+        let dy = normal([W5_BATCH, channels, side, side], &mut rng, device);
+        let weight = normal([channels, channels, 3, 3], &mut rng, device);
         let bias = Tensor::<1>::zeros([channels], device);
         let flops = 2.0 * (W5_BATCH * side * side * channels * channels * 9) as f64;
         let forward = median_seconds(20 * args.reps, || {
@@ -156,9 +155,9 @@ mod tests {
     fn the_timed_input_gradient_is_the_gradient_of_the_convolution() {
         let device = Device::flex().autodiff();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let x = normal4([2, 3, 5, 5], &mut rng, &device).require_grad();
-        let dy = normal4([2, 3, 5, 5], &mut rng, &device);
-        let weight = normal4([3, 3, 3, 3], &mut rng, &device);
+        let x = normal([2, 3, 5, 5], &mut rng, &device).require_grad();
+        let dy = normal([2, 3, 5, 5], &mut rng, &device);
+        let weight = normal([3, 3, 3, 3], &mut rng, &device);
         let y = conv2d(
             x.clone(),
             weight.clone(),
