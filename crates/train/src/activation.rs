@@ -126,6 +126,98 @@ unsafe fn silu_in_place_avx2(values: &mut [f32]) {
     silu_in_place(values)
 }
 
+/// x ← SiLU(x) and slope ← SiLU'(x) over a chunk.
+#[inline(always)]
+fn silu_in_place_with_slope(values: &mut [f32], slope: &mut [f32]) {
+    for (x, slope) in values.iter_mut().zip(slope.iter_mut()) {
+        let s = sigmoid_approx(*x);
+        *slope = s * (1.0 + *x * (1.0 - s));
+        *x *= s;
+    }
+}
+
+/// [`silu_in_place_with_slope`] compiled for AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn silu_in_place_with_slope_avx2(values: &mut [f32], slope: &mut [f32]) {
+    silu_in_place_with_slope(values, slope)
+}
+
+/// x ← SiLU(x), slope ← SiLU'(x) and curvature ← SiLU''(x) over a chunk.
+#[inline(always)]
+fn silu_in_place_with_derivatives(values: &mut [f32], slope: &mut [f32], curvature: &mut [f32]) {
+    let outputs = values
+        .iter_mut()
+        .zip(slope.iter_mut())
+        .zip(curvature.iter_mut());
+    for ((x, slope), curvature) in outputs {
+        let s = sigmoid_approx(*x);
+        *slope = s * (1.0 + *x * (1.0 - s));
+        *curvature = s * (1.0 - s) * (2.0 + *x * (1.0 - 2.0 * s));
+        *x *= s;
+    }
+}
+
+/// [`silu_in_place_with_derivatives`] compiled for AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn silu_in_place_with_derivatives_avx2(
+    values: &mut [f32],
+    slope: &mut [f32],
+    curvature: &mut [f32],
+) {
+    silu_in_place_with_derivatives(values, slope, curvature)
+}
+
+/// x ← SiLU(x), slope ← SiLU'(x) and curvature ← SiLU''(x) over `values` in the calling
+/// thread (for layers that propagate tangents, [`crate::host_dense`]).
+pub(crate) fn silu_curvature_chunk(values: &mut [f32], slope: &mut [f32], curvature: &mut [f32]) {
+    assert!(
+        values.len() == slope.len() && values.len() == curvature.len(),
+        "one slope and one curvature per value"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        // SAFETY: the processor supports the features the function is compiled for.
+        return unsafe { silu_in_place_with_derivatives_avx2(values, slope, curvature) };
+    }
+    silu_in_place_with_derivatives(values, slope, curvature)
+}
+
+/// Whether the processor has AVX2 and FMA (the vectorised host paths).
+fn has_avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+    #[allow(unreachable_code)]
+    false
+}
+
+/// x ← SiLU(x) over `values` in the calling thread, and slope ← SiLU'(x) when a slope buffer
+/// (of the same length) is given: the activation step of the host kernels
+/// ([`crate::host_dense`]).
+pub(crate) fn silu_chunk(values: &mut [f32], slope: Option<&mut [f32]>) {
+    let wide = has_avx2_fma();
+    match slope {
+        Some(slope) => {
+            assert_eq!(values.len(), slope.len(), "one slope per value");
+            #[cfg(target_arch = "x86_64")]
+            if wide {
+                // SAFETY: the processor supports the features the function is compiled for.
+                return unsafe { silu_in_place_with_slope_avx2(values, slope) };
+            }
+            silu_in_place_with_slope(values, slope)
+        }
+        None => {
+            #[cfg(target_arch = "x86_64")]
+            if wide {
+                // SAFETY: as above.
+                return unsafe { silu_in_place_avx2(values) };
+            }
+            silu_in_place(values)
+        }
+    }
+}
+
 /// SiLU of every value, in place and in parallel chunks (no new buffer), as a tensor of
 /// `shape` on `device`.
 fn host_silu<const D: usize>(
@@ -133,16 +225,9 @@ fn host_silu<const D: usize>(
     shape: burn::tensor::Shape,
     device: &Device,
 ) -> Tensor<D> {
-    #[cfg(target_arch = "x86_64")]
-    let wide = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
-    values.par_chunks_mut(CHUNK).for_each(|chunk| {
-        #[cfg(target_arch = "x86_64")]
-        if wide {
-            // SAFETY: the processor supports the features the function is compiled for.
-            return unsafe { silu_in_place_avx2(chunk) };
-        }
-        silu_in_place(chunk)
-    });
+    values
+        .par_chunks_mut(CHUNK)
+        .for_each(|chunk| silu_chunk(chunk, None));
     Tensor::from_data(TensorData::new(values, shape), device)
 }
 
@@ -160,7 +245,7 @@ unsafe fn fill_avx2<const K: usize>(
 /// [`Kernel::fill`] with the widest vectors the processor has.
 fn fill_best<const K: usize>(kernel: impl Kernel<K>, values: &[f32], out: &mut [&mut [f32]; K]) {
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+    if has_avx2_fma() {
         // SAFETY: the processor supports the features the function is compiled for.
         return unsafe { fill_avx2(kernel, values, out) };
     }

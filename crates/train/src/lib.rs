@@ -31,6 +31,8 @@ pub mod config;
 pub mod error;
 mod flex_host;
 pub mod host_conv;
+pub mod host_dense;
+mod host_gemm;
 pub mod host_norm;
 #[cfg(test)]
 mod host_test_support;

@@ -12,6 +12,7 @@ use scorelab_core::error::require_positive;
 use scorelab_core::CoreError;
 
 pub use crate::activation::{silu, silu_with_slope};
+use crate::host_dense::{stacked_dense, Activation};
 use crate::network::{scale_blocks, ScoreNetwork};
 
 /// Upper bounds on layer sizes and depth: far above any sensible model, they turn a corrupt
@@ -135,6 +136,33 @@ impl Dense {
     pub fn tangent(&self, v: Tensor<2>) -> Tensor<2> {
         v.matmul(self.weight.val())
     }
+
+    /// The layer and its tangent map on stacked rows S = [X; V₁; …; V_K] (`primal_rows` = the
+    /// rows of X): [act(X W + b); (V_k W) ⊙ act'(X W + b)] ([`crate::host_dense`]). One host
+    /// kernel on the CPU, tensor operations elsewhere.
+    pub fn stacked(&self, s: Tensor<2>, primal_rows: usize, act: Activation) -> Tensor<2> {
+        let (weight, bias) = (self.weight.val(), self.bias.val());
+        if let Some(y) = stacked_dense(&s, &weight, &bias, primal_rows, act) {
+            return y;
+        }
+        let rows = s.dims()[0];
+        let primal = s.clone().narrow(0, 0, primal_rows);
+        let z = primal.matmul(weight.clone()) + bias.unsqueeze_dim(0);
+        if rows == primal_rows {
+            return match act {
+                Activation::Identity => z,
+                Activation::Silu => silu(z),
+            };
+        }
+        let u = s.narrow(0, primal_rows, rows - primal_rows).matmul(weight);
+        match act {
+            Activation::Identity => Tensor::cat(vec![z, u], 0),
+            Activation::Silu => {
+                let (a, slope) = silu_with_slope(z);
+                Tensor::cat(vec![a, scale_blocks(u, slope)], 0)
+            }
+        }
+    }
 }
 
 /// Sinusoidal embedding [sin(t f_k), cos(t f_k)], k < size/2, f_k log-spaced in [1, 1000].
@@ -171,9 +199,10 @@ impl Mlp {
         time_embedding(t, self.config.embedding)
     }
 
-    fn hidden_forward(&self, mut h: Tensor<2>) -> Tensor<2> {
+    /// The hidden layers on stacked primal and tangent rows.
+    fn hidden_stacked(&self, mut h: Tensor<2>, primal_rows: usize) -> Tensor<2> {
         for layer in &self.hidden {
-            let a = silu(layer.forward(h.clone()));
+            let a = layer.stacked(h.clone(), primal_rows, Activation::Silu);
             h = if self.config.residual { h + a } else { a };
         }
         h
@@ -186,29 +215,31 @@ impl ScoreNetwork for Mlp {
     }
 
     fn forward(&self, x: Tensor<2>, t: Tensor<2>) -> Tensor<2> {
+        let rows = x.dims()[0];
         let input = Tensor::cat(vec![x, self.embed(t)], 1);
-        let h = silu(self.input.forward(input));
-        self.output.forward(self.hidden_forward(h))
+        let h = self.input.stacked(input, rows, Activation::Silu);
+        let h = self.hidden_stacked(h, rows);
+        self.output.stacked(h, rows, Activation::Identity)
     }
 
+    /// The tangent rows go through the same layers as the primal rows, stacked under them, so
+    /// every layer is one matrix product.
     fn forward_jvp(&self, x: Tensor<2>, t: Tensor<2>, v: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
-        let d = self.config.dim;
-        let input = Tensor::cat(vec![x, self.embed(t)], 1);
-        // Only the x rows of the first weight see the tangent (t is not differentiated).
-        let w_x = self.input.weight.val().narrow(0, 0, d);
-        let (mut h, slope) = silu_with_slope(self.input.forward(input));
-        let mut dh = scale_blocks(v.matmul(w_x), slope);
-        for layer in &self.hidden {
-            let (a, slope) = silu_with_slope(layer.forward(h.clone()));
-            let da = scale_blocks(layer.tangent(dh.clone()), slope);
-            if self.config.residual {
-                h = h + a;
-                dh = dh + da;
-            } else {
-                h = a;
-                dh = da;
-            }
-        }
-        (self.output.forward(h), self.output.tangent(dh))
+        let rows = x.dims()[0];
+        let tangent_rows = v.dims()[0];
+        let embedding = self.embed(t);
+        let device = embedding.device();
+        let input = Tensor::cat(vec![x, embedding], 1);
+        // t is not differentiated: its columns of the tangent are zero
+        let still = Tensor::zeros([tangent_rows, self.config.embedding], &device);
+        let tangent = Tensor::cat(vec![v, still], 1);
+        let s = Tensor::cat(vec![input, tangent], 0);
+        let h = self.input.stacked(s, rows, Activation::Silu);
+        let h = self.hidden_stacked(h, rows);
+        let out = self.output.stacked(h, rows, Activation::Identity);
+        (
+            out.clone().narrow(0, 0, rows),
+            out.narrow(0, rows, tangent_rows),
+        )
     }
 }
