@@ -1,11 +1,16 @@
 //! Adam with linear learning-rate warm-up and global-norm gradient clipping, and the
 //! exponential moving average of the weights. State is kept as flat vectors (see `params`).
 
+use burn::backend::flex::FlexTensor;
+use burn::backend::Flex;
 use burn::tensor::Tensor;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use scorelab_core::error::{require_non_negative, require_positive};
 use scorelab_core::CoreError;
+
+use crate::flex_host::{flex_tensor, host_values, on_flex};
 
 /// Optimiser settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -101,18 +106,24 @@ impl AdamState {
         let c1 = 1.0 - config.beta1.powi(k);
         let c2 = 1.0 - config.beta2.powi(k);
         // θ − lr/c1 · m / (√v/√c2 + ε)
-        let step_size = lr / c1;
-        let inv_sqrt_c2 = 1.0 / c2.sqrt();
+        let step = AdamStep {
+            grad_scale,
+            beta1: config.beta1,
+            beta2: config.beta2,
+            eps: config.eps,
+            step_size: lr / c1,
+            inv_sqrt_c2: 1.0 / c2.sqrt(),
+        };
         params
             .into_iter()
             .zip(grads)
             .enumerate()
             .map(|(i, (p, g))| {
-                let g = if grad_scale == 1.0 { g } else { g * grad_scale };
-                let m = self.m[i].clone() * config.beta1 + g.clone() * (1.0 - config.beta1);
-                let v = self.v[i].clone() * config.beta2 + g.square() * (1.0 - config.beta2);
-                let denom = (v.clone().sqrt() * inv_sqrt_c2) + config.eps;
-                let new = p - (m.clone() / denom) * step_size;
+                let (m, v) = (self.m[i].clone(), self.v[i].clone());
+                let (new, m, v) = match host_step(&step, [&p, &g, &m, &v]) {
+                    Some(host) => host,
+                    None => step.tensors(p, g, m, v),
+                };
                 self.m[i] = m;
                 self.v[i] = v;
                 new
@@ -121,9 +132,200 @@ impl AdamState {
     }
 }
 
+/// The constants of one Adam step.
+struct AdamStep {
+    grad_scale: f64,
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+    /// lr / (1 − β₁^k).
+    step_size: f64,
+    /// 1 / √(1 − β₂^k).
+    inv_sqrt_c2: f64,
+}
+
+impl AdamStep {
+    /// The step as tensor operations: (θ, m, v) new.
+    fn tensors(
+        &self,
+        p: Tensor<1>,
+        g: Tensor<1>,
+        m: Tensor<1>,
+        v: Tensor<1>,
+    ) -> (Tensor<1>, Tensor<1>, Tensor<1>) {
+        let g = if self.grad_scale == 1.0 {
+            g
+        } else {
+            g * self.grad_scale
+        };
+        let m = m * self.beta1 + g.clone() * (1.0 - self.beta1);
+        let v = v * self.beta2 + g.square() * (1.0 - self.beta2);
+        let denom = (v.clone().sqrt() * self.inv_sqrt_c2) + self.eps;
+        let new = p - (m.clone() / denom) * self.step_size;
+        (new, m, v)
+    }
+
+    /// The step for one element, in the same f32 operations as [`AdamStep::tensors`].
+    #[inline(always)]
+    fn element(&self, p: f32, g: f32, m: f32, v: f32) -> (f32, f32, f32) {
+        let c = |x: f64| x as f32;
+        let g = if self.grad_scale == 1.0 {
+            g
+        } else {
+            g * c(self.grad_scale)
+        };
+        let m = m * c(self.beta1) + g * c(1.0 - self.beta1);
+        let v = v * c(self.beta2) + g * g * c(1.0 - self.beta2);
+        let denom = v.sqrt() * c(self.inv_sqrt_c2) + c(self.eps);
+        (p - m / denom * c(self.step_size), m, v)
+    }
+}
+
+/// Elements per parallel chunk of the host updates.
+const CHUNK: usize = 1 << 14;
+
+/// The Adam step of one parameter vector on the host, one pass over θ, g, m and v in parallel
+/// chunks, when all four are flex tensors; `None` elsewhere. burn-flex runs each of the dozen
+/// operations of [`AdamStep::tensors`] as its own pass, in one thread at these sizes.
+fn host_step(
+    step: &AdamStep,
+    tensors: [&Tensor<1>; 4],
+) -> Option<(Tensor<1>, Tensor<1>, Tensor<1>)> {
+    let [p, g, m, v] = on_flex_primitives(tensors)?;
+    let (p, g, m, v) = (
+        host_values(&p),
+        host_values(&g),
+        host_values(&m),
+        host_values(&v),
+    );
+    let n = p.len();
+    if [g.len(), m.len(), v.len()] != [n; 3] {
+        return None;
+    }
+    let (mut new_p, mut new_m, mut new_v) = (vec![0.0f32; n], vec![0.0f32; n], vec![0.0f32; n]);
+    new_p
+        .par_chunks_mut(CHUNK)
+        .zip(new_m.par_chunks_mut(CHUNK))
+        .zip(new_v.par_chunks_mut(CHUNK))
+        .enumerate()
+        .for_each(|(j, ((out_p, out_m), out_v))| {
+            let range = j * CHUNK..j * CHUNK + out_p.len();
+            let outputs = out_p.iter_mut().zip(out_m.iter_mut()).zip(out_v.iter_mut());
+            let inputs = p[range.clone()].iter().zip(&g[range.clone()]);
+            let inputs = inputs.zip(&m[range.clone()]).zip(&v[range]);
+            for (((p, m), v), (((&pi, &gi), &mi), &vi)) in outputs.zip(inputs) {
+                (*p, *m, *v) = step.element(pi, gi, mi, vi);
+            }
+        });
+    let tensor = |values: Vec<f32>| Tensor::from_primitive::<Flex>(flex_tensor(values, [n]));
+    Some((tensor(new_p), tensor(new_m), tensor(new_v)))
+}
+
+/// The flex primitives of `tensors` when all are plain flex tensors (no autodiff).
+fn on_flex_primitives<const N: usize>(tensors: [&Tensor<1>; N]) -> Option<[FlexTensor; N]> {
+    if !tensors.iter().all(|t| on_flex(&t.device())) {
+        return None;
+    }
+    let primitives: Vec<FlexTensor> = tensors
+        .iter()
+        .map(|t| (*t).clone().try_into_primitive::<Flex>().ok())
+        .collect::<Option<_>>()?;
+    primitives.try_into().ok()
+}
+
 /// ema ← decay · ema + (1 − decay) · params.
+/// On flex tensors one parallel pass per vector on the host, the same f32 operations.
 pub fn ema_update(ema: &mut [Tensor<1>], params: &[Tensor<1>], decay: f64) {
     for (e, p) in ema.iter_mut().zip(params) {
-        *e = e.clone() * decay + p.clone() * (1.0 - decay);
+        *e = host_ema(e, p, decay).unwrap_or_else(|| e.clone() * decay + p.clone() * (1.0 - decay));
+    }
+}
+
+/// decay · ema + (1 − decay) · θ on the host for flex tensors of one length; `None` elsewhere.
+fn host_ema(ema: &Tensor<1>, params: &Tensor<1>, decay: f64) -> Option<Tensor<1>> {
+    let [e, p] = on_flex_primitives([ema, params])?;
+    let (e, p) = (host_values(&e), host_values(&p));
+    if e.len() != p.len() {
+        return None;
+    }
+    let (a, b) = (decay as f32, (1.0 - decay) as f32);
+    let mut out = vec![0.0f32; e.len()];
+    out.par_chunks_mut(CHUNK).enumerate().for_each(|(j, out)| {
+        let start = j * CHUNK;
+        let (e, p) = (&e[start..start + out.len()], &p[start..start + out.len()]);
+        for ((o, &e), &p) in out.iter_mut().zip(e).zip(p) {
+            *o = e * a + p * b;
+        }
+    });
+    Some(Tensor::from_primitive::<Flex>(flex_tensor(out, [e.len()])))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Device, TensorData};
+
+    fn vector(values: Vec<f32>) -> Tensor<1> {
+        let n = values.len();
+        Tensor::from_data(TensorData::new(values, [n]), &Device::flex())
+    }
+
+    fn values(t: &Tensor<1>) -> Vec<f32> {
+        t.clone().into_data().try_into_vec::<f32>().unwrap()
+    }
+
+    /// Three steps (the first with clipping) of the host path against the tensor expression on
+    /// a vector longer than one chunk: the same f32 operations, so the same bits; and the
+    /// first step against Adam's closed form in f64 (m̂ = g, v̂ = g², θ − lr·g/(|g| + ε)).
+    #[test]
+    fn host_steps_match_the_tensor_expression_and_the_closed_form() {
+        let n = CHUNK + 123;
+        let pattern = |a: usize, scale: f32| -> Vec<f32> {
+            (0..n)
+                .map(|i| ((i * a) % 97) as f32 / 97.0 * 2.0 * scale - scale)
+                .collect()
+        };
+        let config = AdamConfig::default();
+        let mut state = AdamState::zeros(&[vector(pattern(3, 1.0))]);
+        let mut params = vec![vector(pattern(3, 1.0))];
+        for (k, scale) in [(1, 0.5), (2, 1.0), (3, 1.0)] {
+            let grad = vector(pattern(7 + k, 0.3));
+            let (m, v) = (state.m[0].clone(), state.v[0].clone());
+            let c1 = 1.0 - config.beta1.powi(k as i32);
+            let c2 = 1.0 - config.beta2.powi(k as i32);
+            let step = AdamStep {
+                grad_scale: scale,
+                beta1: config.beta1,
+                beta2: config.beta2,
+                eps: config.eps,
+                step_size: config.lr / c1,
+                inv_sqrt_c2: 1.0 / c2.sqrt(),
+            };
+            let (want, want_m, want_v) = step.tensors(params[0].clone(), grad.clone(), m, v);
+            let before = values(&params[0]);
+            params = state.update(&config, params, vec![grad.clone()], scale);
+            assert_eq!(values(&params[0]), values(&want), "θ at step {k}");
+            assert_eq!(values(&state.m[0]), values(&want_m), "m at step {k}");
+            assert_eq!(values(&state.v[0]), values(&want_v), "v at step {k}");
+            if k == 1 {
+                for ((&new, &old), &g) in values(&params[0]).iter().zip(&before).zip(&values(&grad))
+                {
+                    let g = g as f64 * scale;
+                    let exact = old as f64 - config.lr * g / (g.abs() + config.eps);
+                    assert!((new as f64 - exact).abs() < 1e-6, "{new} against {exact}");
+                }
+            }
+        }
+    }
+
+    /// The host EMA against the tensor expression, bit for bit.
+    #[test]
+    fn host_ema_matches_the_tensor_expression() {
+        let p = vector((0..1000).map(|i| (i as f32 * 0.37).sin()).collect());
+        let e = vector((0..1000).map(|i| (i as f32 * 0.11).cos()).collect());
+        let want = e.clone() * 0.999 + p.clone() * (1.0 - 0.999);
+        let mut ema = vec![e];
+        ema_update(&mut ema, &[p], 0.999);
+        assert_eq!(values(&ema[0]), values(&want));
     }
 }
