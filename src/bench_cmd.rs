@@ -6,21 +6,13 @@ use scorelab_jobs::bench::{BenchDevices, TrainingDevices, Workload};
 
 use crate::backend::{open_backend, open_training_devices};
 use crate::cli::BenchArgs;
-use crate::failure::{CliResult, Failure};
+use crate::failure::CliResult;
 
+/// Runs the workloads; `--threads` sized the pool before (`crate::compute_pool`).
 pub fn run(args: &BenchArgs) -> CliResult<()> {
     let options = &args.options;
     options.check()?;
     let workloads = Workload::parse_list(&args.workload)?;
-    if let Some(threads) = args.threads {
-        if threads == 0 {
-            return Err(Failure::usage("invalid parameter threads: must be >= 1"));
-        }
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build_global()
-            .map_err(|e| Failure::runtime(format!("cannot set up {threads} threads: {e}")))?;
-    }
     for workload in workloads {
         let records = if workload.trains() {
             let (devices, list) = open_training_devices(&args.device, args.devices.as_deref())?;

@@ -8,6 +8,7 @@ mod cells_cmd;
 mod classifier_cmd;
 mod cli;
 mod compare_cmd;
+mod compute_pool;
 mod config_file;
 mod demo_cmd;
 mod failure;
@@ -47,7 +48,11 @@ fn main() {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let result = config_file::parse_command_line(&argv).and_then(|matches| {
         let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-        dispatch(cli, &matches)
+        let threads = match &cli.command {
+            Command::Bench(args) => args.threads,
+            _ => None,
+        };
+        compute_pool::run_on_pool(threads, || dispatch(cli, &matches))
     });
     if let Err(failure) = result {
         // the libraries name options as ⟨name⟩: here they are flags

@@ -4,6 +4,7 @@
 //! Every random draw of step k comes from ChaCha8 seeded with the run's seed on stream k, so a
 //! run resumed from a checkpoint takes exactly the steps it would have taken uninterrupted.
 
+use rayon::prelude::*;
 use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -388,7 +389,8 @@ impl<N: ScoreNetwork> Trainer<N> {
     }
 
     /// The loss and gradient of `batch` split over the replicas, which run concurrently (one
-    /// thread each); their gradients are merged by the combination rule on the main device.
+    /// task of the thread pool each, so that a step started on a worker never waits on threads
+    /// outside the pool); their gradients are merged by the combination rule on the main device.
     fn gradient_replicas(&self, batch: &Batch) -> StepGradient {
         let devices: Vec<&Device> = std::iter::once(&self.device)
             .chain(&self.replicas)
@@ -396,40 +398,36 @@ impl<N: ScoreNetwork> Trainer<N> {
         let config = &self.config;
         let sde = &self.sde;
         let main = &self.device;
-        let results: Vec<(GradientsParams, [Tensor<1>; 2], Option<Tensor<1>>)> =
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = shards(batch.rows, devices.len())
-                    .into_iter()
-                    .zip(&devices)
-                    .map(|((start, len), &device)| {
-                        let replica = self.net.clone().fork(device);
-                        let shard = batch.shard(start, len);
-                        let weight = len as f64 / batch.rows as f64;
-                        scope.spawn(move || {
-                            let parts = evaluate(
-                                &replica,
-                                config.parameterisation,
-                                sde,
-                                &config.loss,
-                                &shard,
-                                device,
-                            );
-                            let total = parts.total * weight;
-                            let grads = GradientsParams::from_grads(total.backward(), &replica);
-                            let on_main = |t: Tensor<1>| (t.inner() * weight).to_device(main);
-                            (
-                                grads,
-                                [total.inner().to_device(main), on_main(parts.matching)],
-                                parts.penalty.map(on_main),
-                            )
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("a replica's step panicked"))
-                    .collect()
-            });
+        let work: Vec<_> = shards(batch.rows, devices.len())
+            .into_iter()
+            .zip(devices)
+            .map(|((start, len), device)| {
+                let replica = self.net.clone().fork(device);
+                let weight = len as f64 / batch.rows as f64;
+                (replica, batch.shard(start, len), weight, device)
+            })
+            .collect();
+        let results: Vec<(GradientsParams, [Tensor<1>; 2], Option<Tensor<1>>)> = work
+            .into_par_iter()
+            .map(|(replica, shard, weight, device)| {
+                let parts = evaluate(
+                    &replica,
+                    config.parameterisation,
+                    sde,
+                    &config.loss,
+                    &shard,
+                    device,
+                );
+                let total = parts.total * weight;
+                let grads = GradientsParams::from_grads(total.backward(), &replica);
+                let on_main = |t: Tensor<1>| (t.inner() * weight).to_device(main);
+                (
+                    grads,
+                    [total.inner().to_device(main), on_main(parts.matching)],
+                    parts.penalty.map(on_main),
+                )
+            })
+            .collect();
         let sum = |terms: Vec<Tensor<1>>| terms.into_iter().reduce(|a, b| a + b);
         let mut totals = Vec::new();
         let mut matchings = Vec::new();
