@@ -63,6 +63,8 @@ impl DenseShape {
 const ROWS_PER_BLOCK: usize = 128;
 /// Rows of ∂L/∂W per task.
 const WEIGHT_ROWS_PER_TASK: usize = 32;
+/// Entries of ∂L/∂b per task.
+const BIAS_COLUMNS_PER_TASK: usize = 64;
 
 /// What the forward pass keeps for the backward pass: act'(Z) and, with tangent rows,
 /// act''(Z) and the tangent products U (all empty for the identity, or when not asked for).
@@ -306,11 +308,17 @@ pub fn backward(
                 (outputs, 1),
             );
         });
-    // ∂L/∂b = Σ_rows G_Z, in row order
+    // ∂L/∂b = Σ_rows G_Z, in row order, in parallel over blocks of columns
     let mut db = vec![0.0f32; outputs];
-    for row in g[..primal_rows * outputs].chunks(outputs) {
-        db.iter_mut().zip(row).for_each(|(d, &v)| *d += v);
-    }
+    db.par_chunks_mut(BIAS_COLUMNS_PER_TASK)
+        .enumerate()
+        .for_each(|(j, db)| {
+            let first = j * BIAS_COLUMNS_PER_TASK;
+            for row in g[..primal_rows * outputs].chunks(outputs) {
+                let row = &row[first..first + db.len()];
+                db.iter_mut().zip(row).for_each(|(d, &v)| *d += v);
+            }
+        });
     (ds, dw, db)
 }
 
