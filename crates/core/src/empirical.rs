@@ -11,6 +11,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::datasets::Points;
 use crate::device::tensor_from_rows;
+use crate::empirical_host::{chunk_weights, ChunkWeights};
 use crate::error::{CoreError, Result};
 use crate::score::{marginal_columns, ScoreFn, Times};
 use crate::sde::Sde;
@@ -199,33 +200,38 @@ impl EmpiricalScore {
         let norm_scale = alpha.clone().powi_scalar(2) / sigma2.clone().mul_scalar(2.0);
         let mut acc: Option<Accumulator> = None;
         self.for_each_chunk(|chunk| {
-            // logits_bk = (α x·y_k − α²‖y_k‖²/2) / σ²   (−‖x − c − α y_k‖²/(2σ²) up to a row constant)
-            let logits = centred.clone().matmul(chunk.points_t.clone()) * dot_scale.clone()
-                - chunk.sq_norms.clone() * norm_scale.clone();
-            let chunk_max = logits.clone().max_dim(1);
+            let g = centred.clone().matmul(chunk.points_t.clone());
+            let prev_max = acc.as_ref().map(|a| &a.max);
+            let scales = (&dot_scale, &norm_scale);
+            let w = chunk_weights(
+                g,
+                scales.0,
+                scales.1,
+                &chunk.sq_norms,
+                prev_max,
+                with_divergence,
+            )
+            .unwrap_or_else(|g| {
+                tensor_chunk_weights(*g, scales, &chunk.sq_norms, prev_max, with_divergence)
+            });
+            let weighted = w.p.matmul(chunk.points.clone());
             acc = Some(match acc.take() {
-                None => {
-                    let p = (logits - chunk_max.clone()).exp();
-                    Accumulator {
-                        total: p.clone().sum_dim(1),
-                        weighted: p.clone().matmul(chunk.points.clone()),
-                        weighted_sq_norm: with_divergence
-                            .then(|| (p * chunk.sq_norms.clone()).sum_dim(1)),
-                        max: chunk_max,
-                    }
-                }
+                None => Accumulator {
+                    total: w.total,
+                    weighted,
+                    weighted_sq_norm: w.weighted_sq_norm,
+                    max: w.max,
+                },
                 Some(prev) => {
-                    let max = prev.max.clone().max_pair(chunk_max);
-                    let rescale = (prev.max - max.clone()).exp();
-                    let p = (logits - max.clone()).exp();
+                    let rescale = (prev.max - w.max.clone()).exp();
                     Accumulator {
-                        total: prev.total * rescale.clone() + p.clone().sum_dim(1),
-                        weighted: prev.weighted * rescale.clone()
-                            + p.clone().matmul(chunk.points.clone()),
+                        total: prev.total * rescale.clone() + w.total,
+                        weighted: prev.weighted * rescale.clone() + weighted,
                         weighted_sq_norm: prev
                             .weighted_sq_norm
-                            .map(|q| q * rescale + (p * chunk.sq_norms.clone()).sum_dim(1)),
-                        max,
+                            .zip(w.weighted_sq_norm)
+                            .map(|(q, chunk_q)| q * rescale + chunk_q),
+                        max: w.max,
                     }
                 }
             });
@@ -321,6 +327,31 @@ pub fn empirical_score_f64(queries: &[f32], data: &[f32], d: usize, sde: &Sde, t
         );
     }
     out
+}
+
+/// The weights of one chunk ([`chunk_weights`]) as tensor operations:
+/// ℓ = G α/σ² − ‖y‖² α²/(2σ²), m = max(m_prev, max_k ℓ), P = exp(ℓ − m) and its row sums.
+pub(crate) fn tensor_chunk_weights(
+    g: Tensor<2>,
+    (dot_scale, norm_scale): (&Tensor<2>, &Tensor<2>),
+    sq_norms: &Tensor<2>,
+    prev_max: Option<&Tensor<2>>,
+    with_divergence: bool,
+) -> ChunkWeights {
+    // logits_bk = (α x·y_k − α²‖y_k‖²/2) / σ²   (−‖x − c − α y_k‖²/(2σ²) up to a row constant)
+    let logits = g * dot_scale.clone() - sq_norms.clone() * norm_scale.clone();
+    let chunk_max = logits.clone().max_dim(1);
+    let max = match prev_max {
+        Some(prev) => prev.clone().max_pair(chunk_max),
+        None => chunk_max,
+    };
+    let p = (logits - max.clone()).exp();
+    ChunkWeights {
+        total: p.clone().sum_dim(1),
+        weighted_sq_norm: with_divergence.then(|| (p.clone() * sq_norms.clone()).sum_dim(1)),
+        p,
+        max,
+    }
 }
 
 impl ScoreFn for EmpiricalScore {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use scorelab_core::error::{require_non_negative, require_positive};
 use scorelab_core::CoreError;
 
-use crate::flex_host::{flex_tensor, host_values, on_flex};
+use scorelab_core::flex_host::{flex_tensor, host_values, on_flex};
 
 /// Optimiser settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -31,8 +31,8 @@ use burn::tensor::Tensor;
 use rayon::prelude::*;
 
 use crate::activation::{silu_chunk, silu_curvature_chunk};
-use crate::flex_host::{flex_tensor, host_values, on_flex};
 use crate::host_gemm::gemm_into;
+use scorelab_core::flex_host::{flex_tensor, host_values, on_flex};
 
 /// The activation after the affine map.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -27,7 +27,7 @@ use burn::tensor::Tensor;
 use rayon::prelude::*;
 
 use crate::activation::sigmoid_approx;
-use crate::flex_host::{flex_tensor, host_values, on_flex};
+use scorelab_core::flex_host::{flex_tensor, host_values, on_flex};
 
 /// Shape of a group normalisation: images, channels, groups and pixels per channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

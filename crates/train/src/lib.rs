@@ -29,7 +29,6 @@ pub mod checkpoint;
 pub mod classifier;
 pub mod config;
 pub mod error;
-mod flex_host;
 pub mod host_conv;
 pub mod host_dense;
 mod host_gemm;

@@ -4,18 +4,18 @@
 
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor, TensorData};
-use rayon::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use scorelab_core::error::require_positive;
 use scorelab_core::CoreError;
 
 pub use crate::activation::{silu, silu_with_slope};
-use crate::flex_host::on_flex;
 use crate::host_dense::{stacked_dense, Activation};
 use crate::network::{scale_blocks, ScoreNetwork};
+use scorelab_core::flex_host::on_flex;
 
 /// Upper bounds on layer sizes and depth: far above any sensible model, they turn a corrupt
 /// configuration into an error instead of an attempt to allocate terabytes.
@@ -193,7 +193,11 @@ pub fn time_embedding(t: Tensor<2>, size: usize) -> Tensor<2> {
     let device = t.device();
     let [rows, columns] = t.dims();
     if on_flex(&device) && columns == 1 && half > 0 {
-        let t = t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 values");
+        let t = t
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .expect("f32 values");
         let width = 2 * half;
         let mut values = vec![0.0f32; rows * width];
         values
@@ -294,14 +298,21 @@ mod tests {
         #[allow(deprecated)]
         let tensor = values(time_embedding(column(&Device::ndarray()), 8));
         assert_eq!(host.len(), rows * 8);
-        let worst = host.iter().zip(&tensor).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        let worst = host
+            .iter()
+            .zip(&tensor)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
         assert!(worst < 1e-6, "host against tensor operations: {worst}");
         let freqs = embedding_frequencies(4);
         for (row, &t) in host.chunks(8).zip(&times) {
             for (k, &f) in freqs.iter().enumerate() {
                 let arg = t as f64 * f as f64;
                 assert!((row[k] as f64 - arg.sin()).abs() < 1e-4, "sin at t = {t}");
-                assert!((row[4 + k] as f64 - arg.cos()).abs() < 1e-4, "cos at t = {t}");
+                assert!(
+                    (row[4 + k] as f64 - arg.cos()).abs() < 1e-4,
+                    "cos at t = {t}"
+                );
             }
         }
     }
