@@ -29,3 +29,23 @@ pub fn run_on_pool<R: Send>(
         .map_err(|e| Failure::runtime(format!("cannot set up {count} threads: {e}")))?;
     rayon::scope(|_| work())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Zero threads is a usage error before any pool exists; then the work runs on a worker of
+    /// a global pool of the given size. (One test: the global pool can be built once per
+    /// process.)
+    #[test]
+    fn work_runs_on_a_worker_of_a_pool_of_the_given_size() {
+        let refused = run_on_pool(Some(0), || Ok(()));
+        assert!(matches!(refused, Err(Failure::Usage(m)) if m.contains("threads")));
+        let seen = run_on_pool(Some(3), || {
+            Ok((rayon::current_thread_index(), rayon::current_num_threads()))
+        });
+        let (worker, threads) = seen.unwrap_or_else(|_| panic!("the pool was built"));
+        assert!(worker.is_some(), "not on a worker");
+        assert_eq!(threads, 3);
+    }
+}
