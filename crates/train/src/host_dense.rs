@@ -148,16 +148,7 @@ pub fn forward(
         .map(|(y, x)| (y, x, slopes.next().flatten(), curvatures.next().flatten()))
         .collect();
     tasks.into_par_iter().for_each(|(y, x, slope, curvature)| {
-        let rows = y.len() / outputs;
-        gemm_into(
-            y,
-            true,
-            (rows, outputs, inputs),
-            x,
-            (inputs, 1),
-            weight,
-            (outputs, 1),
-        );
+        block_product(y, true, x, weight, shape);
         match (act, slope, curvature) {
             (Activation::Identity, _, _) => {}
             (Activation::Silu, Some(slope), Some(curvature)) => {
@@ -175,16 +166,7 @@ pub fn forward(
         .par_chunks_mut(block)
         .zip(s_tangent.par_chunks(ROWS_PER_BLOCK * inputs))
         .for_each(|(y, v)| {
-            let rows = y.len() / outputs;
-            gemm_into(
-                y,
-                false,
-                (rows, outputs, inputs),
-                v,
-                (inputs, 1),
-                weight,
-                (outputs, 1),
-            );
+            block_product(y, false, v, weight, shape);
         });
     if silu {
         if keep {
@@ -193,6 +175,21 @@ pub fn forward(
         scale_by_slope(y_tangent, &saved.slope, shape);
     }
     (y, saved)
+}
+
+/// y [+]= S_rows · W for a block of rows of S (y holds the block's rows of the output).
+fn block_product(y: &mut [f32], accumulate: bool, rows: &[f32], weight: &[f32], shape: DenseShape) {
+    let (inputs, outputs) = (shape.inputs, shape.outputs);
+    let sizes = (y.len() / outputs, outputs, inputs);
+    gemm_into(
+        y,
+        accumulate,
+        sizes,
+        rows,
+        (inputs, 1),
+        weight,
+        (outputs, 1),
+    );
 }
 
 /// Multiplies every tangent row by its primal row's act'(Z) (row r of the tangent rows pairs
@@ -586,29 +583,23 @@ mod tests {
         let (ds, dw, _) = backward(&s, &weight, &saved, &r, shape, Activation::Silu, true);
         let ds = ds.expect("asked for");
         let h = 1e-3f32;
-        let quotient = |up: f64, down: f64| (up - down) / (2.0 * h as f64);
-        for i in 0..s.len() {
-            let (mut up, mut down) = (s.clone(), s.clone());
-            up[i] += h;
-            down[i] -= h;
-            let numeric = quotient(loss(&up, &weight), loss(&down, &weight));
-            assert!(
-                (numeric - ds[i] as f64).abs() < 2e-3,
-                "∂/∂S[{i}]: {numeric} vs {}",
-                ds[i]
-            );
-        }
-        for i in 0..weight.len() {
-            let (mut up, mut down) = (weight.clone(), weight.clone());
-            up[i] += h;
-            down[i] -= h;
-            let numeric = quotient(loss(&s, &up), loss(&s, &down));
-            assert!(
-                (numeric - dw[i] as f64).abs() < 2e-3,
-                "∂/∂W[{i}]: {numeric} vs {}",
-                dw[i]
-            );
-        }
+        // central differences of `loss_at` in every entry of `point`, against `analytic`
+        let check =
+            |point: &[f32], analytic: &[f32], what: &str, loss_at: &dyn Fn(&[f32]) -> f64| {
+                for i in 0..point.len() {
+                    let (mut up, mut down) = (point.to_vec(), point.to_vec());
+                    up[i] += h;
+                    down[i] -= h;
+                    let numeric = (loss_at(&up) - loss_at(&down)) / (2.0 * h as f64);
+                    let analytic = analytic[i] as f64;
+                    assert!(
+                        (numeric - analytic).abs() < 2e-3,
+                        "{what}[{i}]: {numeric} vs {analytic}"
+                    );
+                }
+            };
+        check(&s, &ds, "∂/∂S", &|s| loss(s, &weight));
+        check(&weight, &dw, "∂/∂W", &|w| loss(&s, w));
     }
 
     /// Values and all gradients do not depend on the number of threads (bit for bit), over
