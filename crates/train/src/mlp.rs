@@ -185,14 +185,15 @@ fn embedding_frequencies(half: usize) -> Vec<f32> {
 const EMBEDDING_ROWS_PER_TASK: usize = 256;
 
 /// Sinusoidal embedding [sin(t f_k), cos(t f_k)], k < size/2, f_k log-spaced in [1, 1000].
-/// t is never differentiated, so on the CPU the values are computed on the host, in parallel
-/// over the rows, with the same f32 products and libm sin and cos as the tensor operations.
+/// When t is not differentiated (it never is in training or sampling), on the CPU the values
+/// are computed on the host, in parallel over the rows, with the same f32 products and libm
+/// sin and cos as the tensor operations.
 pub fn time_embedding(t: Tensor<2>, size: usize) -> Tensor<2> {
     let half = size / 2;
     let freqs = embedding_frequencies(half);
     let device = t.device();
     let [rows, columns] = t.dims();
-    if on_flex(&device) && columns == 1 && half > 0 {
+    if on_flex(&device) && columns == 1 && half > 0 && !t.is_tracked() {
         let t = t
             .into_data()
             .convert::<f32>()
