@@ -76,7 +76,7 @@ pub struct Saved {
 }
 
 /// `rows` rows of `width` values, row r set to `fill(r)`, written in parallel blocks without a
-/// zeroing pass first.
+/// zeroing pass first (a single-threaded `memset` or copy on the calling thread otherwise).
 fn filled_rows<'a>(
     rows: usize,
     width: usize,
@@ -90,13 +90,14 @@ fn filled_rows<'a>(
         .for_each(|(j, chunk)| {
             for (i, row) in chunk.chunks_mut(width.max(1)).enumerate() {
                 let values = fill(j * ROWS_PER_BLOCK + i);
+                assert_eq!(values.len(), row.len(), "a row of {width} values");
                 for (slot, &v) in row.iter_mut().zip(values) {
                     *slot = MaybeUninit::new(v);
                 }
             }
         });
-    // SAFETY: every one of the rows·width slots was written above (each row gets `width`
-    // values: `fill` returns the bias or the zero row, both of length `width`).
+    // SAFETY: every one of the rows·width slots was written above (each row gets the `width`
+    // values the assert checks).
     unsafe { out.set_len(rows * width) };
     out
 }
@@ -217,7 +218,9 @@ fn pre_activation_gradient(dy: &[f32], saved: &Saved, shape: DenseShape) -> Vec<
         ..
     } = shape;
     let primal = primal_rows * outputs;
-    let mut g = dy.to_vec();
+    let mut g = filled_rows(shape.rows(), outputs, |r| {
+        &dy[r * outputs..(r + 1) * outputs]
+    });
     let (g_primal, g_tangent) = g.split_at_mut(primal);
     // G_Z = ∂L/∂Y_X ⊙ act' + Σ_k ∂L/∂Y_k ⊙ U_k ⊙ act''
     let block = ROWS_PER_BLOCK * outputs;
@@ -271,7 +274,8 @@ pub fn backward(
     };
     // ∂L/∂S = G Wᵀ per block of rows
     let ds = need_input.then(|| {
-        let mut ds = vec![0.0f32; rows * inputs];
+        let zeros = vec![0.0f32; inputs];
+        let mut ds = filled_rows(rows, inputs, |_| &zeros);
         ds.par_chunks_mut(ROWS_PER_BLOCK * inputs)
             .zip(g.par_chunks(ROWS_PER_BLOCK * outputs))
             .for_each(|(ds, g)| {
@@ -289,7 +293,8 @@ pub fn backward(
         ds
     });
     // ∂L/∂W = Sᵀ G, each block of its rows over all the batch
-    let mut dw = vec![0.0f32; inputs * outputs];
+    let zeros = vec![0.0f32; outputs];
+    let mut dw = filled_rows(inputs, outputs, |_| &zeros);
     dw.par_chunks_mut(WEIGHT_ROWS_PER_TASK * outputs)
         .enumerate()
         .for_each(|(j, dw)| {
