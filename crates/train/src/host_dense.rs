@@ -132,11 +132,12 @@ pub fn forward(
     let with_tangents = shape.tangent_blocks > 0;
     let primal = primal_rows * outputs;
     let mut saved = Saved::default();
+    let zero_rows = || filled_rows(primal_rows, outputs, |_| &zeros);
     if silu && (keep || with_tangents) {
-        saved.slope = vec![0.0; primal];
+        saved.slope = zero_rows();
     }
     if silu && keep && with_tangents {
-        saved.curvature = vec![0.0; primal];
+        saved.curvature = zero_rows();
     }
     let block = ROWS_PER_BLOCK * outputs;
     let (y_primal, y_tangent) = y.split_at_mut(primal);
