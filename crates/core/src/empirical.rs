@@ -203,17 +203,10 @@ impl EmpiricalScore {
             let g = centred.clone().matmul(chunk.points_t.clone());
             let prev_max = acc.as_ref().map(|a| &a.max);
             let scales = (&dot_scale, &norm_scale);
-            let w = chunk_weights(
-                g,
-                scales.0,
-                scales.1,
-                &chunk.sq_norms,
-                prev_max,
-                with_divergence,
-            )
-            .unwrap_or_else(|g| {
-                tensor_chunk_weights(*g, scales, &chunk.sq_norms, prev_max, with_divergence)
-            });
+            let w = chunk_weights(g, scales, &chunk.sq_norms, prev_max, with_divergence)
+                .unwrap_or_else(|g| {
+                    tensor_chunk_weights(*g, scales, &chunk.sq_norms, prev_max, with_divergence)
+                });
             let weighted = w.p.matmul(chunk.points.clone());
             acc = Some(match acc.take() {
                 None => Accumulator {

@@ -16,6 +16,7 @@ use rayon::prelude::*;
 
 use crate::fast_exp::exp;
 use crate::flex_host::{flex_tensor, host_values, on_flex};
+use crate::host_simd::{has_avx2_fma, lane_dot, lane_sum};
 
 /// The weights of one chunk: P [B, N], the new running maxima m [B, 1], Σ_k P_bk [B, 1] and,
 /// when asked for, Σ_k P_bk ‖y_k‖² [B, 1].
@@ -24,19 +25,6 @@ pub(crate) struct ChunkWeights {
     pub max: Tensor<2>,
     pub total: Tensor<2>,
     pub weighted_sq_norm: Option<Tensor<2>>,
-}
-
-/// Lanes of the partial sums (eight f32 in an AVX2 register).
-const LANES: usize = 8;
-
-/// Σ values in `LANES` interleaved partial sums, so that the loop vectorises.
-#[inline(always)]
-fn lane_sum(values: impl Iterator<Item = f32>) -> f32 {
-    let mut lanes = [0.0f32; LANES];
-    for (i, v) in values.enumerate() {
-        lanes[i % LANES] += v;
-    }
-    lanes.iter().sum()
 }
 
 /// One row: logits in place, their maximum with `prev`, then P in place; returns (m, Σ P,
@@ -60,9 +48,9 @@ fn row_weights(
         let x = *l - top;
         *l = if x < -87.0 { 0.0 } else { exp(x) };
     }
-    let total = lane_sum(row.iter().copied());
+    let total = lane_sum(row, |p| p);
     let sq = if with_sq {
-        lane_sum(row.iter().zip(sq_norms).map(|(&p, &q)| p * q))
+        lane_dot(row, sq_norms)
     } else {
         0.0
     };
@@ -87,8 +75,7 @@ unsafe fn row_weights_avx2(
 /// comes back and the caller uses tensor operations.
 pub(crate) fn chunk_weights(
     g: Tensor<2>,
-    dot_scale: &Tensor<2>,
-    norm_scale: &Tensor<2>,
+    (dot_scale, norm_scale): (&Tensor<2>, &Tensor<2>),
     sq_norms: &Tensor<2>,
     prev_max: Option<&Tensor<2>>,
     with_sq: bool,
@@ -121,7 +108,7 @@ pub(crate) fn chunk_weights(
         .try_into_vec::<f32>()
         .expect("f32 values after the conversion");
     #[cfg(target_arch = "x86_64")]
-    let wide = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+    let wide = has_avx2_fma();
     let stats: Vec<(f32, f32, f32)> = values
         .par_chunks_mut(n)
         .enumerate()
@@ -184,7 +171,7 @@ mod tests {
         let prev = Tensor::<2>::from_floats([[-1e3], [1e3], [0.0], [5.0], [-5.0]], &device);
         for prev_max in [None, Some(&prev)] {
             let scales = (&dot_scale, &norm_scale);
-            let host = chunk_weights(g.clone(), scales.0, scales.1, &sq_norms, prev_max, true)
+            let host = chunk_weights(g.clone(), scales, &sq_norms, prev_max, true)
                 .unwrap_or_else(|_| panic!("the host path"));
             let tensor = tensor_chunk_weights(g.clone(), scales, &sq_norms, prev_max, true);
             assert_eq!(values(host.max), values(tensor.max), "maxima");
@@ -207,13 +194,13 @@ mod tests {
         let g = Tensor::<2>::ones([2, 3], &device);
         let column = Tensor::<2>::ones([2, 1], &device);
         let short = Tensor::<2>::ones([1, 2], &device);
-        let back = chunk_weights(g.clone(), &column, &column, &short, None, false);
+        let back = chunk_weights(g.clone(), (&column, &column), &short, None, false);
         assert!(back.is_err(), "‖y‖² of 2 for 3 columns");
         let tracked = Device::flex().autodiff();
         let (g, column) = (g.to_device(&tracked), column.to_device(&tracked));
         let norms = Tensor::<2>::ones([1, 3], &tracked);
         assert!(
-            chunk_weights(g, &column, &column, &norms, None, false).is_err(),
+            chunk_weights(g, (&column, &column), &norms, None, false).is_err(),
             "autodiff"
         );
     }

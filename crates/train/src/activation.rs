@@ -11,6 +11,7 @@ use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
 use rayon::prelude::*;
 use scorelab_core::fast_exp::exp as exp_approx;
+use scorelab_core::host_simd::has_avx2_fma;
 
 /// Elements per parallel chunk of the host evaluation.
 const CHUNK: usize = 1 << 14;
@@ -150,14 +151,6 @@ pub(crate) fn silu_curvature_chunk(values: &mut [f32], slope: &mut [f32], curvat
         return unsafe { silu_in_place_with_derivatives_avx2(values, slope, curvature) };
     }
     silu_in_place_with_derivatives(values, slope, curvature)
-}
-
-/// Whether the processor has AVX2 and FMA (the vectorised host paths).
-fn has_avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
-    #[allow(unreachable_code)]
-    false
 }
 
 /// x ← SiLU(x) over `values` in the calling thread, and slope ← SiLU'(x) when a slope buffer

@@ -28,6 +28,7 @@ use rayon::prelude::*;
 
 use crate::activation::sigmoid_approx;
 use scorelab_core::flex_host::{flex_tensor, host_values, on_flex};
+use scorelab_core::host_simd::lane_sum;
 
 /// Shape of a group normalisation: images, channels, groups and pixels per channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,20 +47,6 @@ impl NormShape {
     fn image(&self) -> usize {
         self.channels * self.pixels
     }
-}
-
-/// Σ f(v) over `values`, in eight interleaved partial sums so that the loop vectorises.
-#[inline(always)]
-fn lane_sum(values: &[f32], f: impl Fn(f32) -> f32) -> f32 {
-    let mut lanes = [0.0f32; 8];
-    let chunks = values.chunks_exact(8);
-    let rest: f32 = chunks.remainder().iter().map(|&v| f(v)).sum();
-    for chunk in chunks {
-        for (lane, &v) in lanes.iter_mut().zip(chunk) {
-            *lane += f(v);
-        }
-    }
-    lanes.iter().sum::<f32>() + rest
 }
 
 /// (μ, 1/s) of each group of one image, then y = SiLU(a_c x + b_c) with a_c = γ_c/s and
@@ -187,7 +174,7 @@ mod wide {
     }
 
     pub(super) fn available() -> bool {
-        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+        scorelab_core::host_simd::has_avx2_fma()
     }
 }
 

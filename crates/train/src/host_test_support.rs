@@ -1,4 +1,5 @@
-//! What the unit tests of the host kernels ([`crate::host_conv`], [`crate::host_norm`]) share.
+//! What the unit tests of the host kernels ([`crate::host_conv`], [`crate::host_dense`],
+//! [`crate::host_norm`]) share.
 
 use burn::tensor::{Device, Distribution, Tensor};
 
