@@ -320,9 +320,19 @@ pub fn parameter_gradients(x: &[f32], dy: &[f32], shape: ConvShape) -> (Vec<f32>
                         gathered[o * columns + i * ohw..][..ohw].copy_from_slice(row);
                     }
                 }
-                let (dw, db) = sums.split_at_mut(size);
-                let sizes = (outputs, depth, columns);
-                gemm_into(dw, false, sizes, gathered, (columns, 1), col, (1, columns));
+                let (dw_t, db) = sums.split_at_mut(size);
+                // ∂L/∂Wᵀ [k²C, O] = col · gatheredᵀ: the product in this orientation packs
+                // the O rows of ∂L/∂y rather than the k²C rows of col
+                let sizes = (depth, outputs, columns);
+                gemm_into(
+                    dw_t,
+                    false,
+                    sizes,
+                    col,
+                    (columns, 1),
+                    gathered,
+                    (1, columns),
+                );
                 for (sum, row) in db.iter_mut().zip(gathered.chunks_exact(columns)) {
                     *sum = row.iter().sum::<f32>();
                 }
@@ -335,7 +345,13 @@ pub fn parameter_gradients(x: &[f32], dy: &[f32], shape: ConvShape) -> (Vec<f32>
         total.iter_mut().zip(partial).for_each(|(t, p)| *t += p);
     }
     let db = total.split_off(size);
-    (total, db)
+    let mut dw = vec![0.0f32; size];
+    for (d, row) in total.chunks_exact(outputs).enumerate() {
+        for (o, &v) in row.iter().enumerate() {
+            dw[o * depth + d] = v;
+        }
+    }
+    (dw, db)
 }
 
 /// The convolution's shape from x [B, C, H, W], W [O, C, k, k] and the stride.
