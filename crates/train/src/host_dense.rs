@@ -273,8 +273,15 @@ pub fn backward(
             &g_owned
         }
     };
-    // ∂L/∂S = G Wᵀ per block of rows
+    // ∂L/∂S = G Wᵀ per block of rows, with Wᵀ [outputs, inputs] written out once: read
+    // through strides instead, W would be transposed into the GEMM's panels for every block
     let ds = need_input.then(|| {
+        let mut weight_t = vec![0.0f32; inputs * outputs];
+        for (i, row) in weight.chunks_exact(outputs).enumerate() {
+            for (o, &w) in row.iter().enumerate() {
+                weight_t[o * inputs + i] = w;
+            }
+        }
         let zeros = vec![0.0f32; inputs];
         let mut ds = filled_rows(rows, inputs, |_| &zeros);
         ds.par_chunks_mut(ROWS_PER_BLOCK * inputs)
@@ -287,8 +294,8 @@ pub fn backward(
                     (r, inputs, outputs),
                     g,
                     (outputs, 1),
-                    weight,
-                    (1, outputs),
+                    &weight_t,
+                    (inputs, 1),
                 );
             });
         ds
