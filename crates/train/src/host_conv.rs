@@ -24,7 +24,7 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::Tensor;
 
-use crate::host_gemm::gemm_into;
+use crate::host_gemm::{gemm_into, transposed};
 use rayon::prelude::*;
 use scorelab_core::flex_host::{flex_tensor, host_values, on_flex};
 
@@ -345,13 +345,7 @@ pub fn parameter_gradients(x: &[f32], dy: &[f32], shape: ConvShape) -> (Vec<f32>
         total.iter_mut().zip(partial).for_each(|(t, p)| *t += p);
     }
     let db = total.split_off(size);
-    let mut dw = vec![0.0f32; size];
-    for (d, row) in total.chunks_exact(outputs).enumerate() {
-        for (o, &v) in row.iter().enumerate() {
-            dw[o * depth + d] = v;
-        }
-    }
-    (dw, db)
+    (transposed(&total, depth, outputs), db)
 }
 
 /// The convolution's shape from x [B, C, H, W], W [O, C, k, k] and the stride.

@@ -31,7 +31,7 @@ use burn::tensor::Tensor;
 use rayon::prelude::*;
 
 use crate::activation::{silu_chunk, silu_curvature_chunk};
-use crate::host_gemm::gemm_into;
+use crate::host_gemm::{gemm_into, transposed};
 use scorelab_core::flex_host::{flex_tensor, host_values, on_flex};
 
 /// The activation after the affine map.
@@ -276,12 +276,7 @@ pub fn backward(
     // ∂L/∂S = G Wᵀ per block of rows, with Wᵀ [outputs, inputs] written out once: read
     // through strides instead, W would be transposed into the GEMM's panels for every block
     let ds = need_input.then(|| {
-        let mut weight_t = vec![0.0f32; inputs * outputs];
-        for (i, row) in weight.chunks_exact(outputs).enumerate() {
-            for (o, &w) in row.iter().enumerate() {
-                weight_t[o * inputs + i] = w;
-            }
-        }
+        let weight_t = transposed(weight, inputs, outputs);
         let zeros = vec![0.0f32; inputs];
         let mut ds = filled_rows(rows, inputs, |_| &zeros);
         ds.par_chunks_mut(ROWS_PER_BLOCK * inputs)

@@ -10,6 +10,19 @@ pub(crate) fn span(rows: usize, cols: usize, (rs, cs): (usize, usize)) -> usize 
     }
 }
 
+/// The transpose [cols, rows] of a row-major [rows, cols] matrix: the operand layout that lets
+/// the GEMM read a matrix without transposing it into its panels on every call.
+pub(crate) fn transposed(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    assert_eq!(values.len(), rows * cols, "matrix size");
+    let mut out = vec![0.0f32; values.len()];
+    for (r, row) in values.chunks_exact(cols.max(1)).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            out[c * rows + r] = v;
+        }
+    }
+    out
+}
+
 /// dst (m×n, row-major) = [dst +] lhs · rhs with lhs (m×k) and rhs (k×n) given by their row
 /// and column strides.
 pub(crate) fn gemm_into(
@@ -54,5 +67,18 @@ pub(crate) fn gemm_into(
             false,
             gemm::Parallelism::None,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transposed_swaps_rows_and_columns() {
+        let m = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        assert_eq!(transposed(&m, 2, 3), vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+        assert_eq!(transposed(&transposed(&m, 2, 3), 3, 2), m.to_vec());
+        assert!(transposed(&[], 0, 4).is_empty());
     }
 }
