@@ -142,6 +142,10 @@ def test_ctrl_c_interrupts_a_long_run_and_other_threads_run_meanwhile():
         time.sleep(0.5)
         os.kill(os.getpid(), signal.SIGINT)
 
+    # Python leaves SIGINT ignored when it starts with it ignored (a background job of a
+    # non-interactive shell does), so the test installs the handler that raises
+    # KeyboardInterrupt itself
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     threads = [threading.Thread(target=ticker), threading.Thread(target=interrupt)]
     for thread in threads:
         thread.start()
@@ -154,6 +158,7 @@ def test_ctrl_c_interrupts_a_long_run_and_other_threads_run_meanwhile():
         stop.set()
         for thread in threads:
             thread.join()
+        signal.signal(signal.SIGINT, previous)
     elapsed = time.monotonic() - started
     assert elapsed < 60
     # the GIL was released: the ticker ran while the sampler did
