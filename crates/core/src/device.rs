@@ -168,11 +168,12 @@ pub fn column(values: &[f64], device: &Device) -> Tensor<2> {
     tensor_from_rows(&data, values.len(), 1, device)
 }
 
-/// Downloads any tensor as a flat row-major f32 vector.
+/// Downloads any tensor as a flat row-major f32 vector (its own buffer, without a copy, when
+/// it is f32 and this is its only handle).
 pub fn to_vec<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
     tensor
         .into_data()
         .convert::<f32>()
-        .try_to_vec()
+        .try_into_vec()
         .expect("a float tensor converts to f32")
 }

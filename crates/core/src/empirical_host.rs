@@ -14,6 +14,7 @@ use burn::backend::Flex;
 use burn::tensor::Tensor;
 use rayon::prelude::*;
 
+use crate::device::to_vec;
 use crate::fast_exp::exp;
 use crate::flex_host::{flex_tensor, host_values, on_flex};
 use crate::host_simd::{has_avx2_fma, lane_dot, lane_sum};
@@ -102,11 +103,7 @@ pub(crate) fn chunk_weights(
         return Err(Box::new(g));
     };
     // the products' own buffer (no copy when this is the only handle)
-    let mut values = g
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("f32 values after the conversion");
+    let mut values = to_vec(g);
     #[cfg(target_arch = "x86_64")]
     let wide = has_avx2_fma();
     let stats: Vec<(f32, f32, f32)> = values

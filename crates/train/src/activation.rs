@@ -10,6 +10,7 @@
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
 use rayon::prelude::*;
+use scorelab_core::device::to_vec;
 use scorelab_core::fast_exp::exp as exp_approx;
 use scorelab_core::host_simd::has_avx2_fma;
 
@@ -31,10 +32,7 @@ fn on_cpu(device: &Device) -> bool {
 
 /// The values of a tensor on the host (without a copy when `h` is the only handle).
 fn host_values<const D: usize>(h: Tensor<D>) -> Vec<f32> {
-    h.detach()
-        .into_data()
-        .try_into_vec::<f32>()
-        .expect("float tensors hold f32")
+    to_vec(h.detach())
 }
 
 /// The per-element work of the host path: K outputs of one input, written with iterators so

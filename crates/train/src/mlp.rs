@@ -9,6 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use scorelab_core::device::to_vec;
 use scorelab_core::error::require_positive;
 use scorelab_core::CoreError;
 
@@ -194,11 +195,7 @@ pub fn time_embedding(t: Tensor<2>, size: usize) -> Tensor<2> {
     let device = t.device();
     let [rows, columns] = t.dims();
     if on_flex(&device) && columns == 1 && half > 0 && !t.is_tracked() {
-        let t = t
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .expect("f32 values");
+        let t = to_vec(t);
         let width = 2 * half;
         let mut values = vec![0.0f32; rows * width];
         values
