@@ -14,7 +14,7 @@ use scorelab_core::datasets::points::STREAM_CHUNK_ROWS;
 use scorelab_core::datasets::MAX_DISTANCE_SEED;
 use scorelab_core::score::EXACT_DIVERGENCE_MAX_DIM;
 use scorelab_core::{CoreError, Dataset, DatasetSpec, ScoreFn, Sde};
-use scorelab_train::adam::AdamConfig;
+use scorelab_train::adam::{AdamConfig, LrDecay};
 use scorelab_train::checkpoint::{list_checkpoints, read_meta};
 use scorelab_train::loss::{
     LossConfig, LossKind, Penalty, Projection, TimeSampling, Weighting, EDM_LOG_SIGMA,
@@ -129,6 +129,11 @@ pub struct TrainOptions {
     /// Steps of linear learning-rate warm-up.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 0))]
     pub warmup: u64,
+    /// Learning-rate decay from the end of the warm-up to the last of --steps: none, cosine
+    /// (lr·½(1 + cos πf)) or linear (lr·(1 − f)), f the fraction of those steps taken. A run
+    /// resumed with a new --steps continues the decay stretched to the new total.
+    #[cfg_attr(feature = "clap", arg(long, default_value = "none"))]
+    pub lr_decay: String,
     /// Clip the gradient to this global L2 norm [default: no clipping].
     #[cfg_attr(feature = "clap", arg(long))]
     pub grad_clip: Option<f64>,
@@ -209,6 +214,7 @@ impl Default for TrainOptions {
             batch_size: 1024,
             lr: 1e-3,
             warmup: 0,
+            lr_decay: "none".into(),
             grad_clip: None,
             ema_decay: 0.999,
             seed: 0,
@@ -353,6 +359,7 @@ pub fn train_config(
             lr: options.lr,
             warmup: options.warmup,
             grad_clip: options.grad_clip,
+            decay: LrDecay::parse(&options.lr_decay)?,
             ..AdamConfig::default()
         },
         ema_decay: options.ema_decay,

@@ -1,5 +1,5 @@
-//! Adam with linear learning-rate warm-up and global-norm gradient clipping, and the
-//! exponential moving average of the weights. State is kept as flat vectors (see `params`).
+//! Adam with linear learning-rate warm-up, an optional decay of the learning rate over the
+//! run, global-norm gradient clipping, and the exponential moving average of the weights. State is kept as flat vectors (see `params`).
 
 use burn::backend::flex::FlexTensor;
 use burn::backend::Flex;
@@ -23,6 +23,54 @@ pub struct AdamConfig {
     pub warmup: u64,
     /// Rescale the gradient to this global L2 norm when it is larger (None: no clipping).
     pub grad_clip: Option<f64>,
+    /// How the learning rate falls from `lr` after the warm-up to the run's last step.
+    #[serde(default)]
+    pub decay: LrDecay,
+}
+
+/// The learning rate's decay after the warm-up, as a function of the fraction
+/// f = (k − 1 − warmup) / (steps − warmup) ∈ [0, 1) of the remaining steps taken.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LrDecay {
+    /// lr, constant.
+    #[default]
+    None,
+    /// lr · ½(1 + cos πf) (Loshchilov & Hutter, SGDR, without restarts).
+    Cosine,
+    /// lr · (1 − f).
+    Linear,
+}
+
+pub const LR_DECAY_NAMES: [&str; 3] = ["none", "cosine", "linear"];
+
+impl LrDecay {
+    pub fn parse(name: &str) -> Result<Self, CoreError> {
+        match name {
+            "none" => Ok(Self::None),
+            "cosine" => Ok(Self::Cosine),
+            "linear" => Ok(Self::Linear),
+            other => Err(CoreError::UnknownName {
+                kind: "lr-decay",
+                name: other.to_string(),
+                expected: LR_DECAY_NAMES.join(", "),
+            }),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        LR_DECAY_NAMES[self as usize]
+    }
+
+    /// The factor applied to lr at fraction `f` ∈ [0, 1] of the decay.
+    pub fn factor(self, f: f64) -> f64 {
+        let f = f.clamp(0.0, 1.0);
+        match self {
+            Self::None => 1.0,
+            Self::Cosine => 0.5 * (1.0 + (std::f64::consts::PI * f).cos()),
+            Self::Linear => 1.0 - f,
+        }
+    }
 }
 
 impl Default for AdamConfig {
@@ -34,6 +82,7 @@ impl Default for AdamConfig {
             eps: 1e-8,
             warmup: 0,
             grad_clip: None,
+            decay: LrDecay::None,
         }
     }
 }
@@ -54,13 +103,15 @@ impl AdamConfig {
         Ok(())
     }
 
-    /// The learning rate of step `k` (1-based).
-    pub fn lr_at(&self, k: u64) -> f64 {
-        if self.warmup == 0 {
-            self.lr
-        } else {
-            self.lr * (k as f64 / self.warmup as f64).min(1.0)
+    /// The learning rate of step `k` (1-based) of a run of `steps`: lr · k / warmup during the
+    /// warm-up, then lr · decay(f) with f = (k − 1 − warmup) / (steps − warmup).
+    pub fn lr_at(&self, k: u64, steps: u64) -> f64 {
+        if k < self.warmup {
+            return self.lr * k as f64 / self.warmup as f64;
         }
+        let span = steps.saturating_sub(self.warmup).max(1);
+        let f = k.saturating_sub(1 + self.warmup) as f64 / span as f64;
+        self.lr * self.decay.factor(f)
     }
 
     /// The factor that brings a gradient of global norm `norm` within the clipping threshold.
@@ -90,19 +141,19 @@ impl AdamState {
         }
     }
 
-    /// One Adam step (Kingma & Ba, Alg. 1) on flat parameters with gradients already scaled by
-    /// the clipping factor: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g²,
+    /// One Adam step (Kingma & Ba, Alg. 1) of learning rate `lr` on flat parameters with
+    /// gradients already scaled by the clipping factor: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g²,
     /// θ ← θ − lr · m̂ / (√v̂ + ε) with bias-corrected m̂, v̂. Returns the new parameters.
     pub fn update(
         &mut self,
         config: &AdamConfig,
+        lr: f64,
         params: Vec<Tensor<1>>,
         grads: Vec<Tensor<1>>,
         grad_scale: f64,
     ) -> Vec<Tensor<1>> {
         self.step += 1;
         let k = self.step as i32;
-        let lr = config.lr_at(self.step);
         let c1 = 1.0 - config.beta1.powi(k);
         let c2 = 1.0 - config.beta2.powi(k);
         // θ − lr/c1 · m / (√v/√c2 + ε)
@@ -303,7 +354,7 @@ mod tests {
             };
             let (want, want_m, want_v) = step.tensors(params[0].clone(), grad.clone(), m, v);
             let before = values(&params[0]);
-            params = state.update(&config, params, vec![grad.clone()], scale);
+            params = state.update(&config, config.lr, params, vec![grad.clone()], scale);
             assert_eq!(values(&params[0]), values(&want), "θ at step {k}");
             assert_eq!(values(&state.m[0]), values(&want_m), "m at step {k}");
             assert_eq!(values(&state.v[0]), values(&want_v), "v at step {k}");
@@ -316,6 +367,42 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The schedule against its closed forms: linear warm-up, then the decay over the rest.
+    #[test]
+    fn learning_rate_schedule_follows_warmup_and_decay() {
+        let config = |decay| AdamConfig {
+            lr: 2e-3,
+            warmup: 100,
+            decay,
+            ..AdamConfig::default()
+        };
+        let steps = 1100;
+        for decay in [LrDecay::None, LrDecay::Cosine, LrDecay::Linear] {
+            let c = config(decay);
+            assert_eq!(c.lr_at(1, steps), 2e-5, "{decay:?}");
+            assert_eq!(c.lr_at(50, steps), 1e-3, "{decay:?}");
+            assert_eq!(c.lr_at(100, steps), 2e-3, "{decay:?}");
+            assert_eq!(c.lr_at(101, steps), 2e-3, "{decay:?}");
+            assert_eq!(LrDecay::parse(decay.name()).unwrap(), decay);
+        }
+        // f = (k − 1 − 100) / 1000: a quarter, half and the last step.
+        let (cosine, linear) = (config(LrDecay::Cosine), config(LrDecay::Linear));
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-15;
+        assert!(close(
+            cosine.lr_at(351, steps),
+            2e-3 * 0.5 * (1.0 + 0.5f64.sqrt())
+        ));
+        assert!(close(cosine.lr_at(601, steps), 1e-3));
+        assert!(close(linear.lr_at(351, steps), 1.5e-3));
+        assert!(close(linear.lr_at(1100, steps), 2e-3 * 0.001));
+        assert!(cosine.lr_at(1100, steps) > 0.0);
+        assert_eq!(config(LrDecay::None).lr_at(1100, steps), 2e-3);
+        // Monotone after the warm-up.
+        let lrs: Vec<f64> = (100..=steps).map(|k| cosine.lr_at(k, steps)).collect();
+        assert!(lrs.windows(2).all(|w| w[1] <= w[0]));
+        assert!(LrDecay::parse("step").is_err());
     }
 
     /// The host EMA against the tensor expression, bit for bit.

@@ -29,7 +29,7 @@ use scorelab_core::device::{tensor_from_rows, to_vec};
 use scorelab_core::error::require_positive;
 use scorelab_core::{CoreError, Dataset};
 
-use crate::adam::{AdamConfig, AdamState};
+use crate::adam::{AdamConfig, AdamState, LrDecay};
 use crate::error::{Result, TrainError};
 use crate::integrity::{file_sha256, first_mismatch, verify, FileDigests};
 use crate::mlp::Dense;
@@ -94,7 +94,7 @@ impl ClassifierConfig {
     /// The learning rate of step `k` (1-based) of `total`: lr·½(1 + cos(π (k−1)/total)).
     pub fn lr_at(&self, k: u64, total: u64) -> f64 {
         let frac = k.saturating_sub(1) as f64 / total.max(1) as f64;
-        self.lr * 0.5 * (1.0 + (std::f64::consts::PI * frac).cos())
+        self.lr * LrDecay::Cosine.factor(frac)
     }
 }
 
@@ -328,11 +328,8 @@ pub fn train_classifier(
             }
             let mut grads = loss.backward();
             let g = flatten_grads(&model, &mut grads);
-            let adam_config = AdamConfig {
-                lr: config.lr_at(step, steps),
-                ..AdamConfig::default()
-            };
-            let new = adam.update(&adam_config, flatten(&model), g, 1.0);
+            let lr = config.lr_at(step, steps);
+            let new = adam.update(&AdamConfig::default(), lr, flatten(&model), g, 1.0);
             model = replace(model, new);
             epoch_loss += value;
             progress(&ClassifierProgress {

@@ -353,8 +353,10 @@ impl<N: ScoreNetwork> Trainer<N> {
             return Err(fault("the gradient norm", grad_norm));
         }
         let scale = config.adam.clip_factor(grad_norm);
-        let lr = config.adam.lr_at(k);
-        let new = self.adam.update(&config.adam, flatten(&self.net), g, scale);
+        let lr = config.adam.lr_at(k, config.steps);
+        let new = self
+            .adam
+            .update(&config.adam, lr, flatten(&self.net), g, scale);
         ema_update(&mut self.ema, &new, config.ema_decay);
         self.net = replace(self.net.clone(), new);
         self.step = k;
