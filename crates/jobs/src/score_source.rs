@@ -174,7 +174,8 @@ fn checkpoint_source(options: &ScoreOptions, device: &Device, warn: Warn) -> Res
         ));
     }
     let horizon = 1.0 / (1.0 - meta.train.ema_decay);
-    if file == EMA_FILE && (meta.step as f64) < 3.0 * horizon {
+    let young = !meta.train.ema_bias_correction && (meta.step as f64) < 3.0 * horizon;
+    if file == EMA_FILE && young {
         warn(&format!(
             "the moving average is young ({} steps, decay {}: under 3/(1 − decay) = {:.0}) \
              and still remembers the initialisation; ⟨weights⟩ raw uses the last step's weights",

@@ -140,6 +140,12 @@ pub struct TrainOptions {
     /// Decay of the exponential moving average of the weights (sampling uses the average).
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 0.999))]
     pub ema_decay: f64,
+    /// Start the moving average at the first step's weights, not the initialisation: each
+    /// update decays by β(1 − β^(k−1))/(1 − β^k), so the average is the normalised exponential
+    /// average of the weights of the steps taken (no memory of the random start, which
+    /// otherwise keeps the weight β^k after k steps).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub ema_bias_correction: bool,
     /// Seed of the initialisation and every batch (and of the data, unless --data-seed).
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 0))]
     pub seed: u64,
@@ -217,6 +223,7 @@ impl Default for TrainOptions {
             lr_decay: "none".into(),
             grad_clip: None,
             ema_decay: 0.999,
+            ema_bias_correction: false,
             seed: 0,
             checkpoint_every: 1000,
             keep: 3,
@@ -363,6 +370,7 @@ pub fn train_config(
             ..AdamConfig::default()
         },
         ema_decay: options.ema_decay,
+        ema_bias_correction: options.ema_bias_correction,
         batch_size: options.batch_size,
         steps: options.steps,
         seed: options.seed,

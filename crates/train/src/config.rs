@@ -48,6 +48,10 @@ pub struct TrainConfig {
     pub adam: AdamConfig,
     /// Decay of the exponential moving average of the weights (sampling uses the average).
     pub ema_decay: f64,
+    /// Average the weights of the steps taken with bias correction (see
+    /// [`TrainConfig::ema_decay_at`]) instead of starting the average at the initialisation.
+    #[serde(default)]
+    pub ema_bias_correction: bool,
     pub batch_size: usize,
     /// Total optimisation steps.
     pub steps: u64,
@@ -62,6 +66,20 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
+    /// The decay of the moving average's update at step `k` (1-based). Without bias correction
+    /// it is β, and after k steps the average still weighs the initial weights by β^k. With it,
+    /// the update decays by β_k = β(1 − β^(k−1))/(1 − β^k): the average is then exactly
+    /// Σ_j (1 − β)β^(k−j) θ_j / (1 − β^k), the normalised exponential average of the steps'
+    /// weights θ_1..θ_k (Adam's bias correction applied to the average; β_1 = 0 takes θ_1).
+    pub fn ema_decay_at(&self, k: u64) -> f64 {
+        let beta = self.ema_decay;
+        if !self.ema_bias_correction || beta == 0.0 {
+            return beta;
+        }
+        let k = k.max(1).min(i32::MAX as u64) as i32;
+        beta * (1.0 - beta.powi(k - 1)) / (1.0 - beta.powi(k))
+    }
+
     pub fn validate(&self, sde: &Sde) -> Result<(), CoreError> {
         match &self.model {
             ModelConfig::Mlp(c) => c.validate()?,
@@ -189,4 +207,70 @@ fn hex(hasher: Sha256) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loss::LossKind;
+
+    fn config(beta: f64, corrected: bool) -> TrainConfig {
+        let sde = Sde::vp(0.1, 20.0, 1.0).unwrap();
+        TrainConfig {
+            model: ModelConfig::Mlp(MlpConfig {
+                dim: 2,
+                width: 16,
+                depth: 2,
+                embedding: 8,
+                residual: false,
+            }),
+            parameterisation: Parameterisation::Score,
+            loss: LossConfig::new(LossKind::Dsm, &sde),
+            adam: AdamConfig::default(),
+            ema_decay: beta,
+            ema_bias_correction: corrected,
+            batch_size: 8,
+            steps: 10,
+            seed: 0,
+            checkpoint_every: 0,
+            keep: 1,
+            log_every: 1,
+        }
+    }
+
+    /// The moving average run through the per-step decays against its closed forms: with bias
+    /// correction Σ_j (1 − β)β^(k−j) θ_j / (1 − β^k), without it β^k θ_0 + Σ_j (1 − β)β^(k−j) θ_j.
+    #[test]
+    fn bias_corrected_average_is_the_normalised_exponential_average() {
+        let beta = 0.9;
+        let theta = |j: u64| (j as f64 * 0.7).sin() + 2.0;
+        let initial = -5.0;
+        for corrected in [true, false] {
+            let c = config(beta, corrected);
+            let mut average = initial;
+            for k in 1..=30u64 {
+                let d = c.ema_decay_at(k);
+                average = d * average + (1.0 - d) * theta(k);
+                let weighted: f64 = (1..=k)
+                    .map(|j| (1.0 - beta) * beta.powi((k - j) as i32) * theta(j))
+                    .sum();
+                let expected = if corrected {
+                    weighted / (1.0 - beta.powi(k as i32))
+                } else {
+                    beta.powi(k as i32) * initial + weighted
+                };
+                assert!(
+                    (average - expected).abs() < 1e-12,
+                    "corrected {corrected}, step {k}: {average} against {expected}"
+                );
+            }
+        }
+        let c = config(beta, true);
+        assert_eq!(c.ema_decay_at(1), 0.0, "the first step's weights");
+        assert!(
+            (c.ema_decay_at(100_000) - beta).abs() < 1e-15,
+            "β in the long run"
+        );
+        assert_eq!(config(0.0, true).ema_decay_at(3), 0.0);
+    }
 }

@@ -138,7 +138,9 @@ fn checkpoint(path: &Path, rows: &mut Rows) -> Result<()> {
         "decay {decay}: {} steps = {age:.1} × its horizon 1/(1 − decay) = {horizon:.0}",
         meta.step
     );
-    if age < 3.0 {
+    if meta.train.ema_bias_correction {
+        ema.push_str(" (bias-corrected: the average of the steps taken, not the initialisation)");
+    } else if age < 3.0 {
         ema.push_str(" (young: the average still remembers the initialisation; try ⟨weights⟩ raw)");
     }
     push(rows, "ema", ema);

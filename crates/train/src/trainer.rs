@@ -357,7 +357,7 @@ impl<N: ScoreNetwork> Trainer<N> {
         let new = self
             .adam
             .update(&config.adam, lr, flatten(&self.net), g, scale);
-        ema_update(&mut self.ema, &new, config.ema_decay);
+        ema_update(&mut self.ema, &new, config.ema_decay_at(k));
         self.net = replace(self.net.clone(), new);
         self.step = k;
         Ok(StepReport {

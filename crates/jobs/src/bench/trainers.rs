@@ -18,6 +18,7 @@ fn bench_config(
         loss,
         adam,
         ema_decay: 0.999,
+        ema_bias_correction: false,
         batch_size,
         steps: u64::MAX,
         seed: 0,

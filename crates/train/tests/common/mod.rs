@@ -59,6 +59,7 @@ pub fn train_config(model: MlpConfig, kind: LossKind, sde: &Sde, steps: u64) -> 
         loss: LossConfig::new(kind, sde),
         adam: AdamConfig::default(),
         ema_decay: 0.999,
+        ema_bias_correction: false,
         batch_size: 64,
         steps,
         seed: 7,
