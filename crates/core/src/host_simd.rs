@@ -1,6 +1,5 @@
-//! What the vectorised host kernels share (this crate's and scorelab-train's): the dispatch to
-//! code compiled for the widest vectors the processor has, and sums in interleaved lanes that
-//! the compiler vectorises.
+//! What the vectorised host kernels share (this crate's and scorelab-train's): the processor
+//! check behind their AVX2 paths and sums in interleaved lanes that the compiler vectorises.
 
 /// Partial sums of [`lane_sum`] and [`lane_dot`] (eight f32 in an AVX2 register).
 const LANES: usize = 8;
@@ -11,48 +10,6 @@ pub fn has_avx2_fma() -> bool {
     return std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
     #[allow(unreachable_code)]
     false
-}
-
-/// Whether the processor has AVX-512F (with AVX2 and FMA).
-pub fn has_avx512f() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return has_avx2_fma() && std::is_x86_feature_detected!("avx512f");
-    #[allow(unreachable_code)]
-    false
-}
-
-/// Runs `work` compiled for the widest vectors the processor has: AVX-512F, else AVX2 with
-/// FMA, else the portable baseline. `work` must be an `#[inline(always)]` closure calling
-/// `#[inline(always)]` loops, so that they are compiled into the wide copy rather than called. Each copy performs the same f32 operations in the
-/// same order (no contraction into FMA), so the results do not depend on which one runs.
-#[inline(always)]
-pub fn with_widest_vectors<R>(work: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if has_avx512f() {
-            // SAFETY: the processor supports the features the function is compiled for.
-            return unsafe { run_avx512(work) };
-        }
-        if has_avx2_fma() {
-            // SAFETY: as above.
-            return unsafe { run_avx2(work) };
-        }
-    }
-    work()
-}
-
-/// `work` compiled for AVX-512F (16 f32 lanes).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn run_avx512<R>(work: impl FnOnce() -> R) -> R {
-    work()
-}
-
-/// `work` compiled for AVX2 and FMA (8 f32 lanes).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn run_avx2<R>(work: impl FnOnce() -> R) -> R {
-    work()
 }
 
 /// Σ f(v) over `values`, in eight interleaved partial sums so that the loop vectorises.
@@ -90,57 +47,6 @@ pub fn lane_dot(a: &[f32], b: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// An elementwise loop and a lane sum give the same bits in every compiled copy the
-    /// processor can run: the dispatch changes the vector width, never the arithmetic.
-    #[test]
-    fn every_vector_width_gives_the_same_bits() {
-        #[inline(always)]
-        fn work(values: &[f32]) -> (Vec<f32>, f32) {
-            let mapped: Vec<f32> = values
-                .iter()
-                .map(|&x| x * crate::fast_exp::exp(-x) + 0.5 * x)
-                .collect();
-            let sum = lane_sum(&mapped, |v| v * v);
-            (mapped, sum)
-        }
-        let values: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.173).sin() * 9.0).collect();
-        let portable = work(&values);
-        assert_eq!(
-            with_widest_vectors(
-                #[inline(always)]
-                || work(&values)
-            ),
-            portable
-        );
-        #[cfg(target_arch = "x86_64")]
-        {
-            if has_avx2_fma() {
-                // SAFETY: the processor has the features.
-                assert_eq!(
-                    unsafe {
-                        run_avx2(
-                            #[inline(always)]
-                            || work(&values),
-                        )
-                    },
-                    portable
-                );
-            }
-            if has_avx512f() {
-                // SAFETY: as above.
-                assert_eq!(
-                    unsafe {
-                        run_avx512(
-                            #[inline(always)]
-                            || work(&values),
-                        )
-                    },
-                    portable
-                );
-            }
-        }
-    }
 
     /// Both sums against f64 sums, over lengths with and without a remainder.
     #[test]
