@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use crate::device::to_vec;
 use crate::fast_exp::exp;
 use crate::flex_host::{flex_tensor, host_values, on_flex};
-use crate::host_simd::{lane_dot, lane_sum};
+use crate::host_simd::{has_avx2_fma, lane_dot, lane_sum};
 
 /// The weights of one chunk: P [B, N], the new running maxima m [B, 1], Σ_k P_bk [B, 1] and,
 /// when asked for, Σ_k P_bk ‖y_k‖² [B, 1].
@@ -58,14 +58,16 @@ fn row_weights(
     (top, total, sq)
 }
 
-crate::widest_vectors! {
-    /// [`row_weights`] with the widest vectors the processor has.
-    fn row_weights_widest(
-        row: &mut [f32],
-        sq_norms: &[f32],
-        scales: (f32, f32, f32),
-        with_sq: bool,
-    ) -> (f32, f32, f32) = row_weights;
+/// [`row_weights`] compiled for AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn row_weights_avx2(
+    row: &mut [f32],
+    sq_norms: &[f32],
+    scales: (f32, f32, f32),
+    with_sq: bool,
+) -> (f32, f32, f32) {
+    row_weights(row, sq_norms, scales, with_sq)
 }
 
 /// The weights of the module comment for `g` [B, N], per-row `dot_scale` = α/σ² and
@@ -102,12 +104,19 @@ pub(crate) fn chunk_weights(
     };
     // the products' own buffer (no copy when this is the only handle)
     let mut values = to_vec(g);
+    #[cfg(target_arch = "x86_64")]
+    let wide = has_avx2_fma();
     let stats: Vec<(f32, f32, f32)> = values
         .par_chunks_mut(n)
         .enumerate()
         .map(|(b, row)| {
             let scales = (dot_scale[b], norm_scale[b], prev[b]);
-            row_weights_widest(row, &sq_norms, scales, with_sq)
+            #[cfg(target_arch = "x86_64")]
+            if wide {
+                // SAFETY: the processor supports the features the function is compiled for.
+                return unsafe { row_weights_avx2(row, &sq_norms, scales, with_sq) };
+            }
+            row_weights(row, &sq_norms, scales, with_sq)
         })
         .collect();
     let column_tensor = |pick: fn(&(f32, f32, f32)) -> f32| {

@@ -12,8 +12,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rayon::prelude::*;
 use scorelab_core::device::to_vec;
 use scorelab_core::fast_exp::exp as exp_approx;
-use scorelab_core::host_simd::{has_avx2_fma, has_avx512f};
-use scorelab_core::widest_vectors;
+use scorelab_core::host_simd::has_avx2_fma;
 
 /// Elements per parallel chunk of the host evaluation.
 const CHUNK: usize = 1 << 14;
@@ -87,6 +86,13 @@ fn silu_in_place(values: &mut [f32]) {
     }
 }
 
+/// [`silu_in_place`] compiled for AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn silu_in_place_avx2(values: &mut [f32]) {
+    silu_in_place(values)
+}
+
 /// x ← SiLU(x) and slope ← SiLU'(x) over a chunk.
 #[inline(always)]
 fn silu_in_place_with_slope(values: &mut [f32], slope: &mut [f32]) {
@@ -95,6 +101,13 @@ fn silu_in_place_with_slope(values: &mut [f32], slope: &mut [f32]) {
         *slope = s * (1.0 + *x * (1.0 - s));
         *x *= s;
     }
+}
+
+/// [`silu_in_place_with_slope`] compiled for AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn silu_in_place_with_slope_avx2(values: &mut [f32], slope: &mut [f32]) {
+    silu_in_place_with_slope(values, slope)
 }
 
 /// x ← SiLU(x), slope ← SiLU'(x) and curvature ← SiLU''(x) over a chunk.
@@ -112,24 +125,15 @@ fn silu_in_place_with_derivatives(values: &mut [f32], slope: &mut [f32], curvatu
     }
 }
 
-widest_vectors! {
-    /// [`silu_in_place`] with the widest vectors the processor has.
-    fn silu_in_place_widest(values: &mut [f32]) = silu_in_place;
-}
-
-widest_vectors! {
-    /// [`silu_in_place_with_slope`] with the widest vectors the processor has.
-    fn silu_in_place_with_slope_widest(values: &mut [f32], slope: &mut [f32]) =
-        silu_in_place_with_slope;
-}
-
-widest_vectors! {
-    /// [`silu_in_place_with_derivatives`] with the widest vectors the processor has.
-    fn silu_in_place_with_derivatives_widest(
-        values: &mut [f32],
-        slope: &mut [f32],
-        curvature: &mut [f32],
-    ) = silu_in_place_with_derivatives;
+/// [`silu_in_place_with_derivatives`] compiled for AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn silu_in_place_with_derivatives_avx2(
+    values: &mut [f32],
+    slope: &mut [f32],
+    curvature: &mut [f32],
+) {
+    silu_in_place_with_derivatives(values, slope, curvature)
 }
 
 /// x ← SiLU(x), slope ← SiLU'(x) and curvature ← SiLU''(x) over `values` in the calling
@@ -139,19 +143,37 @@ pub(crate) fn silu_curvature_chunk(values: &mut [f32], slope: &mut [f32], curvat
         values.len() == slope.len() && values.len() == curvature.len(),
         "one slope and one curvature per value"
     );
-    silu_in_place_with_derivatives_widest(values, slope, curvature)
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        // SAFETY: the processor supports the features the function is compiled for.
+        return unsafe { silu_in_place_with_derivatives_avx2(values, slope, curvature) };
+    }
+    silu_in_place_with_derivatives(values, slope, curvature)
 }
 
 /// x ← SiLU(x) over `values` in the calling thread, and slope ← SiLU'(x) when a slope buffer
 /// (of the same length) is given: the activation step of the host kernels
 /// ([`crate::host_dense`]).
 pub(crate) fn silu_chunk(values: &mut [f32], slope: Option<&mut [f32]>) {
+    let wide = has_avx2_fma();
     match slope {
         Some(slope) => {
             assert_eq!(values.len(), slope.len(), "one slope per value");
-            silu_in_place_with_slope_widest(values, slope)
+            #[cfg(target_arch = "x86_64")]
+            if wide {
+                // SAFETY: the processor supports the features the function is compiled for.
+                return unsafe { silu_in_place_with_slope_avx2(values, slope) };
+            }
+            silu_in_place_with_slope(values, slope)
         }
-        None => silu_in_place_widest(values),
+        None => {
+            #[cfg(target_arch = "x86_64")]
+            if wide {
+                // SAFETY: as above.
+                return unsafe { silu_in_place_avx2(values) };
+            }
+            silu_in_place(values)
+        }
     }
 }
 
@@ -168,17 +190,6 @@ fn host_silu<const D: usize>(
     Tensor::from_data(TensorData::new(values, shape), device)
 }
 
-/// [`Kernel::fill`] compiled for AVX-512F (16 lanes).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn fill_avx512<const K: usize>(
-    kernel: impl Kernel<K>,
-    values: &[f32],
-    out: &mut [&mut [f32]; K],
-) {
-    kernel.fill(values, out)
-}
-
 /// [`Kernel::fill`] compiled for AVX2 and FMA (8 lanes).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
@@ -193,15 +204,9 @@ unsafe fn fill_avx2<const K: usize>(
 /// [`Kernel::fill`] with the widest vectors the processor has.
 fn fill_best<const K: usize>(kernel: impl Kernel<K>, values: &[f32], out: &mut [&mut [f32]; K]) {
     #[cfg(target_arch = "x86_64")]
-    {
-        if has_avx512f() {
-            // SAFETY: the processor supports the features the function is compiled for.
-            return unsafe { fill_avx512(kernel, values, out) };
-        }
-        if has_avx2_fma() {
-            // SAFETY: as above.
-            return unsafe { fill_avx2(kernel, values, out) };
-        }
+    if has_avx2_fma() {
+        // SAFETY: the processor supports the features the function is compiled for.
+        return unsafe { fill_avx2(kernel, values, out) };
     }
     kernel.fill(values, out)
 }

@@ -29,7 +29,6 @@ use rayon::prelude::*;
 use crate::activation::sigmoid_approx;
 use scorelab_core::flex_host::{flex_tensor, host_values, on_flex};
 use scorelab_core::host_simd::lane_sum;
-use scorelab_core::widest_vectors;
 
 /// Shape of a group normalisation: images, channels, groups and pixels per channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,28 +144,38 @@ fn backward_image(
     }
 }
 
-widest_vectors! {
-    /// [`forward_image`] with the widest vectors the processor has.
-    fn forward_image_widest(
+/// [`forward_image`] and [`backward_image`] compiled for AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+mod wide {
+    use super::*;
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn forward_image(
         x: &[f32],
         params: (&[f32], &[f32]),
         shape: NormShape,
         eps: f32,
         y: &mut [f32],
         stats: &mut [f32],
-    ) = forward_image;
-}
+    ) {
+        super::forward_image(x, params, shape, eps, y, stats)
+    }
 
-widest_vectors! {
-    /// [`backward_image`] with the widest vectors the processor has.
-    fn backward_image_widest(
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn backward_image(
         inputs: (&[f32], &[f32]),
         params: (&[f32], &[f32]),
         shape: NormShape,
         stats: &[f32],
         dx: &mut [f32],
         dparams: &mut [f32],
-    ) = backward_image;
+    ) {
+        super::backward_image(inputs, params, shape, stats, dx, dparams)
+    }
+
+    pub(super) fn available() -> bool {
+        scorelab_core::host_simd::has_avx2_fma()
+    }
 }
 
 /// (y, stats) for x [B, C, H·W]: y = SiLU(GN(x)) and (μ, 1/s) per image and group.
@@ -179,10 +188,19 @@ pub fn forward(
 ) -> (Vec<f32>, Vec<f32>) {
     let mut y = vec![0.0f32; shape.batch * shape.image()];
     let mut stats = vec![0.0f32; shape.batch * shape.groups * 2];
+    #[cfg(target_arch = "x86_64")]
+    let wide = wide::available();
     y.par_chunks_mut(shape.image())
         .zip(stats.par_chunks_mut(shape.groups * 2))
         .zip(x.par_chunks(shape.image()))
-        .for_each(|((y, stats), x)| forward_image_widest(x, (gamma, beta), shape, eps, y, stats));
+        .for_each(|((y, stats), x)| {
+            #[cfg(target_arch = "x86_64")]
+            if wide {
+                // SAFETY: the processor supports the features the function is compiled for.
+                return unsafe { wide::forward_image(x, (gamma, beta), shape, eps, y, stats) };
+            }
+            forward_image(x, (gamma, beta), shape, eps, y, stats)
+        });
     (y, stats)
 }
 
@@ -196,6 +214,8 @@ pub fn backward(
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let mut dx = vec![0.0f32; shape.batch * shape.image()];
     let mut per_image = vec![0.0f32; shape.batch * 2 * shape.channels];
+    #[cfg(target_arch = "x86_64")]
+    let wide = wide::available();
     dx.par_chunks_mut(shape.image())
         .zip(per_image.par_chunks_mut(2 * shape.channels))
         .zip(stats.par_chunks(shape.groups * 2))
@@ -204,7 +224,14 @@ pub fn backward(
                 .zip(dy.par_chunks(shape.image())),
         )
         .for_each(|(((dx, dparams), stats), inputs)| {
-            backward_image_widest(inputs, (gamma, beta), shape, stats, dx, dparams)
+            #[cfg(target_arch = "x86_64")]
+            if wide {
+                // SAFETY: the processor supports the features the function is compiled for.
+                return unsafe {
+                    wide::backward_image(inputs, (gamma, beta), shape, stats, dx, dparams)
+                };
+            }
+            backward_image(inputs, (gamma, beta), shape, stats, dx, dparams)
         });
     let mut dparams = vec![0.0f32; 2 * shape.channels];
     for image in per_image.chunks_exact(2 * shape.channels) {
