@@ -204,10 +204,18 @@ fn with_buffers<R>(a: usize, b: usize, work: impl FnOnce(&mut [f32], &mut [f32])
     })
 }
 
+/// Column stride of a group's im2col matrix and product: its columns rounded up to a multiple
+/// of 16 f32 (one AVX-512 vector). The GEMM crate reads a column-contiguous operand whose rows
+/// come in whole vectors in place, and copies it into packed panels first otherwise (groups of
+/// 14×14 or 7×7 images have 392 columns); the extra columns are zero and their outputs dropped.
+fn padded_columns(columns: usize) -> usize {
+    columns.next_multiple_of(16)
+}
+
 /// y = conv(x, W) + b for x [B, C, H, W], W [O, C, k, k], b [O] (or none), in parallel over
 /// groups of images: one GEMM [O, k²C] · [k²C, n·HW_out] per group of n, its columns then
-/// copied to the n images' NCHW planes (with one image per group the GEMM writes them
-/// directly).
+/// copied to the n images' NCHW planes (with one image per group and no padding columns the
+/// GEMM writes them directly).
 pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, shape: ConvShape) -> Vec<f32> {
     let ConvShape {
         inputs, outputs, ..
@@ -220,19 +228,26 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, shape: ConvShape
         .for_each(|(g, out)| {
             let count = out.len() / (outputs * ohw);
             let columns = count * ohw;
-            let product = if count > 1 { outputs * columns } else { 0 };
-            with_buffers(depth * columns, product, |col, tmp| {
+            let row_len = padded_columns(columns);
+            let direct = count == 1 && row_len == columns;
+            let product = if direct { 0 } else { outputs * row_len };
+            with_buffers(depth * row_len, product, |col, tmp| {
                 for i in 0..count {
                     let image = &x[(g * group + i) * inputs * hw..][..inputs * hw];
-                    im2col(image, &shape, col, (columns, i * ohw));
+                    im2col(image, &shape, col, (row_len, i * ohw));
                 }
-                let dst = if count > 1 { &mut *tmp } else { &mut *out };
+                if row_len > columns {
+                    for row in col.chunks_exact_mut(row_len) {
+                        row[columns..].fill(0.0);
+                    }
+                }
+                let dst = if direct { &mut *out } else { &mut *tmp };
                 if let Some(bias) = bias {
-                    for (row, &b) in dst.chunks_exact_mut(columns).zip(bias) {
+                    for (row, &b) in dst.chunks_exact_mut(row_len).zip(bias) {
                         row.fill(b);
                     }
                 }
-                let sizes = (outputs, columns, depth);
+                let sizes = (outputs, row_len, depth);
                 gemm_into(
                     dst,
                     bias.is_some(),
@@ -240,12 +255,12 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, shape: ConvShape
                     weight,
                     (depth, 1),
                     col,
-                    (columns, 1),
+                    (row_len, 1),
                 );
-                if count > 1 {
+                if !direct {
                     for (i, plane) in out.chunks_exact_mut(outputs * ohw).enumerate() {
                         for (o, row) in plane.chunks_exact_mut(ohw).enumerate() {
-                            row.copy_from_slice(&tmp[o * columns + i * ohw..][..ohw]);
+                            row.copy_from_slice(&tmp[o * row_len + i * ohw..][..ohw]);
                         }
                     }
                 }
