@@ -9,7 +9,7 @@
 #   RUNS and SEED (default 1) choose the cells
 source "$(dirname "$0")/common.sh"
 OUT=${OUT:-out/mnist-nfe}
-CHECKPOINTS=${CHECKPOINTS:-checkpoints/mnist-unet-tiny checkpoints/mnist-unet-tiny-edm checkpoints/mnist-unet-tiny-edm-12k checkpoints/mnist-unet-tiny-edm-20k}
+CHECKPOINTS=${CHECKPOINTS:-checkpoints/mnist-unet-tiny checkpoints/mnist-unet-tiny-edm checkpoints/mnist-unet-tiny-edm-12k checkpoints/mnist-unet-tiny-edm-20k checkpoints/mnist-unet-tiny-edm-20k-cosine}
 N=$(size 256 16)
 # seed of the prior draws and the sampler noise (the same for every cell)
 SEED=${SEED:-1}
