@@ -1,5 +1,6 @@
 //! Adam with linear learning-rate warm-up, an optional decay of the learning rate over the
-//! run, global-norm gradient clipping, and the exponential moving average of the weights. State is kept as flat vectors (see `params`).
+//! run and global-norm gradient clipping, and the exponential moving average of the weights.
+//! State is kept as flat vectors (see `params`).
 
 use burn::backend::flex::FlexTensor;
 use burn::backend::Flex;
