@@ -173,15 +173,13 @@ fn checkpoint_source(options: &ScoreOptions, device: &Device, warn: Warn) -> Res
             overridden.join(", ")
         ));
     }
-    let horizon = 1.0 / (1.0 - meta.train.ema_decay);
-    let young = !meta.train.ema_bias_correction && (meta.step as f64) < 3.0 * horizon;
-    if file == EMA_FILE && young {
+    if file == EMA_FILE && meta.train.ema_is_young(meta.step) {
         warn(&format!(
             "the moving average is young ({} steps, decay {}: under 3/(1 − decay) = {:.0}) \
              and still remembers the initialisation; ⟨weights⟩ raw uses the last step's weights",
             meta.step,
             meta.train.ema_decay,
-            3.0 * horizon
+            meta.train.ema_grown_steps()
         ));
     }
     let (spec, data) = checkpoint_training_set(&meta)?;

@@ -80,6 +80,18 @@ impl TrainConfig {
         beta * (1.0 - beta.powi(k - 1)) / (1.0 - beta.powi(k))
     }
 
+    /// Steps after which an uncorrected average counts as grown up: 3/(1 − β), when the
+    /// initial weights keep β^k ≈ e^−3 ≈ 5% of it.
+    pub fn ema_grown_steps(&self) -> f64 {
+        3.0 / (1.0 - self.ema_decay)
+    }
+
+    /// Whether the average after `step` steps still remembers the initialisation noticeably:
+    /// without bias correction, fewer than [`TrainConfig::ema_grown_steps`] steps.
+    pub fn ema_is_young(&self, step: u64) -> bool {
+        !self.ema_bias_correction && (step as f64) < self.ema_grown_steps()
+    }
+
     pub fn validate(&self, sde: &Sde) -> Result<(), CoreError> {
         match &self.model {
             ModelConfig::Mlp(c) => c.validate()?,

@@ -140,7 +140,7 @@ fn checkpoint(path: &Path, rows: &mut Rows) -> Result<()> {
     );
     if meta.train.ema_bias_correction {
         ema.push_str(" (bias-corrected: the average of the steps taken, not the initialisation)");
-    } else if age < 3.0 {
+    } else if meta.train.ema_is_young(meta.step) {
         ema.push_str(" (young: the average still remembers the initialisation; try ⟨weights⟩ raw)");
     }
     push(rows, "ema", ema);
