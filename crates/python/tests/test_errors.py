@@ -31,7 +31,7 @@ def test_bad_sde_names_and_parameters_are_value_errors():
     [
         (dict(sampler="heun3"), r"unknown sampler 'heun3' \(expected one of: em, pc"),
         (dict(grid="cubic"), r"unknown grid 'cubic'"),
-        (dict(eta=0.5), r"eta is DDIM's η of sampler exp; sampler em takes eps"),
+        (dict(eta=0.5), r"eta is the η of sampler exp \(DDIM\) and dpm2m-sde; sampler em takes eps"),
         (dict(sampler="ddim", eps=0.5), r"sampler exp takes eta"),
         (dict(rho=5.0), r"rho and the churn options belong to sampler edm"),
         (dict(rtol=1e-3), r"rtol and atol are the tolerances"),

@@ -21,6 +21,7 @@ CASES = [
     ("ddim", ["--eta", "0", "--nfe", "15", "--grid", "uniform"], dict(eta=0.0, nfe=15, grid="uniform")),
     ("edm", ["--steps", "12", "--churn", "10"], dict(steps=12, churn=10.0)),
     ("dpm2m", ["--steps", "20", "--t-min", "0.01"], dict(steps=20, t_min=0.01)),
+    ("dpm2m-sde", ["--eta", "4", "--nfe", "20"], dict(eta=4.0, nfe=20)),
     ("ode-rk45", ["--rtol", "1e-4", "--atol", "1e-4"], dict(rtol=1e-4, atol=1e-4)),
 ]
 

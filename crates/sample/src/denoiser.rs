@@ -129,15 +129,20 @@ pub(crate) struct DpmState {
 }
 
 impl DpmState {
-    /// One DPM-Solver++(2M) step τ → τ' (Lu et al. 2022, Algorithm 2, with α = 1, σ = σ̃):
-    /// h = ln(σ̃/σ̃'), x̃' = (σ̃'/σ̃) x̃ + (1 − σ̃'/σ̃) D, where D = x̂0 on the first step and
-    /// (1 + 1/2r) x̂0 − (1/2r) x̂0_prev after it, r = h_prev/h.
+    /// One step τ → τ' of DPM-Solver++(2M) (Lu et al. 2022, Algorithm 2, with α = 1, σ = σ̃)
+    /// or, for η > 0, of its SDE form (SDE-DPM-Solver++(2M), midpoint correction):
+    /// h = ln(σ̃/σ̃'), k = e^{−(1+η)h},
+    ///   x̃' = (σ̃'/σ̃) e^{−ηh} x̃ + (1 − k) D + σ̃' √(1 − e^{−2ηh}) z,
+    /// where D = x̂0 on the first step and (1 + 1/2r) x̂0 − (1/2r) x̂0_prev after it,
+    /// r = h_prev/h. η = 0 is the ODE solver; at η = 1 the first-order part is DDPM's
+    /// posterior step.
     pub(crate) fn step(
         &mut self,
         score: &CountedScore,
         y: Tensor<2>,
-        tau: f64,
-        next: f64,
+        (tau, next): (f64, f64),
+        eta: f64,
+        noise: &mut NoiseSource,
     ) -> Tensor<2> {
         let sde = score.sde();
         let (sigma, sigma_next) = (sde.sigma_tilde(tau), sde.sigma_tilde(next));
@@ -150,8 +155,13 @@ impl DpmState {
                 x0.clone().mul_scalar(1.0 + 0.5 / r) - previous.clone().mul_scalar(0.5 / r)
             }
         };
-        let ratio = sigma_next / sigma;
-        let x = to_tilde(sde, y, tau).mul_scalar(ratio) + combined.mul_scalar(1.0 - ratio);
+        let keep = (-(1.0 + eta) * h).exp();
+        let mut x = to_tilde(sde, y, tau).mul_scalar(keep) + combined.mul_scalar(1.0 - keep);
+        if eta > 0.0 {
+            let [n, d] = x.dims();
+            let scale = sigma_next * (-(-2.0 * eta * h).exp_m1()).sqrt();
+            x = x + noise.normal(n, d).mul_scalar(scale);
+        }
         self.previous = Some((x0, h));
         from_tilde(sde, x, next)
     }

@@ -23,8 +23,8 @@ pub const DEFAULT_SNR: f64 = 0.16;
 #[cfg_attr(feature = "clap", derive(clap::Args), group(skip))]
 pub struct SamplerOptions {
     /// Integrator: em, pc, ode-euler, ode-heun, ode-rk4, ode-rk45 (adaptive), exp or ddim (DDIM
-    /// family, --eta), edm (Karras et al.'s Heun sampler on the ρ-schedule) or dpm2m
-    /// (DPM-Solver++(2M)).
+    /// family, --eta), edm (Karras et al.'s Heun sampler on the ρ-schedule), dpm2m
+    /// (DPM-Solver++(2M)) or dpm2m-sde (its stochastic form, --eta).
     #[cfg_attr(feature = "clap", arg(long, default_value = "em"))]
     pub sampler: String,
     /// Number of integration steps.
@@ -41,11 +41,12 @@ pub struct SamplerOptions {
     #[cfg_attr(feature = "clap", arg(long, default_value = DEFAULT_GRID))]
     pub grid: String,
     /// Viscosity ε of em, pc and ode-* (0: probability-flow ODE, 1: reverse SDE) [default: 0
-    /// for ode-*, 1 otherwise]. Not for exp, which takes --eta.
+    /// for ode-*, 1 otherwise]. Not for exp and dpm2m-sde, which take --eta.
     #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true))]
     pub eps: Option<f64>,
-    /// exp only: DDIM's η in [0, 1]; each step adds the fraction η² of the Gaussian posterior's
-    /// variance (1: the posterior, 0: deterministic DDIM), which approximates viscosity η²
+    /// exp: DDIM's η in [0, 1]; each step adds the fraction η² of the Gaussian posterior's
+    /// variance (1: the posterior, 0: deterministic DDIM), which approximates viscosity η².
+    /// dpm2m-sde: η in [0, 1], the viscosity it approximates (1: the reverse SDE, 0: dpm2m)
     /// [default: 1].
     #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true))]
     pub eta: Option<f64>,
@@ -148,21 +149,23 @@ impl SamplerOptions {
         Ok(config)
     }
 
-    /// ε for em, pc and ode-*; η (and with it ε = η²) for exp.
+    /// ε for em, pc and ode-*; η (and with it the viscosity η² or η) for exp and dpm2m-sde.
     fn set_viscosity(&self, kind: SamplerKind, config: &mut SamplerConfig) -> Result<()> {
-        if kind == SamplerKind::Exponential {
+        if kind.takes_eta() {
             if self.eps.is_some() {
-                return Err(SampleError::Conflict(
-                    "⟨sampler⟩ exp takes ⟨eta⟩ (DDIM's η: each step adds η² of the posterior variance), \
-                     not ⟨eps⟩ (the viscosity of em, pc and ode-*, which scales the score drift and the noise)"
-                        .into(),
-                ));
+                return Err(SampleError::Conflict(format!(
+                    "⟨sampler⟩ {} takes ⟨eta⟩ (exp: DDIM's η, each step adds η² of the posterior \
+                     variance; dpm2m-sde: the viscosity η), not ⟨eps⟩ (the viscosity of em, pc and \
+                     ode-*, which scales the score drift and the noise)",
+                    kind.name()
+                )));
             }
             config.set_eta(self.eta.unwrap_or(1.0));
         } else if self.eta.is_some() {
             return Err(SampleError::Conflict(format!(
-                "⟨eta⟩ is DDIM's η of ⟨sampler⟩ exp; ⟨sampler⟩ {} takes ⟨eps⟩ (the viscosity ε of the \
-                 reverse dynamics: 0 for the probability-flow ODE, 1 for the reverse SDE)",
+                "⟨eta⟩ is the η of ⟨sampler⟩ exp (DDIM) and dpm2m-sde; ⟨sampler⟩ {} takes ⟨eps⟩ \
+                 (the viscosity ε of the reverse dynamics: 0 for the probability-flow ODE, 1 for \
+                 the reverse SDE)",
                 self.sampler
             )));
         } else {
@@ -244,5 +247,22 @@ mod tests {
         })
         .unwrap();
         assert_eq!((ddim.eps, ddim.evaluations()), (0.0, Some(20)));
+        // dpm2m-sde's η is the viscosity itself, and it too refuses ⟨eps⟩
+        let sde_dpm = with(&|o| {
+            o.sampler = "dpm2m-sde".into();
+            o.eta = Some(4.0);
+        })
+        .unwrap();
+        assert_eq!(
+            (sde_dpm.kind, sde_dpm.eps),
+            (SamplerKind::DpmSolver2MSde, 4.0)
+        );
+        let refused = with(&|o| {
+            o.sampler = "dpm2m-sde".into();
+            o.eps = Some(4.0);
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(refused.contains("dpm2m-sde takes ⟨eta⟩"), "{refused}");
     }
 }

@@ -47,10 +47,14 @@ pub enum SamplerKind {
     /// DPM-Solver++(2M) (Lu et al. 2022, Algorithm 2): second-order multistep in log-SNR.
     #[serde(rename = "dpm2m")]
     DpmSolver2M,
+    /// SDE-DPM-Solver++(2M): the same multistep in log-SNR on the reverse SDE, with DDPM's
+    /// noise at η = 1.
+    #[serde(rename = "dpm2m-sde")]
+    DpmSolver2MSde,
 }
 
 /// The names accepted on the command line.
-pub const SAMPLER_NAMES: [&str; 9] = [
+pub const SAMPLER_NAMES: [&str; 10] = [
     "em",
     "pc",
     "ode-euler",
@@ -60,6 +64,7 @@ pub const SAMPLER_NAMES: [&str; 9] = [
     "exp",
     "edm",
     "dpm2m",
+    "dpm2m-sde",
 ];
 
 impl std::str::FromStr for SamplerKind {
@@ -77,6 +82,7 @@ impl std::str::FromStr for SamplerKind {
             "ode-rk45" => SamplerKind::OdeRk45,
             "edm" => SamplerKind::Edm,
             "dpm2m" => SamplerKind::DpmSolver2M,
+            "dpm2m-sde" => SamplerKind::DpmSolver2MSde,
             // DDIM is the exponential integrator (η = 0 deterministic, η > 0 stochastic)
             "ddim" => SamplerKind::Exponential,
             _ => {
@@ -103,6 +109,7 @@ impl SamplerKind {
             SamplerKind::Exponential => "exp",
             SamplerKind::Edm => "edm",
             SamplerKind::DpmSolver2M => "dpm2m",
+            SamplerKind::DpmSolver2MSde => "dpm2m-sde",
         }
     }
 
@@ -116,6 +123,23 @@ impl SamplerKind {
                 | SamplerKind::OdeRk45
                 | SamplerKind::DpmSolver2M
         )
+    }
+
+    /// Whether the sampler takes η (`--eta`) instead of the viscosity ε: exp (DDIM's η) and
+    /// dpm2m-sde.
+    pub fn takes_eta(self) -> bool {
+        matches!(self, SamplerKind::Exponential | SamplerKind::DpmSolver2MSde)
+    }
+
+    /// The viscosity ε that a run with η approximates as its steps shrink: η² for exp (each
+    /// step adds η² of the posterior variance), η for dpm2m-sde (its noise σ̃'√(1 − e^{−2ηh})
+    /// and drift factor e^{−(1+η)h} are those of the reverse dynamics with ε = η); ε itself
+    /// for the other samplers.
+    pub fn viscosity_of_eta(self, eta: f64) -> f64 {
+        match self {
+            SamplerKind::Exponential => eta * eta,
+            _ => eta,
+        }
     }
 
     /// The default viscosity: 0 for ODE integrators, 1 otherwise.
@@ -146,12 +170,14 @@ pub struct SamplerConfig {
     pub steps: usize,
     pub t_min: f64,
     pub grid: TauGrid,
-    /// Viscosity ε (0: ODE, 1: reverse SDE) of em, pc and ode-*. For exp it is η², the
-    /// viscosity its steps approximate, and must be set with [`SamplerConfig::set_eta`].
+    /// Viscosity ε (0: ODE, 1: reverse SDE) of em, pc and ode-*. For exp (η²) and dpm2m-sde
+    /// (η) it is the viscosity their steps approximate, and must be set with
+    /// [`SamplerConfig::set_eta`].
     pub eps: f64,
     /// exp: DDIM's η ∈ [0, 1]; each step adds the fraction η² of the posterior variance
     /// (η = 1: the posterior itself, η = 0: deterministic). Its continuous-time limit is the
-    /// reverse dynamics with viscosity ε = η². Unused (1) by the other samplers.
+    /// reverse dynamics with viscosity ε = η². dpm2m-sde: the η of SDE-DPM-Solver++(2M)
+    /// (ε = η; η = 0 is dpm2m). Unused (1) by the other samplers.
     #[serde(default = "default_eta")]
     pub eta: f64,
     /// Target signal-to-noise ratio of the Langevin corrector.
@@ -209,10 +235,10 @@ fn default_tolerance() -> f64 {
 }
 
 impl SamplerConfig {
-    /// Sets DDIM's η of the exponential integrator, and with it the viscosity ε = η².
+    /// Sets η of exp or dpm2m-sde, and with it the viscosity it approximates (η² or η).
     pub fn set_eta(&mut self, eta: f64) {
         self.eta = eta;
-        self.eps = eta * eta;
+        self.eps = self.kind.viscosity_of_eta(eta);
     }
 
     /// A configuration with the usual defaults for `kind`.
@@ -247,6 +273,37 @@ impl SamplerConfig {
                 format!("must satisfy 0 < t-min < T = {t_end}, got {}", self.t_min),
             ));
         }
+        // η first: for exp and dpm2m-sde the viscosity is derived from it
+        if self.kind.takes_eta() {
+            let sampler = self.kind.name();
+            // DDIM's η is a fraction of the posterior variance; dpm2m-sde's is a viscosity,
+            // and any ε ≥ 0 is a reverse dynamics with the law of the forward process
+            let (in_range, range) = match self.kind {
+                SamplerKind::Exponential => ((0.0..=1.0).contains(&self.eta), "0 <= eta <= 1"),
+                _ => (self.eta >= 0.0, "eta >= 0"),
+            };
+            if !(self.eta.is_finite() && in_range) {
+                return Err(SampleError::invalid(
+                    "eta",
+                    format!("η of {sampler} takes {range}, got {}", self.eta),
+                ));
+            }
+            if (self.eps - self.kind.viscosity_of_eta(self.eta)).abs() > 1e-12 {
+                return Err(SampleError::invalid(
+                    "eps",
+                    format!(
+                        "{sampler} takes ⟨eta⟩, not ⟨eps⟩ (the viscosity of em, pc and ode-*); \
+                         the viscosity it approximates is set from η"
+                    ),
+                ));
+            }
+        } else if self.eta != default_eta() {
+            return Err(SampleError::invalid(
+                "eta",
+                "⟨eta⟩ is the η of ⟨sampler⟩ exp (DDIM) and dpm2m-sde; em and pc take ⟨eps⟩, the \
+                 viscosity of the reverse dynamics",
+            ));
+        }
         if !(self.eps.is_finite() && self.eps >= 0.0) {
             return Err(SampleError::invalid(
                 "eps",
@@ -260,31 +317,6 @@ impl SamplerConfig {
             return Err(SampleError::invalid(
                 "eps",
                 "ODE samplers integrate the probability-flow ODE (eps = 0); use ⟨sampler⟩ em for eps > 0",
-            ));
-        }
-        if self.kind == SamplerKind::Exponential {
-            if !(self.eta.is_finite() && (0.0..=1.0).contains(&self.eta)) {
-                return Err(SampleError::invalid(
-                    "eta",
-                    format!(
-                        "DDIM's η of the exponential integrator takes 0 <= eta <= 1, got {}",
-                        self.eta
-                    ),
-                ));
-            }
-            if (self.eps - self.eta * self.eta).abs() > 1e-12 {
-                return Err(SampleError::invalid(
-                    "eps",
-                    "the exponential integrator takes ⟨eta⟩ (DDIM's η: each step adds η² of the \
-                     posterior variance), not ⟨eps⟩ (the viscosity of em, pc and ode-*); its \
-                     viscosity is η²",
-                ));
-            }
-        } else if self.eta != default_eta() {
-            return Err(SampleError::invalid(
-                "eta",
-                "⟨eta⟩ is DDIM's η of the exponential integrator (⟨sampler⟩ exp); em and pc take \
-                 ⟨eps⟩, the viscosity of the reverse dynamics",
             ));
         }
         if self.kind == SamplerKind::PredictorCorrector && !(self.snr.is_finite() && self.snr > 0.0)
@@ -670,7 +702,8 @@ fn run_from(
                 (tau, next),
                 &mut noise,
             ),
-            SamplerKind::DpmSolver2M => dpm.step(score, y, tau, next),
+            SamplerKind::DpmSolver2M => dpm.step(score, y, (tau, next), 0.0, &mut noise),
+            SamplerKind::DpmSolver2MSde => dpm.step(score, y, (tau, next), config.eta, &mut noise),
             SamplerKind::OdeRk45 => unreachable!("integrated adaptively above"),
         };
         watch.check(&y, next);

@@ -35,7 +35,7 @@ fn mean_and_covariance(x: &[f32], d: usize) -> (Vec<f64>, Vec<f64>) {
     (mean, cov)
 }
 
-const ALL_SAMPLERS: [SamplerKind; 9] = [
+const ALL_SAMPLERS: [SamplerKind; 10] = [
     SamplerKind::EulerMaruyama,
     SamplerKind::PredictorCorrector,
     SamplerKind::OdeEuler,
@@ -45,6 +45,7 @@ const ALL_SAMPLERS: [SamplerKind; 9] = [
     SamplerKind::Exponential,
     SamplerKind::Edm,
     SamplerKind::DpmSolver2M,
+    SamplerKind::DpmSolver2MSde,
 ];
 
 /// With the exact score of a Gaussian N(m, diag(v)), every sampler started from the exact p_T
@@ -52,6 +53,7 @@ const ALL_SAMPLERS: [SamplerKind; 9] = [
 /// would add the prior's own bias, e.g. VE's N(0, σ_max²) against p_T = N(m, v + σ_max²).)
 /// n = 4000 samples; tolerance 5 standard errors (false-failure rate below 1e-6 per check)
 /// plus a discretisation allowance of 0.02 for means and 4% for variances (500 steps).
+/// dpm2m-sde runs at its default η = 1 and at η = 4, a viscosity above the reverse SDE's.
 #[test]
 fn every_sampler_reproduces_a_gaussian() {
     let gmm = Gmm::gaussian(vec![0.5, -1.0], vec![0.3, 0.05]).unwrap();
@@ -64,8 +66,15 @@ fn every_sampler_reproduces_a_gaussian() {
         let score = GmmScore::new(gmm.clone(), sde.clone(), &device());
         let t_min = 1e-3;
         let target = gmm.at_time(&sde, t_min);
-        for kind in ALL_SAMPLERS {
+        let runs = ALL_SAMPLERS
+            .map(|kind| (kind, None))
+            .into_iter()
+            .chain([(SamplerKind::DpmSolver2MSde, Some(4.0))]);
+        for (kind, eta) in runs {
             let mut config = SamplerConfig::new(kind, 500, t_min);
+            if let Some(eta) = eta {
+                config.set_eta(eta);
+            }
             config.grid = TauGrid::Quadratic;
             config.seed = 11;
             let (start, _) = gmm
@@ -79,7 +88,7 @@ fn every_sampler_reproduces_a_gaussian() {
                 let v = target.variances[0][j];
                 let mean_tol = 5.0 * (v / n as f64).sqrt() + 0.02;
                 let var_tol = 5.0 * v * (2.0 / n as f64).sqrt() + 0.04 * v;
-                let label = format!("{} {kind:?} coord {j}", sde.name());
+                let label = format!("{} {kind:?} η {eta:?} coord {j}", sde.name());
                 assert!(
                     (mean[j] - target.means[0][j]).abs() < mean_tol,
                     "{label}: mean {} vs {}",
@@ -123,6 +132,7 @@ fn samplers_reproduce_mixture_weights() {
         (SamplerKind::Edm, 0.0),
         (SamplerKind::Edm, 40.0),
         (SamplerKind::DpmSolver2M, 0.0),
+        (SamplerKind::DpmSolver2MSde, 0.0),
     ] {
         let mut config = SamplerConfig::new(kind, 400, 1e-3);
         config.seed = 5;
@@ -168,6 +178,60 @@ fn ode_integrators_converge_at_their_order() {
                 "{kind:?}: errors {errors:?}, observed order {observed}"
             );
         }
+    }
+}
+
+/// dpm2m-sde at η = 0 is dpm2m, and its first step at η = 1 is DDIM's η = 1 step (the
+/// Gaussian posterior q(x_τ' | x_τ, x̂0)): both hold exactly, so they agree to f32 rounding.
+#[test]
+fn dpm2m_sde_reduces_to_dpm2m_and_to_ddim() {
+    let gmm = Gmm::gaussian(vec![0.5, -1.0], vec![0.3, 0.05]).unwrap();
+    for sde in [
+        Sde::vp(0.1, 20.0, 1.0).unwrap(),
+        Sde::ve(0.01, 5.0, 1.0).unwrap(),
+    ] {
+        let score = GmmScore::new(gmm.clone(), sde.clone(), &device());
+        let run = |kind: SamplerKind, steps: usize, eta: Option<f64>| {
+            let mut config = SamplerConfig::new(kind, steps, 0.2);
+            if let Some(eta) = eta {
+                config.set_eta(eta);
+            }
+            config.seed = 3;
+            to_vec(
+                sample(&score, &config, 64, &device(), &mut |_| {})
+                    .unwrap()
+                    .samples,
+            )
+        };
+        let close = |a: &[f32], b: &[f32], what: &str| {
+            let worst = a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs() / (1.0 + y.abs()))
+                .fold(0f32, f32::max);
+            assert!(
+                worst < 1e-5,
+                "{} {what}: worst difference {worst}",
+                sde.name()
+            );
+        };
+        close(
+            &run(SamplerKind::DpmSolver2MSde, 12, Some(0.0)),
+            &run(SamplerKind::DpmSolver2M, 12, None),
+            "η = 0 against dpm2m",
+        );
+        close(
+            &run(SamplerKind::DpmSolver2MSde, 1, Some(1.0)),
+            &run(SamplerKind::Exponential, 1, Some(1.0)),
+            "one step at η = 1 against ddim η = 1",
+        );
+        // the second-order correction makes later steps differ from DDIM
+        let two_step = run(SamplerKind::DpmSolver2MSde, 2, Some(1.0));
+        let ddim = run(SamplerKind::Exponential, 2, Some(1.0));
+        assert!(two_step
+            .iter()
+            .zip(&ddim)
+            .any(|(a, b)| (a - b).abs() > 1e-3));
     }
 }
 
@@ -292,6 +356,7 @@ fn evaluations_are_counted() {
         (SamplerKind::OdeRk4, false, 80),
         (SamplerKind::Edm, false, 40),
         (SamplerKind::DpmSolver2M, true, 21),
+        (SamplerKind::DpmSolver2MSde, false, 20),
         (SamplerKind::Exponential, false, 20),
     ] {
         let mut config = SamplerConfig::new(kind, 20, 1e-3);
@@ -396,6 +461,17 @@ fn invalid_configurations_are_rejected() {
     let mut em = SamplerConfig::new(SamplerKind::EulerMaruyama, 10, 1e-3);
     em.eta = 0.5;
     check(em, "⟨eta⟩");
+    // dpm2m-sde's η is its viscosity: any η ≥ 0, set through η only
+    let mut sde_dpm = SamplerConfig::new(SamplerKind::DpmSolver2MSde, 10, 1e-3);
+    sde_dpm.eps = 0.5;
+    check(sde_dpm, "⟨eta⟩");
+    let mut sde_dpm = SamplerConfig::new(SamplerKind::DpmSolver2MSde, 10, 1e-3);
+    sde_dpm.set_eta(-1.0);
+    check(sde_dpm, "eta >= 0");
+    let mut sde_dpm = SamplerConfig::new(SamplerKind::DpmSolver2MSde, 10, 1e-3);
+    sde_dpm.set_eta(4.0);
+    assert_eq!(sde_dpm.eps, 4.0);
+    sde_dpm.validate(&sde).unwrap();
     let mut rk45 = SamplerConfig::new(SamplerKind::OdeRk45, 10, 1e-3);
     rk45.rtol = 0.0;
     check(rk45, "rtol");
