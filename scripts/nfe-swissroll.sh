@@ -13,7 +13,7 @@ NFES=$(size "10 20 40 100" "10 20")
 mkdir -p "$OUT"
 echo "sampler,nfe,sliced_w2_to_fresh,sliced_w2_floor,mean_d1" > "$OUT/nfe.csv"
 for nfe in $NFES; do
-    for sampler in em pc ode-heun edm ddim dpm2m; do
+    for sampler in em pc ode-heun edm ddim dpm2m dpm2m-sde; do
         run="$OUT/$sampler-$nfe"
         extra=()
         [ "$sampler" = ddim ] && extra=(--eta 0)

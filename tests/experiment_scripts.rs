@@ -137,7 +137,8 @@ fn voronoi_quick() {
 fn nfe_swissroll_quick() {
     let (_dir, out) = run_quick("nfe-swissroll");
     let rows = table(&out.join("nfe.csv"));
-    assert_eq!(rows.len(), 12);
+    // seven samplers at two budgets
+    assert_eq!(rows.len(), 14);
     for row in &rows {
         let run = out.join(format!("{}-{}", row["sampler"], row["nfe"]));
         let summary = json(&run.join("summary.json"));

@@ -177,11 +177,22 @@ impl<'a> PreparedSample<'a> {
 }
 
 impl SampleRun<'_> {
-    /// A picture's caption: the sample count, score, SDE, sampler and t_min.
+    /// A picture's caption: the sample count, score, SDE, sampler (with its η where it takes
+    /// one), evaluations per sample and t_min.
     fn caption(&self, count: String) -> String {
         let p = &self.prepared;
+        let eta = if p.config.kind.takes_eta() {
+            format!(" η = {}", p.config.eta)
+        } else {
+            String::new()
+        };
+        let nfe = p
+            .config
+            .evaluations()
+            .map(|n| format!(", {n} NFE"))
+            .unwrap_or_default();
         format!(
-            "{count} samples, {} score, {} {}, t_min = {}",
+            "{count} samples, {} score, {} {}{eta}{nfe}, t_min = {}",
             p.job.score.score_name(),
             p.source.sde.name(),
             p.job.sampler.sampler,
