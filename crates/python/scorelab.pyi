@@ -149,8 +149,8 @@ def sample(
     score: "empirical" (with train=), a GaussianMixture, a Checkpoint, or any callable
     f(x, t) -> array with x float32 (B, d) and t float64 (B,), called once per step on the
     whole batch (dim= or train= gives d). sampler: em, pc, ode-euler, ode-heun, ode-rk4,
-    ode-rk45, exp/ddim (eta), edm (rho, churn*), dpm2m. The same options and seed give the
-    same samples as the command line.
+    ode-rk45, exp/ddim (eta), edm (rho, churn*), dpm2m, dpm2m-sde (eta: its viscosity). The
+    same options and seed give the same samples as the command line.
     """
 
 def empirical_score(

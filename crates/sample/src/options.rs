@@ -46,8 +46,8 @@ pub struct SamplerOptions {
     pub eps: Option<f64>,
     /// exp: DDIM's η in [0, 1]; each step adds the fraction η² of the Gaussian posterior's
     /// variance (1: the posterior, 0: deterministic DDIM), which approximates viscosity η².
-    /// dpm2m-sde: η in [0, 1], the viscosity it approximates (1: the reverse SDE, 0: dpm2m)
-    /// [default: 1].
+    /// dpm2m-sde: η ≥ 0, the viscosity it approximates (1: the reverse SDE, 0: dpm2m, above 1:
+    /// more noise than the reverse SDE) [default: 1].
     #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true))]
     pub eta: Option<f64>,
     /// ode-rk45: relative tolerance of the local error [default: 1e-5]; --steps sets the

@@ -47,8 +47,8 @@ pub enum SamplerKind {
     /// DPM-Solver++(2M) (Lu et al. 2022, Algorithm 2): second-order multistep in log-SNR.
     #[serde(rename = "dpm2m")]
     DpmSolver2M,
-    /// SDE-DPM-Solver++(2M): the same multistep in log-SNR on the reverse SDE, with DDPM's
-    /// noise at η = 1.
+    /// SDE-DPM-Solver++(2M): the same multistep in log-SNR on the reverse dynamics with
+    /// viscosity η ≥ 0 (η = 1: the reverse SDE, DDPM's noise).
     #[serde(rename = "dpm2m-sde")]
     DpmSolver2MSde,
 }
