@@ -90,12 +90,6 @@ impl ClassifierConfig {
         }
         Ok(())
     }
-
-    /// The learning rate of step `k` (1-based) of `total`: lr·½(1 + cos(π (k−1)/total)).
-    pub fn lr_at(&self, k: u64, total: u64) -> f64 {
-        let frac = k.saturating_sub(1) as f64 / total.max(1) as f64;
-        self.lr * LrDecay::Cosine.factor(frac)
-    }
 }
 
 /// The MNIST classifier (see the module documentation).
@@ -298,6 +292,12 @@ pub fn train_classifier(
     let started = Instant::now();
     let mut model = Classifier::init(config.seed, &autodiff);
     let mut adam = AdamState::zeros(&flatten(&model));
+    // lr·½(1 + cos(π (k−1)/steps)) at step k: Adam's cosine decay without warm-up
+    let adam_config = AdamConfig {
+        lr: config.lr,
+        decay: LrDecay::Cosine,
+        ..AdamConfig::default()
+    };
     let mut order: Vec<usize> = (0..train.n).collect();
     let mut step = 0u64;
     let mut final_loss = 0.0;
@@ -328,8 +328,8 @@ pub fn train_classifier(
             }
             let mut grads = loss.backward();
             let g = flatten_grads(&model, &mut grads);
-            let lr = config.lr_at(step, steps);
-            let new = adam.update(&AdamConfig::default(), lr, flatten(&model), g, 1.0);
+            let lr = adam_config.lr_at(step, steps);
+            let new = adam.update(&adam_config, lr, flatten(&model), g, 1.0);
             model = replace(model, new);
             epoch_loss += value;
             progress(&ClassifierProgress {
