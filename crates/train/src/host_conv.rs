@@ -136,38 +136,77 @@ fn shifted_planes(
     }
 }
 
-/// The input pixel that output (y, x) reads through tap (ky, kx): (s·y + ky − p, s·x + kx − p)
-/// when it lies inside the image.
-fn source_pixel(
-    shape: &ConvShape,
-    (ky, kx): (usize, usize),
-    (y, x): (usize, usize),
-) -> Option<usize> {
-    let sy = (shape.stride * y + ky).checked_sub(shape.padding())?;
-    let sx = (shape.stride * x + kx).checked_sub(shape.padding())?;
-    (sy < shape.height && sx < shape.width).then_some(sy * shape.width + sx)
+/// The outputs i in i0..i1 whose input s·i + t − p lies inside 0..len, for tap t along one
+/// axis of `out_len` outputs.
+fn tap_range(shape: &ConvShape, tap: usize, len: usize, out_len: usize) -> (usize, usize) {
+    let s = shape.stride;
+    let first = shape.padding().saturating_sub(tap).div_ceil(s);
+    let end = (len + shape.padding())
+        .checked_sub(tap)
+        .map_or(0, |room| room.div_ceil(s))
+        .min(out_len);
+    (first.min(end), end)
 }
 
-/// One tap's plane of one channel, pixel by pixel (any kernel and stride).
+/// For each output row y of tap (ky, kx): the input row s·y + ky − p it reads (none outside
+/// the image), the first input column it reads and the output columns x0..x1 that read inside
+/// the image, input column s·x + kx − p (the first column is meaningful only when x0 < x1).
+fn tap_rows(
+    shape: &ConvShape,
+    (ky, kx): (usize, usize),
+) -> impl Iterator<Item = (usize, Option<usize>, usize, (usize, usize))> {
+    let (ho, wo, p, s, w) = (
+        shape.out_height(),
+        shape.out_width(),
+        shape.padding(),
+        shape.stride,
+        shape.width,
+    );
+    let (y0, y1) = tap_range(shape, ky, shape.height, ho);
+    let (x0, x1) = tap_range(shape, kx, shape.width, wo);
+    (0..ho).map(move |y| {
+        let row = (y0..y1).contains(&y).then(|| (s * y + ky - p) * w);
+        (y, row, (s * x0 + kx).saturating_sub(p), (x0, x1))
+    })
+}
+
+/// One tap's plane of one channel (any kernel and stride), row by row:
+/// dst[y·W_out + x] = plane[s·y + ky − p, s·x + kx − p], zero outside the image.
 fn gathered_plane(plane: &[f32], shape: &ConvShape, tap: (usize, usize), dst: &mut [f32]) {
-    let wo = shape.out_width();
-    for (i, d) in dst.iter_mut().enumerate() {
-        *d = source_pixel(shape, tap, (i / wo, i % wo)).map_or(0.0, |p| plane[p]);
+    let (wo, s) = (shape.out_width(), shape.stride);
+    for (y, row, first, (x0, x1)) in tap_rows(shape, tap) {
+        let out = &mut dst[y * wo..][..wo];
+        match row {
+            Some(row) if x1 > x0 => {
+                out[..x0].fill(0.0);
+                out[x1..].fill(0.0);
+                let src = plane[row + first..].iter().step_by(s);
+                out[x0..x1].iter_mut().zip(src).for_each(|(d, &v)| *d = v);
+            }
+            _ => out.fill(0.0),
+        }
     }
 }
 
 /// dimg[c, s·y + ky − p, s·x + kx − p] += dcol[c·k² + k·ky + kx, y·W_out + x]: the adjoint of
 /// [`im2col`] for one image.
 fn col2im(dcol: &[f32], shape: &ConvShape, dimg: &mut [f32]) {
-    let (hw, ohw, wo) = (shape.in_pixels(), shape.out_pixels(), shape.out_width());
+    let (hw, ohw, wo, s) = (
+        shape.in_pixels(),
+        shape.out_pixels(),
+        shape.out_width(),
+        shape.stride,
+    );
     for c in 0..shape.inputs {
         let plane = &mut dimg[c * hw..(c + 1) * hw];
         for t in 0..shape.taps() {
             let tap = (t / shape.kernel, t % shape.kernel);
-            let row = &dcol[(c * shape.taps() + t) * ohw..][..ohw];
-            for (i, &v) in row.iter().enumerate() {
-                if let Some(p) = source_pixel(shape, tap, (i / wo, i % wo)) {
-                    plane[p] += v;
+            let rows = &dcol[(c * shape.taps() + t) * ohw..][..ohw];
+            for (y, row, first, (x0, x1)) in tap_rows(shape, tap) {
+                if let Some(row) = row.filter(|_| x1 > x0) {
+                    let dst = plane[row + first..].iter_mut().step_by(s);
+                    dst.zip(&rows[y * wo + x0..y * wo + x1])
+                        .for_each(|(d, &v)| *d += v);
                 }
             }
         }
@@ -504,6 +543,37 @@ mod tests {
         assert_close(a, b, 1e-4, what);
     }
 
+    /// col2im is the adjoint of im2col, ⟨im2col(x), d⟩ = ⟨x, col2im(d)⟩ (f64 sums, to 1e-4),
+    /// for every kernel and stride on odd, even, one-row and one-pixel sides.
+    #[test]
+    fn col2im_is_the_adjoint_of_im2col() {
+        for (kernel, stride) in [(3, 1), (3, 2), (1, 1), (1, 2)] {
+            for (height, width) in [(5, 7), (6, 6), (1, 1), (1, 4), (2, 3)] {
+                let shape = ConvShape {
+                    batch: 1,
+                    inputs: 2,
+                    outputs: 1,
+                    height,
+                    width,
+                    kernel,
+                    stride,
+                };
+                let ohw = shape.out_pixels();
+                let img: Vec<f32> = (0..2 * height * width)
+                    .map(|i| (i as f32 * 0.37).sin())
+                    .collect();
+                let mut col = vec![f32::NAN; shape.taps() * 2 * ohw];
+                im2col(&img, &shape, &mut col, (ohw, 0));
+                let d: Vec<f32> = (0..col.len()).map(|i| (i as f32 * 0.91).cos()).collect();
+                let mut back = vec![0.0f32; img.len()];
+                col2im(&d, &shape, &mut back);
+                let lhs: f64 = col.iter().zip(&d).map(|(a, b)| f64::from(a * b)).sum();
+                let rhs: f64 = img.iter().zip(&back).map(|(a, b)| f64::from(a * b)).sum();
+                assert!((lhs - rhs).abs() < 1e-4, "{shape:?}: {lhs} against {rhs}");
+            }
+        }
+    }
+
     /// Values, and the gradients of Σ r ⊙ y with respect to x, W and b, of the host kernels
     /// against burn's conv2d and its autodiff, on a non-square image with unequal channel
     /// counts, for every kernel and stride the host path takes (stride 2 on an odd and an
@@ -567,7 +637,7 @@ mod tests {
     #[test]
     fn im2col_matches_its_definition() {
         let sides = [(1, 1), (1, 5), (5, 1), (2, 3), (4, 6), (5, 7)];
-        for (kernel, stride) in [(3, 1), (1, 1), (3, 2)] {
+        for (kernel, stride) in [(3, 1), (1, 1), (3, 2), (1, 2)] {
             for (height, width) in sides {
                 let shape = ConvShape {
                     batch: 1,
