@@ -31,7 +31,7 @@ use burn::tensor::Tensor;
 use rayon::prelude::*;
 
 use crate::activation::{silu_chunk, silu_curvature_chunk};
-use crate::host_gemm::{gemm_into, transposed};
+use crate::host_gemm::{gemm_into, gemm_into_uninit, transposed};
 use scorelab_core::flex_host::{flex_tensor, host_values, on_flex};
 
 /// The activation after the affine map.
@@ -75,34 +75,54 @@ pub struct Saved {
     tangent_products: Vec<f32>,
 }
 
-/// `rows` rows of `width` values, row r set to `fill(r)`, written in parallel blocks without a
-/// zeroing pass first (a single-threaded `memset` or copy on the calling thread otherwise).
-fn filled_rows<'a>(
+/// The slots set to zero, as initialised values.
+fn zeroed(slots: &mut [MaybeUninit<f32>]) -> &mut [f32] {
+    for slot in slots.iter_mut() {
+        slot.write(0.0);
+    }
+    // SAFETY: every slot was written just above.
+    unsafe { slots.assume_init_mut() }
+}
+
+/// Each row of the block set to `row` (the bias), as initialised values.
+fn repeated_rows<'a>(slots: &'a mut [MaybeUninit<f32>], row: &[f32]) -> &'a mut [f32] {
+    for slots in slots.chunks_exact_mut(row.len()) {
+        slots.write_copy_of_slice(row);
+    }
+    assert_eq!(slots.len() % row.len(), 0, "whole rows");
+    // SAFETY: every slot was written just above (whole rows, as asserted).
+    unsafe { slots.assume_init_mut() }
+}
+
+/// The rows of act'(Z) that block `j` of `rows` tangent rows pairs with,
+/// in order: tangent row r pairs with primal row r mod B.
+fn slope_rows(
+    slope: &[f32],
+    j: usize,
     rows: usize,
-    width: usize,
-    fill: impl Fn(usize) -> &'a [f32] + Sync,
-) -> Vec<f32> {
-    let mut out = Vec::<f32>::with_capacity(rows * width);
-    let block = ROWS_PER_BLOCK * width.max(1);
-    out.spare_capacity_mut()[..rows * width]
-        .par_chunks_mut(block)
-        .enumerate()
-        .for_each(|(j, chunk)| {
-            for (i, row) in chunk.chunks_mut(width.max(1)).enumerate() {
-                let values = fill(j * ROWS_PER_BLOCK + i);
-                assert_eq!(values.len(), row.len(), "a row of {width} values");
-                for (slot, &v) in row.iter_mut().zip(values) {
-                    *slot = MaybeUninit::new(v);
-                }
-            }
-        });
-    // SAFETY: every one of the rows·width slots was written above (each row gets the `width`
-    // values the assert checks).
-    unsafe { out.set_len(rows * width) };
+    shape: DenseShape,
+) -> impl Iterator<Item = &[f32]> {
+    let outputs = shape.outputs;
+    (0..rows).map(move |i| {
+        let p = (j * ROWS_PER_BLOCK + i) % shape.primal_rows;
+        &slope[p * outputs..(p + 1) * outputs]
+    })
+}
+
+/// A vector of `len` values that `init` writes completely through its spare capacity.
+///
+/// # Safety
+/// `init` writes every one of the `len` slots it is given.
+unsafe fn written_vec(len: usize, init: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
+    let mut out = Vec::with_capacity(len);
+    init(&mut out.spare_capacity_mut()[..len]);
+    // SAFETY: the caller's guarantee.
+    unsafe { out.set_len(len) };
     out
 }
 
-/// The forward pass: Y [(1+K)B, outputs] and what the backward pass needs (`keep`).
+/// The forward pass: Y [(1+K)B, outputs] and what the backward pass needs (`keep`). Every
+/// buffer is written once, block by block in parallel, with no zeroing pass first.
 pub fn forward(
     s: &[f32],
     weight: &[f32],
@@ -120,63 +140,113 @@ pub fn forward(
     assert_eq!(s.len(), shape.rows() * inputs, "stacked input size");
     assert_eq!(weight.len(), inputs * outputs, "weight size");
     assert_eq!(bias.len(), outputs, "bias size");
-    let zeros = vec![0.0f32; outputs];
-    let mut y = filled_rows(shape.rows(), outputs, |r| {
-        if r < primal_rows {
-            bias
-        } else {
-            &zeros
-        }
-    });
     let silu = act == Activation::Silu;
     let with_tangents = shape.tangent_blocks > 0;
     let primal = primal_rows * outputs;
-    let mut saved = Saved::default();
-    let zero_rows = || filled_rows(primal_rows, outputs, |_| &zeros);
-    if silu && (keep || with_tangents) {
-        saved.slope = zero_rows();
-    }
-    if silu && keep && with_tangents {
-        saved.curvature = zero_rows();
-    }
     let block = ROWS_PER_BLOCK * outputs;
-    let (y_primal, y_tangent) = y.split_at_mut(primal);
+    let slope_len = if silu && (keep || with_tangents) {
+        primal
+    } else {
+        0
+    };
+    let curvature_len = if silu && keep && with_tangents {
+        primal
+    } else {
+        0
+    };
+    let mut y = Vec::with_capacity(shape.rows() * outputs);
+    let (y_primal, y_tangent) =
+        y.spare_capacity_mut()[..shape.rows() * outputs].split_at_mut(primal);
     // Z = X W + b and act(Z), act'(Z), act''(Z) per block of primal rows
-    let mut slopes = saved.slope.chunks_mut(block).map(Some);
-    let mut curvatures = saved.curvature.chunks_mut(block).map(Some);
-    let tasks: Vec<_> = y_primal
-        .chunks_mut(block)
-        .zip(s.chunks(ROWS_PER_BLOCK * inputs))
-        .map(|(y, x)| (y, x, slopes.next().flatten(), curvatures.next().flatten()))
-        .collect();
-    tasks.into_par_iter().for_each(|(y, x, slope, curvature)| {
-        block_product(y, true, x, weight, shape);
-        match (act, slope, curvature) {
-            (Activation::Identity, _, _) => {}
-            (Activation::Silu, Some(slope), Some(curvature)) => {
-                silu_curvature_chunk(y, slope, curvature)
-            }
-            (Activation::Silu, slope, _) => silu_chunk(y, slope),
-        }
-    });
-    if !with_tangents {
-        return (y, saved);
-    }
+    let mut saved = Saved::default();
+    // SAFETY: each task below writes its block of the slopes and curvatures (`zeroed`).
+    let (slope, curvature) = unsafe {
+        let mut curvature = Vec::new();
+        let slope = written_vec(slope_len, |slopes| {
+            curvature = written_vec(curvature_len, |curvatures| {
+                let mut slopes = slopes.chunks_mut(block).map(Some);
+                let mut curvatures = curvatures.chunks_mut(block).map(Some);
+                let tasks: Vec<_> = y_primal
+                    .chunks_mut(block)
+                    .zip(s.chunks(ROWS_PER_BLOCK * inputs))
+                    .map(|(y, x)| (y, x, slopes.next().flatten(), curvatures.next().flatten()))
+                    .collect();
+                tasks.into_par_iter().for_each(|(y, x, slope, curvature)| {
+                    let y = repeated_rows(y, bias);
+                    block_product(y, true, x, weight, shape);
+                    match (act, slope.map(zeroed), curvature.map(zeroed)) {
+                        (Activation::Identity, _, _) => {}
+                        (Activation::Silu, Some(slope), Some(curvature)) => {
+                            silu_curvature_chunk(y, slope, curvature)
+                        }
+                        (Activation::Silu, slope, _) => silu_chunk(y, slope),
+                    }
+                });
+            });
+        });
+        (slope, curvature)
+    };
     // U = V W, then Y_k = U_k ⊙ act'(Z) per block of tangent rows
     let s_tangent = &s[primal_rows * inputs..];
-    y_tangent
-        .par_chunks_mut(block)
-        .zip(s_tangent.par_chunks(ROWS_PER_BLOCK * inputs))
-        .for_each(|(y, v)| {
-            block_product(y, false, v, weight, shape);
-        });
-    if silu {
-        if keep {
-            saved.tangent_products = y_tangent.to_vec();
+    let keep_products = silu && keep && with_tangents;
+    let scaled = |j: usize, y: &mut [MaybeUninit<f32>], u: &[f32]| {
+        let rows = slope_rows(&slope, j, y.len() / outputs, shape);
+        for ((y, u), slope) in y
+            .chunks_exact_mut(outputs)
+            .zip(u.chunks_exact(outputs))
+            .zip(rows)
+        {
+            for ((y, &u), &s) in y.iter_mut().zip(u).zip(slope) {
+                y.write(u * s);
+            }
         }
-        scale_by_slope(y_tangent, &saved.slope, shape);
-    }
+    };
+    let tangent_len = if keep_products { y_tangent.len() } else { 0 };
+    // SAFETY: each block of the tangent products is written by its GEMM.
+    let tangent_products = unsafe {
+        written_vec(tangent_len, |products| {
+            let tasks = y_tangent
+                .par_chunks_mut(block)
+                .zip(s_tangent.par_chunks(ROWS_PER_BLOCK * inputs));
+            if keep_products {
+                tasks
+                    .zip(products.par_chunks_mut(block))
+                    .enumerate()
+                    .for_each(|(j, ((y, v), u))| {
+                        scaled(j, y, tangent_product(u, v, weight, shape))
+                    });
+            } else {
+                tasks.enumerate().for_each(|(j, (y, v))| {
+                    let u = tangent_product(y, v, weight, shape);
+                    if silu {
+                        let rows = slope_rows(&slope, j, u.len() / outputs, shape);
+                        for (u, slope) in u.chunks_exact_mut(outputs).zip(rows) {
+                            u.iter_mut().zip(slope).for_each(|(u, s)| *u *= s);
+                        }
+                    }
+                });
+            }
+        })
+    };
+    // SAFETY: every primal block was written (`repeated_rows`) and every tangent block by its
+    // product or its scaling.
+    unsafe { y.set_len(shape.rows() * outputs) };
+    saved.slope = slope;
+    saved.curvature = curvature;
+    saved.tangent_products = tangent_products;
     (y, saved)
+}
+
+/// U = V · W for a block of tangent rows V, into `u`'s unwritten values.
+fn tangent_product<'a>(
+    u: &'a mut [MaybeUninit<f32>],
+    v: &[f32],
+    weight: &[f32],
+    shape: DenseShape,
+) -> &'a mut [f32] {
+    let (inputs, outputs) = (shape.inputs, shape.outputs);
+    let sizes = (u.len() / outputs, outputs, inputs);
+    gemm_into_uninit(u, sizes, v, (inputs, 1), weight, (outputs, 1))
 }
 
 /// y [+]= S_rows · W for a block of rows of S (y holds the block's rows of the output).
@@ -194,23 +264,8 @@ fn block_product(y: &mut [f32], accumulate: bool, rows: &[f32], weight: &[f32], 
     );
 }
 
-/// Multiplies every tangent row by its primal row's act'(Z) (row r of the tangent rows pairs
-/// with primal row r mod B), in parallel blocks.
-fn scale_by_slope(tangent: &mut [f32], slope: &[f32], shape: DenseShape) {
-    let outputs = shape.outputs;
-    tangent
-        .par_chunks_mut(ROWS_PER_BLOCK * outputs)
-        .enumerate()
-        .for_each(|(j, block)| {
-            for (i, row) in block.chunks_mut(outputs).enumerate() {
-                let p = (j * ROWS_PER_BLOCK + i) % shape.primal_rows;
-                let slope = &slope[p * outputs..(p + 1) * outputs];
-                row.iter_mut().zip(slope).for_each(|(y, s)| *y *= s);
-            }
-        });
-}
-
-/// The gradients with respect to the pre-activations, [G_Z; G_k] of the module comment.
+/// The gradients with respect to the pre-activations, [G_Z; G_k] of the module comment, each
+/// value written once, the primal and the tangent rows side by side.
 fn pre_activation_gradient(dy: &[f32], saved: &Saved, shape: DenseShape) -> Vec<f32> {
     let DenseShape {
         primal_rows,
@@ -219,32 +274,55 @@ fn pre_activation_gradient(dy: &[f32], saved: &Saved, shape: DenseShape) -> Vec<
         ..
     } = shape;
     let primal = primal_rows * outputs;
-    let mut g = filled_rows(shape.rows(), outputs, |r| {
-        &dy[r * outputs..(r + 1) * outputs]
-    });
-    let (g_primal, g_tangent) = g.split_at_mut(primal);
-    // G_Z = ∂L/∂Y_X ⊙ act' + Σ_k ∂L/∂Y_k ⊙ U_k ⊙ act''
     let block = ROWS_PER_BLOCK * outputs;
-    g_primal
-        .par_chunks_mut(block)
-        .enumerate()
-        .for_each(|(j, g)| {
-            let start = j * block;
-            let slope = &saved.slope[start..start + g.len()];
-            g.iter_mut().zip(slope).for_each(|(g, s)| *g *= s);
-            for k in 0..tangent_blocks {
-                let at = (1 + k) * primal + start;
-                let dyk = &dy[at..at + g.len()];
-                let u = &saved.tangent_products[k * primal + start..][..g.len()];
-                let curvature = &saved.curvature[start..start + g.len()];
-                for (((g, &d), &u), &c) in g.iter_mut().zip(dyk).zip(u).zip(curvature) {
-                    *g += d * u * c;
-                }
-            }
-        });
-    // G_k = ∂L/∂Y_k ⊙ act'
-    scale_by_slope(g_tangent, &saved.slope, shape);
-    g
+    // SAFETY: both loops below write every value of their blocks.
+    unsafe {
+        written_vec(shape.rows() * outputs, |g| {
+            let (g_primal, g_tangent) = g.split_at_mut(primal);
+            // G_Z = ∂L/∂Y_X ⊙ act' + Σ_k ∂L/∂Y_k ⊙ U_k ⊙ act''
+            let primal_rows_gradient = || {
+                g_primal
+                    .par_chunks_mut(block)
+                    .enumerate()
+                    .for_each(|(j, g)| {
+                        let start = j * block;
+                        let slope = &saved.slope[start..start + g.len()];
+                        let dy_x = &dy[start..start + g.len()];
+                        for ((g, &d), &s) in g.iter_mut().zip(dy_x).zip(slope) {
+                            g.write(d * s);
+                        }
+                        let g = g.assume_init_mut();
+                        for k in 0..tangent_blocks {
+                            let curvature = &saved.curvature[start..start + g.len()];
+                            let at = (1 + k) * primal + start;
+                            let dyk = &dy[at..at + g.len()];
+                            let u = &saved.tangent_products[k * primal + start..][..g.len()];
+                            for (((g, &d), &u), &c) in g.iter_mut().zip(dyk).zip(u).zip(curvature) {
+                                *g += d * u * c;
+                            }
+                        }
+                    })
+            };
+            // G_k = ∂L/∂Y_k ⊙ act'
+            let tangent_rows_gradient = || {
+                let dy_tangent = &dy[primal..];
+                g_tangent
+                    .par_chunks_mut(block)
+                    .zip(dy_tangent.par_chunks(block))
+                    .enumerate()
+                    .for_each(|(j, (g, dy))| {
+                        let rows = slope_rows(&saved.slope, j, g.len() / outputs, shape);
+                        let pairs = g.chunks_exact_mut(outputs).zip(dy.chunks_exact(outputs));
+                        for ((g, dy), slope) in pairs.zip(rows) {
+                            for ((g, &d), &s) in g.iter_mut().zip(dy).zip(slope) {
+                                g.write(d * s);
+                            }
+                        }
+                    })
+            };
+            rayon::join(primal_rows_gradient, tangent_rows_gradient);
+        })
+    }
 }
 
 /// The backward pass for ∂L/∂Y = `dy`: ∂L/∂S (when `need_input`), ∂L/∂W and ∂L/∂b.
@@ -277,42 +355,33 @@ pub fn backward(
     // through strides instead, W would be transposed into the GEMM's panels for every block
     let ds = need_input.then(|| {
         let weight_t = transposed(weight, inputs, outputs);
-        let zeros = vec![0.0f32; inputs];
-        let mut ds = filled_rows(rows, inputs, |_| &zeros);
-        ds.par_chunks_mut(ROWS_PER_BLOCK * inputs)
-            .zip(g.par_chunks(ROWS_PER_BLOCK * outputs))
-            .for_each(|(ds, g)| {
-                let r = g.len() / outputs;
-                gemm_into(
-                    ds,
-                    false,
-                    (r, inputs, outputs),
-                    g,
-                    (outputs, 1),
-                    &weight_t,
-                    (inputs, 1),
-                );
-            });
-        ds
+        // SAFETY: every block is written by its GEMM.
+        unsafe {
+            written_vec(rows * inputs, |ds| {
+                ds.par_chunks_mut(ROWS_PER_BLOCK * inputs)
+                    .zip(g.par_chunks(ROWS_PER_BLOCK * outputs))
+                    .for_each(|(ds, g)| {
+                        let r = g.len() / outputs;
+                        let sizes = (r, inputs, outputs);
+                        gemm_into_uninit(ds, sizes, g, (outputs, 1), &weight_t, (inputs, 1));
+                    })
+            })
+        }
     });
     // ∂L/∂W = Sᵀ G, each block of its rows over all the batch
-    let zeros = vec![0.0f32; outputs];
-    let mut dw = filled_rows(inputs, outputs, |_| &zeros);
-    dw.par_chunks_mut(WEIGHT_ROWS_PER_TASK * outputs)
-        .enumerate()
-        .for_each(|(j, dw)| {
-            let m = dw.len() / outputs;
-            let first = j * WEIGHT_ROWS_PER_TASK;
-            gemm_into(
-                dw,
-                false,
-                (m, outputs, rows),
-                &s[first..],
-                (1, inputs),
-                g,
-                (outputs, 1),
-            );
-        });
+    // SAFETY: every block is written by its GEMM.
+    let dw = unsafe {
+        written_vec(inputs * outputs, |dw| {
+            dw.par_chunks_mut(WEIGHT_ROWS_PER_TASK * outputs)
+                .enumerate()
+                .for_each(|(j, dw)| {
+                    let m = dw.len() / outputs;
+                    let first = j * WEIGHT_ROWS_PER_TASK;
+                    let sizes = (m, outputs, rows);
+                    gemm_into_uninit(dw, sizes, &s[first..], (1, inputs), g, (outputs, 1));
+                })
+        })
+    };
     // ∂L/∂b = Σ_rows G_Z, in row order, in parallel over blocks of columns
     let mut db = vec![0.0f32; outputs];
     db.par_chunks_mut(BIAS_COLUMNS_PER_TASK)

@@ -1,6 +1,8 @@
 //! The matrix product the host kernels ([`crate::host_conv`], [`crate::host_dense`]) share:
 //! the `gemm` crate on slices with explicit strides, in the calling thread.
 
+use std::mem::MaybeUninit;
+
 /// Elements a rows × cols matrix with row stride `rs` and column stride `cs` spans.
 pub(crate) fn span(rows: usize, cols: usize, (rs, cs): (usize, usize)) -> usize {
     if rows == 0 || cols == 0 {
@@ -28,13 +30,63 @@ pub(crate) fn transposed(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 pub(crate) fn gemm_into(
     dst: &mut [f32],
     accumulate: bool,
-    (m, n, k): (usize, usize, usize),
+    sizes: (usize, usize, usize),
     lhs: &[f32],
-    (lhs_rs, lhs_cs): (usize, usize),
+    lhs_strides: (usize, usize),
     rhs: &[f32],
-    (rhs_rs, rhs_cs): (usize, usize),
+    rhs_strides: (usize, usize),
 ) {
-    assert!(dst.len() >= m * n, "GEMM output too short");
+    assert!(dst.len() >= sizes.0 * sizes.1, "GEMM output too short");
+    // SAFETY: dst holds the m·n values, initialised (a &[f32]).
+    unsafe {
+        gemm_raw(
+            dst.as_mut_ptr(),
+            accumulate,
+            sizes,
+            (lhs, lhs_strides),
+            (rhs, rhs_strides),
+        )
+    };
+}
+
+/// dst (m×n, row-major, exactly dst's length) = lhs · rhs into values not yet written, which
+/// come back initialised: without accumulation the GEMM crate writes each of the m·n values
+/// (zeros when k = 0) and reads none of them, so the output needs no zeroing pass first.
+pub(crate) fn gemm_into_uninit<'a>(
+    dst: &'a mut [MaybeUninit<f32>],
+    sizes: (usize, usize, usize),
+    lhs: &[f32],
+    lhs_strides: (usize, usize),
+    rhs: &[f32],
+    rhs_strides: (usize, usize),
+) -> &'a mut [f32] {
+    assert_eq!(dst.len(), sizes.0 * sizes.1, "GEMM output size");
+    // SAFETY: dst holds the m·n values; with `accumulate` false they are written, not read.
+    unsafe {
+        gemm_raw(
+            dst.as_mut_ptr().cast::<f32>(),
+            false,
+            sizes,
+            (lhs, lhs_strides),
+            (rhs, rhs_strides),
+        );
+        // every value was written by the product above
+        dst.assume_init_mut()
+    }
+}
+
+/// The call of the `gemm` crate behind [`gemm_into`] and [`gemm_into_uninit`].
+///
+/// # Safety
+/// `dst` points to m·n writable values, not aliased by the operands, initialised when
+/// `accumulate` is true.
+unsafe fn gemm_raw(
+    dst: *mut f32,
+    accumulate: bool,
+    (m, n, k): (usize, usize, usize),
+    (lhs, (lhs_rs, lhs_cs)): (&[f32], (usize, usize)),
+    (rhs, (rhs_rs, rhs_cs)): (&[f32], (usize, usize)),
+) {
     assert!(
         lhs.len() >= span(m, k, (lhs_rs, lhs_cs)),
         "GEMM lhs too short"
@@ -44,13 +96,13 @@ pub(crate) fn gemm_into(
         "GEMM rhs too short"
     );
     // SAFETY: the asserts above: every element the sizes and strides address is inside its
-    // slice, and dst does not alias the inputs (a &mut borrow).
+    // slice; dst as the caller guarantees.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst,
             1,
             n as isize,
             accumulate,
@@ -80,5 +132,20 @@ mod tests {
         assert_eq!(transposed(&m, 2, 3), vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
         assert_eq!(transposed(&transposed(&m, 2, 3), 3, 2), m.to_vec());
         assert!(transposed(&[], 0, 4).is_empty());
+    }
+
+    /// The product into unwritten values equals the one into zeros, also for k = 0 (zeros).
+    #[test]
+    fn product_into_unwritten_values_equals_the_one_into_zeros() {
+        let lhs: Vec<f32> = (0..15).map(|i| (i as f32 * 0.7).sin()).collect();
+        let rhs: Vec<f32> = (0..20).map(|i| (i as f32 * 0.3).cos()).collect();
+        for k in [5, 0] {
+            let mut zeros = vec![0.0f32; 12];
+            gemm_into(&mut zeros, false, (3, 4, k), &lhs, (5, 1), &rhs, (4, 1));
+            let mut slots = vec![MaybeUninit::new(f32::NAN); 12];
+            let written = gemm_into_uninit(&mut slots, (3, 4, k), &lhs, (5, 1), &rhs, (4, 1));
+            assert_eq!(written, &zeros[..], "k = {k}");
+            assert_eq!(written.iter().all(|&v| v == 0.0), k == 0, "k = {k}");
+        }
     }
 }
