@@ -7,12 +7,14 @@
 //! the softmax) and a streaming log-sum-exp over chunks of the training set, so memory is
 //! bounded by `query_chunk × data_chunk` whatever N is.
 
+use burn::backend::Flex;
 use burn::tensor::{Device, Tensor};
 
 use crate::datasets::Points;
 use crate::device::tensor_from_rows;
-use crate::empirical_host::{chunk_weights, ChunkWeights};
+use crate::empirical_host::HostSums;
 use crate::error::{CoreError, Result};
+use crate::flex_host::{flex_tensor, host_values, on_flex};
 use crate::score::{marginal_columns, ScoreFn, Times};
 use crate::sde::Sde;
 
@@ -186,7 +188,8 @@ impl EmpiricalScore {
         self.n == 0
     }
 
-    /// Streams the softmax over all data chunks for one block of queries.
+    /// Streams the softmax over all data chunks for one block of queries: on the host
+    /// ([`HostSums`]) on the flex backend, as tensor operations elsewhere.
     fn accumulate(
         &self,
         x: &Tensor<2>,
@@ -198,15 +201,64 @@ impl EmpiricalScore {
         let centred = x.clone() - shift.clone();
         let dot_scale = alpha.clone() / sigma2.clone();
         let norm_scale = alpha.clone().powi_scalar(2) / sigma2.clone().mul_scalar(2.0);
+        let scales = (&dot_scale, &norm_scale);
+        self.host_accumulate(&centred, scales, with_divergence)
+            .unwrap_or_else(|| self.tensor_accumulate(&centred, scales, with_divergence))
+    }
+
+    /// [`Self::accumulate`] on the host, for tensors on the flex backend without autodiff;
+    /// `None` elsewhere.
+    fn host_accumulate(
+        &self,
+        centred: &Tensor<2>,
+        (dot_scale, norm_scale): (&Tensor<2>, &Tensor<2>),
+        with_divergence: bool,
+    ) -> Option<Accumulator> {
+        if !on_flex(&self.device) {
+            return None;
+        }
+        let plain = |t: &Tensor<2>| t.clone().try_into_primitive::<Flex>().ok();
+        let (queries, dot_scale, norm_scale) =
+            (plain(centred)?, plain(dot_scale)?, plain(norm_scale)?);
+        let [rows, dim] = centred.dims();
+        let mut sums = HostSums::new(rows, dim, with_divergence);
+        let mut complete = true;
+        let scales = (host_values(&dot_scale), host_values(&norm_scale));
+        let queries = host_values(&queries);
+        self.for_each_chunk(
+            |chunk| match (plain(&chunk.points), plain(&chunk.sq_norms)) {
+                (Some(points), Some(sq_norms)) if complete => {
+                    let chunk = (&*host_values(&points), &*host_values(&sq_norms));
+                    sums.add_chunk(&queries, chunk, (&scales.0, &scales.1));
+                }
+                _ => complete = false,
+            },
+        );
+        if !complete {
+            return None;
+        }
+        let column =
+            |values: Vec<f32>| Tensor::from_primitive::<Flex>(flex_tensor(values, [rows, 1]));
+        Some(Accumulator {
+            max: column(sums.max),
+            total: column(sums.total),
+            weighted: Tensor::from_primitive::<Flex>(flex_tensor(sums.weighted, [rows, dim])),
+            weighted_sq_norm: sums.weighted_sq_norm.map(column),
+        })
+    }
+
+    /// [`Self::accumulate`] as tensor operations, on any backend.
+    fn tensor_accumulate(
+        &self,
+        centred: &Tensor<2>,
+        scales: (&Tensor<2>, &Tensor<2>),
+        with_divergence: bool,
+    ) -> Accumulator {
         let mut acc: Option<Accumulator> = None;
         self.for_each_chunk(|chunk| {
             let g = centred.clone().matmul(chunk.points_t.clone());
             let prev_max = acc.as_ref().map(|a| &a.max);
-            let scales = (&dot_scale, &norm_scale);
-            let w = chunk_weights(g, scales, &chunk.sq_norms, prev_max, with_divergence)
-                .unwrap_or_else(|g| {
-                    tensor_chunk_weights(*g, scales, &chunk.sq_norms, prev_max, with_divergence)
-                });
+            let w = tensor_chunk_weights(g, scales, &chunk.sq_norms, prev_max, with_divergence);
             let weighted = w.p.matmul(chunk.points.clone());
             acc = Some(match acc.take() {
                 None => Accumulator {
@@ -322,7 +374,16 @@ pub fn empirical_score_f64(queries: &[f32], data: &[f32], d: usize, sde: &Sde, t
     out
 }
 
-/// The weights of one chunk ([`chunk_weights`]) as tensor operations:
+/// The weights of one chunk: P [B, N], the new running maxima m [B, 1], Σ_k P_bk [B, 1] and,
+/// when asked for, Σ_k P_bk ‖y_k‖² [B, 1].
+pub(crate) struct ChunkWeights {
+    pub p: Tensor<2>,
+    pub max: Tensor<2>,
+    pub total: Tensor<2>,
+    pub weighted_sq_norm: Option<Tensor<2>>,
+}
+
+/// The weights of one chunk as tensor operations (on the host: [`HostSums`]):
 /// ℓ = G α/σ² − ‖y‖² α²/(2σ²), m = max(m_prev, max_k ℓ), P = exp(ℓ − m) and its row sums.
 pub(crate) fn tensor_chunk_weights(
     g: Tensor<2>,
@@ -363,5 +424,61 @@ impl ScoreFn for EmpiricalScore {
     fn score_and_divergence(&self, x: Tensor<2>, t: &Times) -> (Tensor<2>, Tensor<1>) {
         let (s, d) = self.run(x, t, true);
         (s, d.expect("divergence requested"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    fn values(t: Tensor<2>) -> Vec<f32> {
+        t.into_data().try_into_vec::<f32>().unwrap()
+    }
+
+    /// The host streaming softmax against the tensor one on the same chunks (three, the last
+    /// short), with the divergence sums: maxima exactly, the sums within 1e-5 relative (f32
+    /// products and sums in another order).
+    #[test]
+    fn host_and_tensor_streaming_agree() {
+        let device = Device::flex();
+        let data = Tensor::<2>::random([45, 6], Distribution::Normal(0.0, 1.0), &device);
+        let sde = Sde::vp(0.1, 20.0, 1.0).unwrap();
+        let score = EmpiricalScore::with_chunks(data, sde, 8, 16).unwrap();
+        let x = Tensor::<2>::random([7, 6], Distribution::Normal(0.0, 2.0), &device);
+        let column = |v: f32| Tensor::<2>::full([7, 1], v, &device);
+        let scales = (&column(1.7), &column(0.6));
+        let host = score
+            .host_accumulate(&x, scales, true)
+            .expect("the host path");
+        let tensor = score.tensor_accumulate(&x, scales, true);
+        assert_eq!(values(host.max), values(tensor.max), "maxima");
+        let pairs = [
+            (host.total, tensor.total, "Σ P"),
+            (host.weighted, tensor.weighted, "Σ P y"),
+            (
+                host.weighted_sq_norm.unwrap(),
+                tensor.weighted_sq_norm.unwrap(),
+                "Σ P ‖y‖²",
+            ),
+        ];
+        for (ours, theirs, what) in pairs {
+            let (ours, theirs) = (values(ours), values(theirs));
+            for (a, b) in ours.iter().zip(&theirs) {
+                assert!(
+                    (a - b).abs() <= 1e-5 * (b.abs() + 1e-3),
+                    "{what}: {a} against {b}"
+                );
+            }
+        }
+        let tracked = Device::flex().autodiff();
+        let x = Tensor::<2>::ones([7, 6], &tracked).require_grad();
+        let column = Tensor::<2>::ones([7, 1], &tracked);
+        assert!(
+            score
+                .host_accumulate(&x, (&column, &column), false)
+                .is_none(),
+            "autodiff"
+        );
     }
 }

@@ -1,32 +1,22 @@
-//! The softmax weights of one data chunk of the streaming empirical score ([`crate::empirical`])
-//! as one host pass per query row on the CPU. For the products G = (x − c)·Yᵀ of a block of
-//! queries with a chunk of training points:
+//! The streaming softmax of the empirical score ([`crate::empirical`]) on the host, for a
+//! block of B queries and the training set in chunks Y [N, d]: per chunk
 //!
-//!   ℓ_bk = G_bk α_b/σ_b² − ‖y_k‖² α_b²/(2σ_b²),   m_b = max(m_b^prev, max_k ℓ_bk),
-//!   P_bk = exp(ℓ_bk − m_b),   Σ_k P_bk,   Σ_k P_bk ‖y_k‖².
+//!   G = (x − c)·Yᵀ,   ℓ_bk = G_bk α_b/σ_b² − ‖y_k‖² α_b²/(2σ_b²),
+//!   m_b' = max(m_b, max_k ℓ_bk),   P_bk = exp(ℓ_bk − m_b'),   f_b = exp(m_b − m_b'),
+//!   Σ_b ← f_b Σ_b + Σ_k P_bk,   W_b ← f_b W_b + Σ_k P_bk y_k,   Q_b ← f_b Q_b + Σ_k P_bk ‖y_k‖².
 //!
-//! As tensor operations burn-flex makes six passes over the [B, N] block for these, most in one
-//! thread (broadcasting products, the row maximum, a libm exp per element); here each row is
-//! two passes while it is in cache, in parallel over the rows, with a vectorised exp (relative
-//! error < 3e-7, [`crate::fast_exp`]).
+//! The two products run in the `gemm` crate over the thread pool, the second accumulating
+//! onto the rescaled running sums W in place; the weights are two passes per query row while
+//! the row is in cache, in parallel over the rows, with a vectorised exp (relative error
+//! < 3e-7, [`crate::fast_exp`]). As tensor operations burn-flex makes six passes over each
+//! [B, N] block for the weights, most in one thread, and allocates G, P, the chunk's P·Y and
+//! the rescaled sums afresh for every chunk.
 
-use burn::backend::Flex;
-use burn::tensor::Tensor;
 use rayon::prelude::*;
 
-use crate::device::to_vec;
 use crate::fast_exp::exp;
-use crate::flex_host::{flex_tensor, host_values, on_flex};
+use crate::host_gemm::gemm_into_parallel;
 use crate::host_simd::{has_avx2_fma, lane_dot, lane_sum};
-
-/// The weights of one chunk: P [B, N], the new running maxima m [B, 1], Σ_k P_bk [B, 1] and,
-/// when asked for, Σ_k P_bk ‖y_k‖² [B, 1].
-pub(crate) struct ChunkWeights {
-    pub p: Tensor<2>,
-    pub max: Tensor<2>,
-    pub total: Tensor<2>,
-    pub weighted_sq_norm: Option<Tensor<2>>,
-}
 
 /// One row: logits in place, their maximum with `prev`, then P in place; returns (m, Σ P,
 /// Σ P ‖y‖²).
@@ -70,135 +60,168 @@ unsafe fn row_weights_avx2(
     row_weights(row, sq_norms, scales, with_sq)
 }
 
-/// The weights of the module comment for `g` [B, N], per-row `dot_scale` = α/σ² and
-/// `norm_scale` = α²/(2σ²) [B, 1], `sq_norms` [1, N] and the running maxima of the chunks
-/// before (`None` for the first), on the host when all are plain flex tensors; elsewhere `g`
-/// comes back and the caller uses tensor operations.
-pub(crate) fn chunk_weights(
-    g: Tensor<2>,
-    (dot_scale, norm_scale): (&Tensor<2>, &Tensor<2>),
-    sq_norms: &Tensor<2>,
-    prev_max: Option<&Tensor<2>>,
-    with_sq: bool,
-) -> Result<ChunkWeights, Box<Tensor<2>>> {
-    let [rows, n] = g.dims();
-    if !on_flex(&g.device()) || rows == 0 || n == 0 || sq_norms.dims() != [1, n] {
-        return Err(Box::new(g));
+/// Running sums of the streaming softmax for B query rows: m [B], Σ P [B], W = Σ P y [B, d]
+/// and, when asked for, Σ P ‖y‖² [B]; `logits` is the [B, N] buffer that each chunk reuses.
+pub(crate) struct HostSums {
+    pub max: Vec<f32>,
+    pub total: Vec<f32>,
+    pub weighted: Vec<f32>,
+    pub weighted_sq_norm: Option<Vec<f32>>,
+    logits: Vec<f32>,
+}
+
+impl HostSums {
+    /// Empty sums for `rows` queries of dimension `dim` (m = −∞, the rest 0).
+    pub fn new(rows: usize, dim: usize, with_sq: bool) -> Self {
+        HostSums {
+            max: vec![f32::NEG_INFINITY; rows],
+            total: vec![0.0; rows],
+            weighted: vec![0.0; rows * dim],
+            weighted_sq_norm: with_sq.then(|| vec![0.0; rows]),
+            logits: Vec::new(),
+        }
     }
-    let plain = |t: &Tensor<2>, len: usize| -> Option<Vec<f32>> {
-        let values = host_values(&t.clone().try_into_primitive::<Flex>().ok()?).into_owned();
-        (values.len() == len).then_some(values)
-    };
-    let prev = match prev_max {
-        Some(m) => plain(m, rows),
-        None => Some(vec![f32::NEG_INFINITY; rows]),
-    };
-    let operands = (
-        plain(dot_scale, rows),
-        plain(norm_scale, rows),
-        plain(sq_norms, n),
-        prev,
-    );
-    let (Some(dot_scale), Some(norm_scale), Some(sq_norms), Some(prev)) = operands else {
-        return Err(Box::new(g));
-    };
-    // the products' own buffer (no copy when this is the only handle)
-    let mut values = to_vec(g);
-    #[cfg(target_arch = "x86_64")]
-    let wide = has_avx2_fma();
-    let stats: Vec<(f32, f32, f32)> = values
-        .par_chunks_mut(n)
-        .enumerate()
-        .map(|(b, row)| {
-            let scales = (dot_scale[b], norm_scale[b], prev[b]);
-            #[cfg(target_arch = "x86_64")]
-            if wide {
-                // SAFETY: the processor supports the features the function is compiled for.
-                return unsafe { row_weights_avx2(row, &sq_norms, scales, with_sq) };
+
+    /// Folds one chunk in, as in the module comment: `queries` = x − c [B, d], `points` Y
+    /// [N, d] with `sq_norms` ‖y_k‖² [N], and per-row `dot_scale` = α/σ², `norm_scale` =
+    /// α²/(2σ²) [B].
+    pub fn add_chunk(
+        &mut self,
+        queries: &[f32],
+        (points, sq_norms): (&[f32], &[f32]),
+        (dot_scale, norm_scale): (&[f32], &[f32]),
+    ) {
+        let rows = self.max.len();
+        let n = sq_norms.len();
+        let dim = self.weighted.len() / rows.max(1);
+        assert_eq!(queries.len(), rows * dim, "queries [B, d]");
+        assert_eq!(points.len(), n * dim, "chunk [N, d]");
+        assert!(
+            dot_scale.len() == rows && norm_scale.len() == rows,
+            "scales [B]"
+        );
+        if rows == 0 || n == 0 {
+            return;
+        }
+        self.logits.resize(rows * n, 0.0);
+        // G = (x − c)·Yᵀ, Yᵀ read from Y through strides
+        let sizes = (rows, n, dim);
+        gemm_into_parallel(
+            &mut self.logits,
+            false,
+            sizes,
+            queries,
+            (dim, 1),
+            points,
+            (1, dim),
+        );
+        #[cfg(target_arch = "x86_64")]
+        let wide = has_avx2_fma();
+        let with_sq = self.weighted_sq_norm.is_some();
+        let stats: Vec<(f32, f32, f32)> = self.logits[..rows * n]
+            .par_chunks_mut(n)
+            .enumerate()
+            .map(|(b, row)| {
+                let scales = (dot_scale[b], norm_scale[b], self.max[b]);
+                #[cfg(target_arch = "x86_64")]
+                if wide {
+                    // SAFETY: the processor supports the features the function is compiled for.
+                    return unsafe { row_weights_avx2(row, sq_norms, scales, with_sq) };
+                }
+                row_weights(row, sq_norms, scales, with_sq)
+            })
+            .collect();
+        // f_b = exp(m_b − m_b') rescales what the chunks before added (0 before the first)
+        let factors: Vec<f32> = stats
+            .iter()
+            .zip(&self.max)
+            .map(|(&(top, _, _), &prev)| (prev - top).exp())
+            .collect();
+        self.weighted
+            .par_chunks_mut(dim)
+            .zip(&factors)
+            .for_each(|(row, &f)| row.iter_mut().for_each(|w| *w *= f));
+        // W ← f W + P·Y
+        let sizes = (rows, dim, n);
+        gemm_into_parallel(
+            &mut self.weighted,
+            true,
+            sizes,
+            &self.logits,
+            (n, 1),
+            points,
+            (dim, 1),
+        );
+        for (b, (&(top, total, sq), &f)) in stats.iter().zip(&factors).enumerate() {
+            self.max[b] = top;
+            self.total[b] = self.total[b] * f + total;
+            if let Some(q) = self.weighted_sq_norm.as_mut() {
+                q[b] = q[b] * f + sq;
             }
-            row_weights(row, &sq_norms, scales, with_sq)
-        })
-        .collect();
-    let column_tensor = |pick: fn(&(f32, f32, f32)) -> f32| {
-        let values: Vec<f32> = stats.iter().map(pick).collect();
-        Tensor::from_primitive::<Flex>(flex_tensor(values, [rows, 1]))
-    };
-    Ok(ChunkWeights {
-        p: Tensor::from_primitive::<Flex>(flex_tensor(values, [rows, n])),
-        max: column_tensor(|s| s.0),
-        total: column_tensor(|s| s.1),
-        weighted_sq_norm: with_sq.then(|| column_tensor(|s| s.2)),
-    })
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::empirical::tensor_chunk_weights;
-    use burn::tensor::{Device, Distribution};
 
-    fn values(t: Tensor<2>) -> Vec<f32> {
-        t.into_data().try_into_vec::<f32>().unwrap()
-    }
-
-    /// Largest |a − b| / (|b| + floor).
-    fn worst_relative(a: Vec<f32>, b: Vec<f32>, floor: f32) -> f32 {
-        assert_eq!(a.len(), b.len());
-        a.iter()
-            .zip(&b)
-            .map(|(a, b)| (a - b).abs() / (b.abs() + floor))
-            .fold(0.0, f32::max)
-    }
-
-    /// The host weights against the tensor operations, for a first chunk and for a chunk
-    /// after others (running maxima above and below the chunk's own), on a row length that is
-    /// not a multiple of the eight lanes: P, Σ P and Σ P ‖y‖² within 2e-6 relative (the exp's
-    /// 3e-7 and f32 sums of 37 terms in another order), the maxima exactly.
+    /// One chunk of rows that are not a multiple of the eight lanes, against the formulas of
+    /// the module comment in f64; a second chunk with a larger maximum rescales the first.
     #[test]
-    fn host_weights_match_the_tensor_operations() {
-        let device = Device::flex();
-        let (rows, n) = (5, 37);
-        let normal = |shape: [usize; 2], scale: f64| {
-            Tensor::<2>::random(shape, Distribution::Normal(0.0, scale), &device)
+    fn chunks_fold_in_as_the_formulas_say() {
+        let (rows, dim, n) = (3, 5, 37);
+        let wave = |len: usize, f: f32| -> Vec<f32> {
+            (0..len).map(|i| (i as f32 * f).sin() * 2.0).collect()
         };
-        let g = normal([rows, n], 30.0);
-        let dot_scale = normal([rows, 1], 0.3).abs() + 0.1;
-        let norm_scale = normal([rows, 1], 0.1).abs() + 0.05;
-        let sq_norms = normal([1, n], 20.0).abs();
-        let prev = Tensor::<2>::from_floats([[-1e3], [1e3], [0.0], [5.0], [-5.0]], &device);
-        for prev_max in [None, Some(&prev)] {
-            let scales = (&dot_scale, &norm_scale);
-            let host = chunk_weights(g.clone(), scales, &sq_norms, prev_max, true)
-                .unwrap_or_else(|_| panic!("the host path"));
-            let tensor = tensor_chunk_weights(g.clone(), scales, &sq_norms, prev_max, true);
-            assert_eq!(values(host.max), values(tensor.max), "maxima");
-            assert!(
-                worst_relative(values(host.p), values(tensor.p), 1e-30) < 2e-6,
-                "P"
+        let queries = wave(rows * dim, 0.37);
+        let points = wave(2 * n * dim, 0.11);
+        let sq_norms: Vec<f32> = points
+            .chunks(dim)
+            .map(|y| y.iter().map(|v| v * v).sum())
+            .collect();
+        let (dot_scale, norm_scale) = (vec![0.9, 1.3, 2.0], vec![0.2, 0.5, 0.7]);
+        let mut sums = HostSums::new(rows, dim, true);
+        for c in 0..2 {
+            let chunk = (
+                &points[c * n * dim..(c + 1) * n * dim],
+                &sq_norms[c * n..(c + 1) * n],
             );
-            let (total, want) = (values(host.total), values(tensor.total));
-            assert!(worst_relative(total, want, 1e-30) < 2e-6, "Σ P");
-            let sq = values(host.weighted_sq_norm.unwrap());
-            let want = values(tensor.weighted_sq_norm.unwrap());
-            assert!(worst_relative(sq, want, 1e-30) < 2e-6, "Σ P ‖y‖²");
+            sums.add_chunk(&queries, chunk, (&dot_scale, &norm_scale));
         }
-    }
-
-    /// On autodiff tensors, and for norms of the wrong length, the products come back.
-    #[test]
-    fn declines_what_it_does_not_handle() {
-        let device = Device::flex();
-        let g = Tensor::<2>::ones([2, 3], &device);
-        let column = Tensor::<2>::ones([2, 1], &device);
-        let short = Tensor::<2>::ones([1, 2], &device);
-        let back = chunk_weights(g.clone(), (&column, &column), &short, None, false);
-        assert!(back.is_err(), "‖y‖² of 2 for 3 columns");
-        let tracked = Device::flex().autodiff();
-        let (g, column) = (g.to_device(&tracked), column.to_device(&tracked));
-        let norms = Tensor::<2>::ones([1, 3], &tracked);
-        assert!(
-            chunk_weights(g, (&column, &column), &norms, None, false).is_err(),
-            "autodiff"
-        );
+        for b in 0..rows {
+            let x = &queries[b * dim..(b + 1) * dim];
+            let logits: Vec<f64> = points
+                .chunks(dim)
+                .zip(&sq_norms)
+                .map(|(y, &q)| {
+                    let g: f64 = x.iter().zip(y).map(|(&a, &b)| f64::from(a * b)).sum();
+                    g * f64::from(dot_scale[b]) - f64::from(q) * f64::from(norm_scale[b])
+                })
+                .collect();
+            let top = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let p: Vec<f64> = logits.iter().map(|l| (l - top).exp()).collect();
+            let total: f64 = p.iter().sum();
+            let sq: f64 = p
+                .iter()
+                .zip(&sq_norms)
+                .map(|(p, &q)| p * f64::from(q))
+                .sum();
+            let close = |got: f32, want: f64, what: &str| {
+                let err = (f64::from(got) - want).abs() / (want.abs() + 1e-3);
+                assert!(err < 2e-5, "row {b} {what}: {got} against {want}");
+            };
+            close(sums.max[b], top, "m");
+            close(sums.total[b], total, "Σ P");
+            close(sums.weighted_sq_norm.as_ref().unwrap()[b], sq, "Σ P ‖y‖²");
+            for j in 0..dim {
+                let w: f64 = p
+                    .iter()
+                    .zip(points.chunks(dim))
+                    .map(|(p, y)| p * f64::from(y[j]))
+                    .sum();
+                close(sums.weighted[b * dim + j], w, "Σ P y");
+            }
+        }
     }
 }

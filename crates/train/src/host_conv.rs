@@ -24,9 +24,9 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::Tensor;
 
-use crate::host_gemm::{gemm_into, transposed};
 use rayon::prelude::*;
 use scorelab_core::flex_host::{flex_tensor, host_values, on_flex};
+use scorelab_core::host_gemm::{gemm_into, transposed};
 
 /// Shape of a convolution: batch, input and output channels, input height and width, the
 /// kernel's side (1 or 3, padding (k − 1)/2) and the stride.

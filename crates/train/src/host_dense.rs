@@ -31,8 +31,8 @@ use burn::tensor::Tensor;
 use rayon::prelude::*;
 
 use crate::activation::{silu_chunk, silu_curvature_chunk};
-use crate::host_gemm::{gemm_into, gemm_into_uninit, transposed};
 use scorelab_core::flex_host::{flex_tensor, host_values, on_flex};
+use scorelab_core::host_gemm::{gemm_into, gemm_into_uninit, transposed};
 
 /// The activation after the affine map.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

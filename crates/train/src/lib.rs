@@ -31,7 +31,6 @@ pub mod config;
 pub mod error;
 pub mod host_conv;
 pub mod host_dense;
-mod host_gemm;
 pub mod host_norm;
 #[cfg(test)]
 mod host_test_support;

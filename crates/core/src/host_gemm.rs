@@ -1,10 +1,11 @@
-//! The matrix product the host kernels ([`crate::host_conv`], [`crate::host_dense`]) share:
-//! the `gemm` crate on slices with explicit strides, in the calling thread.
+//! The matrix product the host kernels share (scorelab-train's convolutions and dense layers,
+//! the empirical score's streaming softmax): the `gemm` crate on slices with explicit strides,
+//! in the calling thread or, for [`gemm_into_parallel`], on the thread pool.
 
 use std::mem::MaybeUninit;
 
 /// Elements a rows × cols matrix with row stride `rs` and column stride `cs` spans.
-pub(crate) fn span(rows: usize, cols: usize, (rs, cs): (usize, usize)) -> usize {
+pub fn span(rows: usize, cols: usize, (rs, cs): (usize, usize)) -> usize {
     if rows == 0 || cols == 0 {
         0
     } else {
@@ -14,7 +15,7 @@ pub(crate) fn span(rows: usize, cols: usize, (rs, cs): (usize, usize)) -> usize 
 
 /// The transpose [cols, rows] of a row-major [rows, cols] matrix: the operand layout that lets
 /// the GEMM read a matrix without transposing it into its panels on every call.
-pub(crate) fn transposed(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+pub fn transposed(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     assert_eq!(values.len(), rows * cols, "matrix size");
     let mut out = vec![0.0f32; values.len()];
     for (r, row) in values.chunks_exact(cols.max(1)).enumerate() {
@@ -27,7 +28,7 @@ pub(crate) fn transposed(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 
 /// dst (m×n, row-major) = [dst +] lhs · rhs with lhs (m×k) and rhs (k×n) given by their row
 /// and column strides.
-pub(crate) fn gemm_into(
+pub fn gemm_into(
     dst: &mut [f32],
     accumulate: bool,
     sizes: (usize, usize, usize),
@@ -45,6 +46,32 @@ pub(crate) fn gemm_into(
             sizes,
             (lhs, lhs_strides),
             (rhs, rhs_strides),
+            gemm::Parallelism::None,
+        )
+    };
+}
+
+/// [`gemm_into`] split by the `gemm` crate over the threads of the current rayon pool, for one
+/// large product (the host kernels that run many small ones run each in one thread).
+pub fn gemm_into_parallel(
+    dst: &mut [f32],
+    accumulate: bool,
+    sizes: (usize, usize, usize),
+    lhs: &[f32],
+    lhs_strides: (usize, usize),
+    rhs: &[f32],
+    rhs_strides: (usize, usize),
+) {
+    assert!(dst.len() >= sizes.0 * sizes.1, "GEMM output too short");
+    // SAFETY: dst holds the m·n values, initialised (a &[f32]).
+    unsafe {
+        gemm_raw(
+            dst.as_mut_ptr(),
+            accumulate,
+            sizes,
+            (lhs, lhs_strides),
+            (rhs, rhs_strides),
+            gemm::Parallelism::Rayon(0),
         )
     };
 }
@@ -52,7 +79,7 @@ pub(crate) fn gemm_into(
 /// dst (m×n, row-major, exactly dst's length) = lhs · rhs into values not yet written, which
 /// come back initialised: without accumulation the GEMM crate writes each of the m·n values
 /// (zeros when k = 0) and reads none of them, so the output needs no zeroing pass first.
-pub(crate) fn gemm_into_uninit<'a>(
+pub fn gemm_into_uninit<'a>(
     dst: &'a mut [MaybeUninit<f32>],
     sizes: (usize, usize, usize),
     lhs: &[f32],
@@ -69,13 +96,15 @@ pub(crate) fn gemm_into_uninit<'a>(
             sizes,
             (lhs, lhs_strides),
             (rhs, rhs_strides),
+            gemm::Parallelism::None,
         );
         // every value was written by the product above
         dst.assume_init_mut()
     }
 }
 
-/// The call of the `gemm` crate behind [`gemm_into`] and [`gemm_into_uninit`].
+/// The call of the `gemm` crate behind [`gemm_into`], [`gemm_into_parallel`] and
+/// [`gemm_into_uninit`].
 ///
 /// # Safety
 /// `dst` points to m·n writable values, not aliased by the operands, initialised when
@@ -86,6 +115,7 @@ unsafe fn gemm_raw(
     (m, n, k): (usize, usize, usize),
     (lhs, (lhs_rs, lhs_cs)): (&[f32], (usize, usize)),
     (rhs, (rhs_rs, rhs_cs)): (&[f32], (usize, usize)),
+    parallelism: gemm::Parallelism,
 ) {
     assert!(
         lhs.len() >= span(m, k, (lhs_rs, lhs_cs)),
@@ -117,7 +147,7 @@ unsafe fn gemm_raw(
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            parallelism,
         );
     }
 }
