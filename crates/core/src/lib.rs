@@ -28,6 +28,7 @@ pub mod error;
 pub mod fast_exp;
 pub mod flex_host;
 pub mod gmm;
+pub mod host_buffers;
 pub mod host_gemm;
 pub mod host_simd;
 pub mod nearest;

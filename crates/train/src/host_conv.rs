@@ -26,6 +26,7 @@ use burn::tensor::Tensor;
 
 use rayon::prelude::*;
 use scorelab_core::flex_host::{flex_tensor, host_values, on_flex};
+use scorelab_core::host_buffers::par_zeroed_blocks;
 use scorelab_core::host_gemm::{gemm_into, transposed};
 
 /// Shape of a convolution: batch, input and output channels, input height and width, the
@@ -261,51 +262,49 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, shape: ConvShape
     } = shape;
     let (hw, ohw, depth) = (shape.in_pixels(), shape.out_pixels(), shape.taps() * inputs);
     let group = images_per_gemm(&shape);
-    let mut y = vec![0.0f32; shape.batch * outputs * ohw];
-    y.par_chunks_mut(group * outputs * ohw)
-        .enumerate()
-        .for_each(|(g, out)| {
-            let count = out.len() / (outputs * ohw);
-            let columns = count * ohw;
-            let row_len = padded_columns(columns);
-            let direct = count == 1 && row_len == columns;
-            let product = if direct { 0 } else { outputs * row_len };
-            with_buffers(depth * row_len, product, |col, tmp| {
-                for i in 0..count {
-                    let image = &x[(g * group + i) * inputs * hw..][..inputs * hw];
-                    im2col(image, &shape, col, (row_len, i * ohw));
+    let (len, block) = (shape.batch * outputs * ohw, group * outputs * ohw);
+    let groups = (0..shape.batch.div_ceil(group)).into_par_iter();
+    par_zeroed_blocks(len, block, groups, |out, g| {
+        let count = out.len() / (outputs * ohw);
+        let columns = count * ohw;
+        let row_len = padded_columns(columns);
+        let direct = count == 1 && row_len == columns;
+        let product = if direct { 0 } else { outputs * row_len };
+        with_buffers(depth * row_len, product, |col, tmp| {
+            for i in 0..count {
+                let image = &x[(g * group + i) * inputs * hw..][..inputs * hw];
+                im2col(image, &shape, col, (row_len, i * ohw));
+            }
+            if row_len > columns {
+                for row in col.chunks_exact_mut(row_len) {
+                    row[columns..].fill(0.0);
                 }
-                if row_len > columns {
-                    for row in col.chunks_exact_mut(row_len) {
-                        row[columns..].fill(0.0);
+            }
+            let dst = if direct { &mut *out } else { &mut *tmp };
+            if let Some(bias) = bias {
+                for (row, &b) in dst.chunks_exact_mut(row_len).zip(bias) {
+                    row.fill(b);
+                }
+            }
+            let sizes = (outputs, row_len, depth);
+            gemm_into(
+                dst,
+                bias.is_some(),
+                sizes,
+                weight,
+                (depth, 1),
+                col,
+                (row_len, 1),
+            );
+            if !direct {
+                for (i, plane) in out.chunks_exact_mut(outputs * ohw).enumerate() {
+                    for (o, row) in plane.chunks_exact_mut(ohw).enumerate() {
+                        row.copy_from_slice(&tmp[o * row_len + i * ohw..][..ohw]);
                     }
                 }
-                let dst = if direct { &mut *out } else { &mut *tmp };
-                if let Some(bias) = bias {
-                    for (row, &b) in dst.chunks_exact_mut(row_len).zip(bias) {
-                        row.fill(b);
-                    }
-                }
-                let sizes = (outputs, row_len, depth);
-                gemm_into(
-                    dst,
-                    bias.is_some(),
-                    sizes,
-                    weight,
-                    (depth, 1),
-                    col,
-                    (row_len, 1),
-                );
-                if !direct {
-                    for (i, plane) in out.chunks_exact_mut(outputs * ohw).enumerate() {
-                        for (o, row) in plane.chunks_exact_mut(ohw).enumerate() {
-                            row.copy_from_slice(&tmp[o * row_len + i * ohw..][..ohw]);
-                        }
-                    }
-                }
-            })
-        });
-    y
+            }
+        })
+    })
 }
 
 /// ∂L/∂x. At stride 1 the convolution of ∂L/∂y with W'[c, o, ky, kx] =
@@ -333,18 +332,15 @@ pub fn input_gradient(dy: &[f32], weight: &[f32], shape: ConvShape) -> Vec<f32> 
         return forward(dy, &flipped, None, transposed);
     }
     let (hw, ohw, depth) = (shape.in_pixels(), shape.out_pixels(), taps * inputs);
-    let mut dx = vec![0.0f32; shape.batch * inputs * hw];
-    dx.par_chunks_mut(inputs * hw)
-        .zip(dy.par_chunks(outputs * ohw))
-        .for_each(|(dx, dy)| {
-            with_buffers(depth * ohw, 0, |dcol, _| {
-                // Wᵀ [k²C, O] is W [O, k²C] read with row stride 1 and column stride k²C
-                let sizes = (depth, ohw, outputs);
-                gemm_into(dcol, false, sizes, weight, (1, depth), dy, (ohw, 1));
-                col2im(dcol, &shape, dx);
-            })
-        });
-    dx
+    let len = shape.batch * inputs * hw;
+    par_zeroed_blocks(len, inputs * hw, dy.par_chunks(outputs * ohw), |dx, dy| {
+        with_buffers(depth * ohw, 0, |dcol, _| {
+            // Wᵀ [k²C, O] is W [O, k²C] read with row stride 1 and column stride k²C
+            let sizes = (depth, ohw, outputs);
+            gemm_into(dcol, false, sizes, weight, (1, depth), dy, (ohw, 1));
+            col2im(dcol, &shape, dx);
+        })
+    })
 }
 
 /// (∂L/∂W, ∂L/∂b) = (Σ_n ∂L/∂y_n · col(x_n)ᵀ, Σ_n Σ_pixels ∂L/∂y_n): one partial sum per group

@@ -32,6 +32,7 @@ use rayon::prelude::*;
 
 use crate::activation::{silu_chunk, silu_curvature_chunk};
 use scorelab_core::flex_host::{flex_tensor, host_values, on_flex};
+use scorelab_core::host_buffers::zeroed;
 use scorelab_core::host_gemm::{gemm_into, gemm_into_uninit, transposed};
 
 /// The activation after the affine map.
@@ -73,15 +74,6 @@ pub struct Saved {
     slope: Vec<f32>,
     curvature: Vec<f32>,
     tangent_products: Vec<f32>,
-}
-
-/// The slots set to zero, as initialised values.
-fn zeroed(slots: &mut [MaybeUninit<f32>]) -> &mut [f32] {
-    for slot in slots.iter_mut() {
-        slot.write(0.0);
-    }
-    // SAFETY: every slot was written just above.
-    unsafe { slots.assume_init_mut() }
 }
 
 /// Each row of the block set to `row` (the bias), as initialised values.

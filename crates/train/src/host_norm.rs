@@ -28,6 +28,7 @@ use rayon::prelude::*;
 
 use crate::activation::sigmoid_approx;
 use scorelab_core::flex_host::{flex_tensor, host_values, on_flex};
+use scorelab_core::host_buffers::par_zeroed_blocks;
 use scorelab_core::host_simd::lane_sum;
 
 /// Shape of a group normalisation: images, channels, groups and pixels per channel.
@@ -186,21 +187,21 @@ pub fn forward(
     shape: NormShape,
     eps: f32,
 ) -> (Vec<f32>, Vec<f32>) {
-    let mut y = vec![0.0f32; shape.batch * shape.image()];
     let mut stats = vec![0.0f32; shape.batch * shape.groups * 2];
     #[cfg(target_arch = "x86_64")]
     let wide = wide::available();
-    y.par_chunks_mut(shape.image())
-        .zip(stats.par_chunks_mut(shape.groups * 2))
-        .zip(x.par_chunks(shape.image()))
-        .for_each(|((y, stats), x)| {
-            #[cfg(target_arch = "x86_64")]
-            if wide {
-                // SAFETY: the processor supports the features the function is compiled for.
-                return unsafe { wide::forward_image(x, (gamma, beta), shape, eps, y, stats) };
-            }
-            forward_image(x, (gamma, beta), shape, eps, y, stats)
-        });
+    let images = stats
+        .par_chunks_mut(shape.groups * 2)
+        .zip(x.par_chunks(shape.image()));
+    let len = shape.batch * shape.image();
+    let y = par_zeroed_blocks(len, shape.image(), images, |y, (stats, x)| {
+        #[cfg(target_arch = "x86_64")]
+        if wide {
+            // SAFETY: the processor supports the features the function is compiled for.
+            return unsafe { wide::forward_image(x, (gamma, beta), shape, eps, y, stats) };
+        }
+        forward_image(x, (gamma, beta), shape, eps, y, stats)
+    });
     (y, stats)
 }
 
@@ -212,18 +213,22 @@ pub fn backward(
     shape: NormShape,
     stats: &[f32],
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-    let mut dx = vec![0.0f32; shape.batch * shape.image()];
     let mut per_image = vec![0.0f32; shape.batch * 2 * shape.channels];
     #[cfg(target_arch = "x86_64")]
     let wide = wide::available();
-    dx.par_chunks_mut(shape.image())
-        .zip(per_image.par_chunks_mut(2 * shape.channels))
+    let images = per_image
+        .par_chunks_mut(2 * shape.channels)
         .zip(stats.par_chunks(shape.groups * 2))
         .zip(
             x.par_chunks(shape.image())
                 .zip(dy.par_chunks(shape.image())),
-        )
-        .for_each(|(((dx, dparams), stats), inputs)| {
+        );
+    let len = shape.batch * shape.image();
+    let dx = par_zeroed_blocks(
+        len,
+        shape.image(),
+        images,
+        |dx, ((dparams, stats), inputs)| {
             #[cfg(target_arch = "x86_64")]
             if wide {
                 // SAFETY: the processor supports the features the function is compiled for.
@@ -232,7 +237,8 @@ pub fn backward(
                 };
             }
             backward_image(inputs, (gamma, beta), shape, stats, dx, dparams)
-        });
+        },
+    );
     let mut dparams = vec![0.0f32; 2 * shape.channels];
     for image in per_image.chunks_exact(2 * shape.channels) {
         dparams.iter_mut().zip(image).for_each(|(t, p)| *t += p);
