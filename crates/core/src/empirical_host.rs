@@ -106,15 +106,8 @@ impl HostSums {
         self.logits.resize(rows * n, 0.0);
         // G = (x − c)·Yᵀ, Yᵀ read from Y through strides
         let sizes = (rows, n, dim);
-        gemm_into_parallel(
-            &mut self.logits,
-            false,
-            sizes,
-            queries,
-            (dim, 1),
-            points,
-            (1, dim),
-        );
+        let operands = ((queries, (dim, 1)), (points, (1, dim)));
+        gemm_into_parallel(&mut self.logits, false, sizes, operands);
         #[cfg(target_arch = "x86_64")]
         let wide = has_avx2_fma();
         let with_sq = self.weighted_sq_norm.is_some();
@@ -143,15 +136,8 @@ impl HostSums {
             .for_each(|(row, &f)| row.iter_mut().for_each(|w| *w *= f));
         // W ← f W + P·Y
         let sizes = (rows, dim, n);
-        gemm_into_parallel(
-            &mut self.weighted,
-            true,
-            sizes,
-            &self.logits,
-            (n, 1),
-            points,
-            (dim, 1),
-        );
+        let operands = ((&self.logits[..], (n, 1)), (points, (dim, 1)));
+        gemm_into_parallel(&mut self.weighted, true, sizes, operands);
         for (b, (&(top, total, sq), &f)) in stats.iter().zip(&factors).enumerate() {
             self.max[b] = top;
             self.total[b] = self.total[b] * f + total;

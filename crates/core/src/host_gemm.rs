@@ -27,7 +27,7 @@ pub fn transposed(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 }
 
 /// dst (m×n, row-major) = [dst +] lhs · rhs with lhs (m×k) and rhs (k×n) given by their row
-/// and column strides.
+/// and column strides, in the calling thread.
 pub fn gemm_into(
     dst: &mut [f32],
     accumulate: bool,
@@ -37,18 +37,8 @@ pub fn gemm_into(
     rhs: &[f32],
     rhs_strides: (usize, usize),
 ) {
-    assert!(dst.len() >= sizes.0 * sizes.1, "GEMM output too short");
-    // SAFETY: dst holds the m·n values, initialised (a &[f32]).
-    unsafe {
-        gemm_raw(
-            dst.as_mut_ptr(),
-            accumulate,
-            sizes,
-            (lhs, lhs_strides),
-            (rhs, rhs_strides),
-            gemm::Parallelism::None,
-        )
-    };
+    let operands = ((lhs, lhs_strides), (rhs, rhs_strides));
+    gemm_into_with(dst, accumulate, sizes, operands, gemm::Parallelism::None);
 }
 
 /// [`gemm_into`] split by the `gemm` crate over the threads of the current rayon pool, for one
@@ -57,23 +47,26 @@ pub fn gemm_into_parallel(
     dst: &mut [f32],
     accumulate: bool,
     sizes: (usize, usize, usize),
-    lhs: &[f32],
-    lhs_strides: (usize, usize),
-    rhs: &[f32],
-    rhs_strides: (usize, usize),
+    operands: (Operand, Operand),
+) {
+    let parallelism = gemm::Parallelism::Rayon(0);
+    gemm_into_with(dst, accumulate, sizes, operands, parallelism);
+}
+
+/// A strided operand: its values and (row stride, column stride).
+pub type Operand<'a> = (&'a [f32], (usize, usize));
+
+/// [`gemm_into`] and [`gemm_into_parallel`] with the given parallelism.
+fn gemm_into_with(
+    dst: &mut [f32],
+    accumulate: bool,
+    sizes: (usize, usize, usize),
+    (lhs, rhs): (Operand, Operand),
+    parallelism: gemm::Parallelism,
 ) {
     assert!(dst.len() >= sizes.0 * sizes.1, "GEMM output too short");
     // SAFETY: dst holds the m·n values, initialised (a &[f32]).
-    unsafe {
-        gemm_raw(
-            dst.as_mut_ptr(),
-            accumulate,
-            sizes,
-            (lhs, lhs_strides),
-            (rhs, rhs_strides),
-            gemm::Parallelism::Rayon(0),
-        )
-    };
+    unsafe { gemm_raw(dst.as_mut_ptr(), accumulate, sizes, lhs, rhs, parallelism) };
 }
 
 /// dst (m×n, row-major, exactly dst's length) = lhs · rhs into values not yet written, which
@@ -113,8 +106,8 @@ unsafe fn gemm_raw(
     dst: *mut f32,
     accumulate: bool,
     (m, n, k): (usize, usize, usize),
-    (lhs, (lhs_rs, lhs_cs)): (&[f32], (usize, usize)),
-    (rhs, (rhs_rs, rhs_cs)): (&[f32], (usize, usize)),
+    (lhs, (lhs_rs, lhs_cs)): Operand,
+    (rhs, (rhs_rs, rhs_cs)): Operand,
     parallelism: gemm::Parallelism,
 ) {
     assert!(

@@ -539,21 +539,26 @@ mod tests {
         assert_close(a, b, 1e-4, what);
     }
 
+    /// One image of two input channels and one output channel.
+    fn two_channels(kernel: usize, stride: usize, (height, width): (usize, usize)) -> ConvShape {
+        ConvShape {
+            batch: 1,
+            inputs: 2,
+            outputs: 1,
+            height,
+            width,
+            kernel,
+            stride,
+        }
+    }
+
     /// col2im is the adjoint of im2col, ⟨im2col(x), d⟩ = ⟨x, col2im(d)⟩ (f64 sums, to 1e-4),
     /// for every kernel and stride on odd, even, one-row and one-pixel sides.
     #[test]
     fn col2im_is_the_adjoint_of_im2col() {
         for (kernel, stride) in [(3, 1), (3, 2), (1, 1), (1, 2)] {
             for (height, width) in [(5, 7), (6, 6), (1, 1), (1, 4), (2, 3)] {
-                let shape = ConvShape {
-                    batch: 1,
-                    inputs: 2,
-                    outputs: 1,
-                    height,
-                    width,
-                    kernel,
-                    stride,
-                };
+                let shape = two_channels(kernel, stride, (height, width));
                 let ohw = shape.out_pixels();
                 let img: Vec<f32> = (0..2 * height * width)
                     .map(|i| (i as f32 * 0.37).sin())
@@ -628,22 +633,14 @@ mod tests {
     }
 
     /// im2col against its definition, element by element: the block copies of 3×3 stride 1,
-    /// the plain copy of 1×1 and the gather of stride 2, on shapes with one row or one column
+    /// the plain copy of 1×1 and the row-wise gather of stride 2 (3×3 and 1×1), on shapes with one row or one column
     /// (every block copy there is clipped) and at an offset inside wider columns.
     #[test]
     fn im2col_matches_its_definition() {
         let sides = [(1, 1), (1, 5), (5, 1), (2, 3), (4, 6), (5, 7)];
         for (kernel, stride) in [(3, 1), (1, 1), (3, 2), (1, 2)] {
             for (height, width) in sides {
-                let shape = ConvShape {
-                    batch: 1,
-                    inputs: 2,
-                    outputs: 1,
-                    height,
-                    width,
-                    kernel,
-                    stride,
-                };
+                let shape = two_channels(kernel, stride, (height, width));
                 let (hw, ohw, taps) = (shape.in_pixels(), shape.out_pixels(), shape.taps());
                 let img: Vec<f32> = (0..2 * hw).map(|i| i as f32 + 1.0).collect();
                 let (row_len, offset) = (2 * ohw + 1, ohw);
