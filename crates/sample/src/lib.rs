@@ -9,6 +9,7 @@
 //! - [`denoiser`]: samplers in the variance-exploding coordinates x̃ = (x − c)/α, σ̃ = σ/α:
 //!   EDM's Heun sampler on the ρ-schedule with churn (Karras et al. 2022, Alg. 2) and
 //!   DPM-Solver++(2M) (Lu et al. 2022, Alg. 2);
+//! - `em_step`: one Euler–Maruyama step as one host pass on the CPU;
 //! - [`adaptive`]: the Dormand–Prince 5(4) pair with error control (ode-rk45, and the
 //!   likelihood's ODE in scorelab-analysis);
 //! - [`grid`]: τ grids (uniform, quadratic, log); [`prior`]: the law of X_T (nominal,
@@ -19,6 +20,7 @@
 
 pub mod adaptive;
 pub mod denoiser;
+mod em_step;
 pub mod error;
 pub mod grid;
 pub mod options;

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use scorelab_core::device::{tensor_from_rows, to_vec};
 use scorelab_core::{CoreError, ScoreFn, Sde, Times};
 
+use crate::em_step::EmStep;
 use crate::error::{Result, SampleError};
 use crate::grid::TauGrid;
 use crate::prior::Prior;
@@ -552,6 +553,20 @@ pub(crate) fn reverse_drift(score: &CountedScore, y: &Tensor<2>, tau: f64, eps: 
     s.mul_scalar(0.5 * (1.0 + eps) * g2) - y.clone().mul_scalar(a).add_scalar(b)
 }
 
+/// The coefficients of one Euler–Maruyama step of size h from τ with viscosity ε: the reverse
+/// drift of [`reverse_drift`] and the noise scale √(εh) g(τ).
+fn em_step(sde: &Sde, tau: f64, h: f64, eps: f64) -> EmStep {
+    let (a, b) = sde.drift(tau);
+    let g = sde.diffusion(tau);
+    EmStep {
+        a,
+        b,
+        c: 0.5 * (1.0 + eps) * g.powi(2),
+        h,
+        sigma: (eps * h).sqrt() * g,
+    }
+}
+
 /// Row sums of squares as a column [B, 1].
 fn row_sq_norms(x: Tensor<2>) -> Tensor<2> {
     x.powi_scalar(2).sum_dim(1)
@@ -652,20 +667,17 @@ fn run_from(
         let h = tau - next;
         y = match config.kind {
             SamplerKind::EulerMaruyama | SamplerKind::PredictorCorrector => {
-                let drift = reverse_drift(score, &y, tau, eps);
-                let mut y_next = y + drift.mul_scalar(h);
-                if eps > 0.0 {
-                    let scale = (eps * h).sqrt() * sde.diffusion(tau);
-                    y_next = y_next + noise.normal(n, d).mul_scalar(scale);
-                }
+                let s = score.at(y.clone(), tau);
+                let z = (eps > 0.0).then(|| noise.normal(n, d));
+                let mut y_next = em_step(&sde, tau, h, eps).apply(y, s, z);
                 if config.kind == SamplerKind::PredictorCorrector {
                     y_next = langevin_correct(score, y_next, tau, next, config, &mut noise);
                 }
                 y_next
             }
             SamplerKind::OdeEuler => {
-                let drift = reverse_drift(score, &y, tau, 0.0);
-                y + drift.mul_scalar(h)
+                let s = score.at(y.clone(), tau);
+                em_step(&sde, tau, h, 0.0).apply(y, s, None)
             }
             SamplerKind::OdeHeun => {
                 let k1 = reverse_drift(score, &y, tau, 0.0);
