@@ -345,24 +345,28 @@ pub fn backward(
     };
     // ∂L/∂S = G Wᵀ per block of rows, with Wᵀ [outputs, inputs] written out once: read
     // through strides instead, W would be transposed into the GEMM's panels for every block
-    let ds = need_input.then(|| {
-        let weight_t = transposed(weight, inputs, outputs);
-        // SAFETY: every block is written by its GEMM.
-        unsafe {
-            written_vec(rows * inputs, |ds| {
-                ds.par_chunks_mut(ROWS_PER_BLOCK * inputs)
-                    .zip(g.par_chunks(ROWS_PER_BLOCK * outputs))
-                    .for_each(|(ds, g)| {
-                        let r = g.len() / outputs;
-                        let sizes = (r, inputs, outputs);
-                        gemm_into_uninit(ds, sizes, g, (outputs, 1), &weight_t, (inputs, 1));
-                    })
-            })
-        }
-    });
+    // ∂L/∂S, ∂L/∂W and ∂L/∂b read only G, S and W: one parallel region for the three, so that
+    // the threads balance over all their tasks and meet once instead of three times
+    let input_gradient = || {
+        need_input.then(|| {
+            let weight_t = transposed(weight, inputs, outputs);
+            // SAFETY: every block is written by its GEMM.
+            unsafe {
+                written_vec(rows * inputs, |ds| {
+                    ds.par_chunks_mut(ROWS_PER_BLOCK * inputs)
+                        .zip(g.par_chunks(ROWS_PER_BLOCK * outputs))
+                        .for_each(|(ds, g)| {
+                            let r = g.len() / outputs;
+                            let sizes = (r, inputs, outputs);
+                            gemm_into_uninit(ds, sizes, g, (outputs, 1), &weight_t, (inputs, 1));
+                        })
+                })
+            }
+        })
+    };
     // ∂L/∂W = Sᵀ G, each block of its rows over all the batch
     // SAFETY: every block is written by its GEMM.
-    let dw = unsafe {
+    let weight_gradient = || unsafe {
         written_vec(inputs * outputs, |dw| {
             dw.par_chunks_mut(WEIGHT_ROWS_PER_TASK * outputs)
                 .enumerate()
@@ -375,16 +379,22 @@ pub fn backward(
         })
     };
     // ∂L/∂b = Σ_rows G_Z, in row order, in parallel over blocks of columns
-    let mut db = vec![0.0f32; outputs];
-    db.par_chunks_mut(BIAS_COLUMNS_PER_TASK)
-        .enumerate()
-        .for_each(|(j, db)| {
-            let first = j * BIAS_COLUMNS_PER_TASK;
-            for row in g[..primal_rows * outputs].chunks(outputs) {
-                let row = &row[first..first + db.len()];
-                db.iter_mut().zip(row).for_each(|(d, &v)| *d += v);
-            }
-        });
+    let bias_gradient = || {
+        let mut db = vec![0.0f32; outputs];
+        db.par_chunks_mut(BIAS_COLUMNS_PER_TASK)
+            .enumerate()
+            .for_each(|(j, db)| {
+                let first = j * BIAS_COLUMNS_PER_TASK;
+                for row in g[..primal_rows * outputs].chunks(outputs) {
+                    let row = &row[first..first + db.len()];
+                    db.iter_mut().zip(row).for_each(|(d, &v)| *d += v);
+                }
+            });
+        db
+    };
+    let (ds, (dw, db)) = rayon::join(input_gradient, || {
+        rayon::join(weight_gradient, bias_gradient)
+    });
     (ds, dw, db)
 }
 
