@@ -12,6 +12,7 @@ use burn::tensor::Tensor;
 use rayon::prelude::*;
 
 use scorelab_core::flex_host::{flex_tensor, host_values, on_flex};
+use scorelab_core::host_buffers::par_zeroed_blocks;
 
 /// Values per parallel chunk of the host pass.
 const CHUNK: usize = 1 << 14;
@@ -35,9 +36,14 @@ impl EmStep {
             .unwrap_or_else(|| self.as_tensors(y, s, z))
     }
 
+    /// The reverse drift c·s − (a·y + b) as tensor operations.
+    pub fn drift(&self, y: Tensor<2>, s: Tensor<2>) -> Tensor<2> {
+        s.mul_scalar(self.c) - y.mul_scalar(self.a).add_scalar(self.b)
+    }
+
     /// The step as tensor operations.
     fn as_tensors(&self, y: Tensor<2>, s: Tensor<2>, z: Option<Tensor<2>>) -> Tensor<2> {
-        let drift = s.mul_scalar(self.c) - y.clone().mul_scalar(self.a).add_scalar(self.b);
+        let drift = self.drift(y.clone(), s);
         let next = y + drift.mul_scalar(self.h);
         match z {
             Some(z) => next + z.mul_scalar(self.sigma),
@@ -68,8 +74,8 @@ impl EmStep {
             self.h as f32,
             self.sigma as f32,
         );
-        let mut next = vec![0.0f32; y.len()];
-        next.par_chunks_mut(CHUNK).enumerate().for_each(|(j, out)| {
+        let chunks = (0..y.len().div_ceil(CHUNK)).into_par_iter();
+        let next = par_zeroed_blocks(y.len(), CHUNK, chunks, |out, j| {
             let start = j * CHUNK;
             let y = &y[start..start + out.len()];
             let s = &s[start..start + out.len()];

@@ -546,15 +546,12 @@ pub fn prior_sample(sde: &Sde, n: usize, dim: usize, seed: u64, device: &Device)
 
 /// The reverse drift F(y, τ) = −f(τ, y) + ((1 + ε)/2) g(τ)² s(y, τ).
 pub(crate) fn reverse_drift(score: &CountedScore, y: &Tensor<2>, tau: f64, eps: f64) -> Tensor<2> {
-    let sde = score.sde();
-    let (a, b) = sde.drift(tau);
-    let g2 = sde.diffusion(tau).powi(2);
     let s = score.at(y.clone(), tau);
-    s.mul_scalar(0.5 * (1.0 + eps) * g2) - y.clone().mul_scalar(a).add_scalar(b)
+    em_step(score.sde(), tau, 0.0, eps).drift(y.clone(), s)
 }
 
-/// The coefficients of one Euler–Maruyama step of size h from τ with viscosity ε: the reverse
-/// drift of [`reverse_drift`] and the noise scale √(εh) g(τ).
+/// The coefficients of one Euler–Maruyama step of size h from τ with viscosity ε: f(τ, y) =
+/// a y + b, the score's factor c = ((1 + ε)/2) g(τ)² and the noise scale √(εh) g(τ).
 fn em_step(sde: &Sde, tau: f64, h: f64, eps: f64) -> EmStep {
     let (a, b) = sde.drift(tau);
     let g = sde.diffusion(tau);
